@@ -1,0 +1,1 @@
+"""One blueprint per backend system of the v1 contract."""

@@ -1,0 +1,113 @@
+"""Helpdesk: tickets that carry a handed-off conversation to a human agent, and their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, List, Literal, Optional
+
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, conlist, constr
+from sqlalchemy import select
+
+from demoshop import serializers
+from demoshop.app import database, mutation, parse_body
+from demoshop.errors import ApiError, not_found
+from demoshop.models import Ticket, TicketMessage
+
+bp = Blueprint("helpdesk", __name__)
+
+
+class TranscriptLine(BaseModel):
+    sender: Literal["user", "bot", "agent"]
+    text: constr(max_length=4000)
+    timestamp: Optional[str] = None
+
+
+class TicketRequest(BaseModel):
+    queue: Literal["orders", "refunds", "payments", "account", "general"]
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    subject: constr(strip_whitespace=True, min_length=1, max_length=200)
+    summary: constr(strip_whitespace=True, min_length=1, max_length=4000)
+    transcript: conlist(TranscriptLine, max_items=500) = []
+    metadata: Dict[str, Any] = {}
+    customer_id: Optional[constr(max_length=16)] = None
+    conversation_id: Optional[constr(max_length=120)] = None
+
+    class Config:
+        extra = "forbid"
+
+
+class MessageRequest(BaseModel):
+    author: Literal["agent", "customer", "assistant"]
+    body: constr(strip_whitespace=True, min_length=1, max_length=4000)
+
+    class Config:
+        extra = "forbid"
+
+
+@bp.post("/v1/tickets")
+def create_ticket():
+    body = parse_body(TicketRequest)
+
+    def act(s):
+        now = datetime.utcnow()
+        ticket = Ticket(
+            queue=body.queue,
+            priority=body.priority,
+            status="open",
+            subject=body.subject,
+            summary=body.summary,
+            transcript=[line.dict() for line in body.transcript],
+            meta=body.metadata,
+            customer_id=body.customer_id,
+            conversation_id=body.conversation_id,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(ticket)
+        s.flush()
+        return 201, serializers.ticket(ticket, with_messages=False) | {"messages": []}
+
+    return mutation(body, act)
+
+
+@bp.get("/v1/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):
+    with database().read() as s:
+        ticket = s.get(Ticket, ticket_id)
+        if ticket is None:
+            raise not_found("ticket", str(ticket_id))
+        return jsonify(serializers.ticket(ticket))
+
+
+@bp.get("/v1/tickets")
+def list_tickets():
+    conversation_id = request.args.get("conversation_id")
+    customer_id = request.args.get("customer_id")
+    if not conversation_id and not customer_id:
+        raise ApiError(400, "missing_filter", "Give conversation_id= or customer_id= to list tickets.")
+    query = select(Ticket).order_by(Ticket.id.desc()).limit(50)
+    if conversation_id:
+        query = query.where(Ticket.conversation_id == conversation_id)
+    if customer_id:
+        query = query.where(Ticket.customer_id == customer_id)
+    with database().read() as s:
+        return jsonify({"tickets": [serializers.ticket(t, with_messages=False) for t in s.execute(query).scalars()]})
+
+
+@bp.post("/v1/tickets/<int:ticket_id>/messages")
+def add_message(ticket_id: int):
+    body = parse_body(MessageRequest)
+
+    def act(s):
+        ticket = s.get(Ticket, ticket_id, with_for_update=True)
+        if ticket is None:
+            raise not_found("ticket", str(ticket_id))
+        now = datetime.utcnow()
+        message = TicketMessage(ticket_id=ticket.id, author=body.author, body=body.body, created_at=now)
+        s.add(message)
+        ticket.updated_at = now
+        s.flush()
+        return 201, serializers.ticket_message(message)
+
+    return mutation(body, act)

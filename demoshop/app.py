@@ -1,0 +1,122 @@
+"""The demo shop's Flask application: auth, request ids, JSON errors, one blueprint per system."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from typing import Type, TypeVar
+
+from flask import Flask, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from demoshop.config import Settings
+from demoshop.db import Database
+from demoshop.errors import ApiError
+from demoshop.idempotency import run_mutation
+
+log = logging.getLogger("demoshop.access")
+M = TypeVar("M", bound=BaseModel)
+
+
+def create_app(settings: Settings, db: Database) -> Flask:
+    """Build the WSGI app over an initialised database."""
+    from demoshop.api import crm, helpdesk, orders, payments
+
+    app = Flask("demoshop")
+    app.config["SETTINGS"] = settings
+    app.config["DB"] = db
+    app.json.sort_keys = False
+    for blueprint in (crm.bp, orders.bp, payments.bp, helpdesk.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _authenticate_and_delay():
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        if not request.path.startswith("/v1/"):
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_key.encode()):
+            raise ApiError(401, "unauthorized", "Missing or wrong API key (Authorization: Bearer <key>).")
+        if settings.fault_delay_ms:
+            time.sleep(settings.fault_delay_ms / 1000)
+        return None
+
+    @app.after_request
+    def _log(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        started = g.get("started")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                "request_id": g.get("request_id"),
+            },
+        )
+        return response
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return jsonify(err.body()), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code = (err.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": {"code": code, "message": err.description}}), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return jsonify({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}), 500
+
+    @app.get("/health")
+    def health():
+        try:
+            db.ping()
+        except Exception as exc:  # the database is the only dependency; say so instead of crashing
+            return jsonify({"status": "unavailable", "database": str(exc.__class__.__name__)}), 503
+        return jsonify({"status": "ok", "database": "ok", "systems": ["crm", "orders", "payments", "helpdesk"]})
+
+    return app
+
+
+def database() -> Database:
+    from flask import current_app
+
+    return current_app.config["DB"]
+
+
+def parse_body(model: Type[M]) -> M:
+    """Validate the JSON body against a pydantic model, or answer 400/422 with what is wrong."""
+    data = request.get_json(silent=True)
+    if data is None:
+        if request.get_data():
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
+        data = {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    try:
+        return model.parse_obj(data)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise ApiError(422, "validation_failed", "The request has invalid fields.", details) from None
+
+
+def mutation(payload: BaseModel | dict, action):
+    """Answer a POST/PUT/PATCH through the idempotency store, in one transaction."""
+    data = payload.dict() if isinstance(payload, BaseModel) else payload
+    status, body, replayed = run_mutation(
+        database(), request.headers.get("Idempotency-Key"), f"{request.method} {request.path}", data, action
+    )
+    response = jsonify(body)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

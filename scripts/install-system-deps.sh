@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests start for real (PostgreSQL today; Redis, RabbitMQ, nginx and
+# Chromium as the suites that need them arrive). Does nothing when they are already there.
+# Needs root (CI runs as root); otherwise prints the command to run.
+set -euo pipefail
+
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! have_cmd apt-get; then
+  echo "error: the tests need these Debian packages: ${need[*]}" >&2
+  echo "install them with:  sudo apt-get install -y ${need[*]}   (or run: sudo make system-deps)" >&2
+  exit 1
+fi
+
+echo "installing ${need[*]} (Debian packages used by the tests)"
+# Keep apt from starting the packages' own services: the tests start their own, on unusual ports.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
+trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
