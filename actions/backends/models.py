@@ -224,6 +224,19 @@ class CancelResult:
 
 
 @dataclass(frozen=True)
+class Invoice:
+    """An invoice the shop emailed."""
+
+    order_id: str
+    invoice_number: str
+    sent_to: str
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Invoice":
+        return cls(str(d["order_id"]), d["invoice_number"], d["sent_to"])
+
+
+@dataclass(frozen=True)
 class TranscriptLine:
     sender: str  # user | bot | agent
     text: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from actions.backends.base import BackendClient, segment
-from actions.backends.models import Address, CancelResult, Order
+from actions.backends.models import Address, CancelResult, Invoice, Order
 
 
 class OrdersClient(BackendClient):
@@ -42,3 +42,10 @@ class OrdersClient(BackendClient):
             json=address.to_json(), idempotency_key=idempotency_key,
         )
         return self._parse(Order.from_json, data)
+
+    def send_invoice(self, order_id: str, *, idempotency_key: str) -> Invoice:
+        """Email the order's VAT invoice to the customer's address on file."""
+        data = self.core.request(
+            "POST", f"/v1/orders/{segment(order_id)}/invoice", "send_invoice", json={}, idempotency_key=idempotency_key
+        )
+        return self._parse(Invoice.from_json, data)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from demoshop import serializers
 from demoshop.app import database, mutation, parse_body
 from demoshop.errors import ApiError, conflict, not_found
-from demoshop.models import ORDER_STATUSES, Order, Refund
+from demoshop.models import ORDER_STATUSES, Order, OutboxMessage, Refund
 from demoshop.validation import AddressIn
 
 bp = Blueprint("orders", __name__)
@@ -24,6 +24,13 @@ EAGER = (
     selectinload(Order.items),
     selectinload(Order.shipment),
 )
+
+
+class EmptyBody(BaseModel):
+    """A mutation that takes no fields: an empty JSON object, or no body at all."""
+
+    class Config:
+        extra = "forbid"
 
 
 class CancelRequest(BaseModel):
@@ -124,6 +131,26 @@ def change_shipping_address(order_id: str):
         return 200, serializers.order(order)
 
     return mutation(address, act)
+
+
+@bp.post("/v1/orders/<order_id>/invoice")
+def send_invoice(order_id: str):
+    """Email the VAT invoice of a paid order to the customer (the demo shop writes it to the outbox)."""
+    body = parse_body(EmptyBody)
+
+    def act(s):
+        order = _locked_order(s, order_id)
+        if not any(c.status == "succeeded" for c in order.charges):
+            raise conflict("no_invoice", f"Order {order.id} has not been paid, so there is no invoice yet.")
+        customer = order.customer
+        number = f"INV-{order.placed_at:%Y}-{order.id}"
+        s.add(OutboxMessage(customer_id=customer.id, channel="email", destination=customer.email,
+                            subject=f"Your invoice {number}", body=f"Invoice {number} for order {order.id} (PDF attached).",
+                            created_at=datetime.utcnow()))
+        name, _, domain = customer.email.partition("@")
+        return 201, {"order_id": order.id, "invoice_number": number, "sent_to": f"{name[:1]}***@{domain}"}
+
+    return mutation(body, act)
 
 
 def _locked_order(s, order_id: str) -> Order:

@@ -1,0 +1,131 @@
+"""What every custom action shares: the clients, a request id per run, timing, and one answer for a
+backend that is down, so no action ever surfaces a stack trace or silence."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from typing import Any, Callable, ClassVar, Dict, List, Optional, TypeVar
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backends import BackendError, NotFound, Unavailable
+from actions.backends.models import Order
+from actions.backends.request_context import request_id
+from actions.clients import Backends, backends
+from actions.observability import ACTION_LATENCY, conversation_ref
+
+log = logging.getLogger("actions")
+T = TypeVar("T")
+SYSTEM_NAMES = {"crm": "customer account", "orders": "order", "payments": "payment", "helpdesk": "support ticket"}
+
+
+class Turn:
+    """One run of an action: the tracker, the dispatcher and the clients, with the helpers actions need."""
+
+    def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any],
+                 clients: Optional[Backends] = None):
+        self.dispatcher = dispatcher
+        self.tracker = tracker
+        self.domain = domain
+        self.clients = clients or backends()
+
+    def slot(self, name: str) -> Any:
+        return self.tracker.get_slot(name)
+
+    @property
+    def customer_id(self) -> Optional[str]:
+        """Set only for a verified shopper."""
+        return self.tracker.get_slot("customer_id")
+
+    @property
+    def conversation(self) -> str:
+        return conversation_ref(self.tracker.sender_id)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a (blocking) client call off the event loop, keeping the request id."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def say(self, text: Optional[str] = None, **kwargs: Any) -> None:
+        self.dispatcher.utter_message(text=text, **kwargs)
+
+    def key(self, *parts: Any) -> str:
+        """An idempotency key that is the same whenever this conversation repeats this very request."""
+        raw = json.dumps([self.tracker.sender_id, *parts], sort_keys=True, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+    async def owned_order(self, order_id: Optional[str]) -> Optional[Order]:
+        """The order if it exists and belongs to the verified shopper; None otherwise (and we say nothing more)."""
+        if not order_id or not self.customer_id:
+            return None
+        try:
+            order = await self.call(self.clients.orders.get_order, order_id)
+        except NotFound:
+            return None
+        return order if order.customer_id == self.customer_id else None
+
+
+def offer_handoff(turn: Turn, reason: str) -> List[Dict[str, Any]]:
+    """Ask whether the shopper wants a person; a yes hands off with this reason attached."""
+    turn.say(buttons=[{"title": "Yes, connect me", "payload": "/affirm"},
+                      {"title": "No, thanks", "payload": "/deny"}],
+             text="Would you like me to pass this to a colleague? They'll see everything we've said so far.")
+    return [SlotSet("pending", "handoff"), SlotSet("handoff_reason", reason)]
+
+
+def order_not_found(turn: Turn, order_id: Optional[str]) -> List[Dict[str, Any]]:
+    """The same words for an unknown order and somebody else's: reveal nothing."""
+    turn.say(text=f"I couldn't find order {order_id} on your account. Could you check the number? "
+                  "It's the 5-digit number in your order confirmation email.")
+    return [SlotSet("order_id", None)]
+
+
+def not_verified(turn: Turn) -> List[Dict[str, Any]]:
+    turn.say(text="I couldn't confirm that it's you, so I can't share or change order details here.")
+    return offer_handoff(turn, "verification_failed")
+
+
+class ShopAction(Action):
+    """Base of the actions that call backends: thin subclasses implement `act`."""
+
+    action_name: ClassVar[str]
+    needs_verified_customer: ClassVar[bool] = True
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+        raise NotImplementedError
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+        turn = Turn(dispatcher, tracker, domain)
+        started, outcome = time.perf_counter(), "ok"
+        with request_id(f"{turn.conversation}-{len(tracker.events)}"):
+            try:
+                if self.needs_verified_customer and not turn.customer_id:
+                    outcome = "not_verified"
+                    return not_verified(turn)
+                return await self.act(turn)
+            except Unavailable as err:
+                outcome = "backend_unavailable"
+                return backend_down(turn, err)
+            except BackendError as err:  # 401 or an unexpected 4xx: a configuration or contract problem
+                outcome = "backend_error"
+                log.error("backend refused a request", extra={"action": self.name(), "system": err.system,
+                                                              "status": err.status, "code": err.code,
+                                                              "conversation": turn.conversation})
+                return backend_down(turn, err)
+            finally:
+                ACTION_LATENCY.labels(self.name(), outcome).observe(time.perf_counter() - started)
+
+
+def backend_down(turn: Turn, err: BackendError) -> List[Dict[str, Any]]:
+    system = SYSTEM_NAMES.get(err.system, err.system)
+    turn.say(text=f"Sorry, our {system} system isn't answering right now, so I can't check that at the moment. "
+                  "I can still answer questions about shipping, returns and payments.")
+    return offer_handoff(turn, f"backend_unavailable:{err.system}")

@@ -1,0 +1,55 @@
+"""Yes and no to the question the assistant asked: carry out the pending change, or leave everything as it is."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Dict, List
+
+from rasa_sdk.events import SlotSet
+
+from actions.account import execute_update_contact
+from actions.base import ShopAction, Turn
+from actions.orders import execute_cancel, execute_change_address
+from actions.refunds import execute_refund
+
+Executor = Callable[[Turn, Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]
+EXECUTORS: Dict[str, Executor] = {
+    "cancel_order": execute_cancel,
+    "change_address": execute_change_address,
+    "refund": execute_refund,
+    "update_contact": execute_update_contact,
+}
+CLEARED = [SlotSet("pending", None), SlotSet("pending_operation", None), SlotSet("handoff_reason", None)]
+
+
+class ActionConfirmPending(ShopAction):
+    """The shopper said yes: do the change that was proposed, exactly once."""
+
+    action_name = "action_confirm_pending"
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+        operation = turn.slot("pending_operation") or {}
+        executor = EXECUTORS.get(operation.get("op"))
+        if executor is None:
+            turn.say(response="utter_nothing_pending")
+            return list(CLEARED)
+        return list(CLEARED) + await executor(turn, operation)
+
+
+class ActionDeclinePending(ShopAction):
+    """The shopper said no (or stop): change nothing and say so."""
+
+    action_name = "action_decline_pending"
+    needs_verified_customer = False
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+        pending = turn.slot("pending")
+        intent = (turn.tracker.latest_message.get("intent") or {}).get("name")
+        if pending == "confirm":
+            turn.say(response="utter_declined")
+        elif pending == "handoff":
+            turn.say(response="utter_no_handoff")
+        elif intent == "stop":
+            turn.say(response="utter_stopped")
+        else:
+            turn.say(text="Alright! If anything else comes up, I'm here.")
+        return list(CLEARED)

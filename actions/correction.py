@@ -1,0 +1,55 @@
+"""A bare answer outside a form, such as "no, it's 10235": apply it to what the shopper was doing."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.service_form import entity_values
+
+GOAL_ACTIONS = {
+    "order_status": "action_order_status",
+    "refund_status": "action_refund_status",
+    "request_refund": "action_request_refund",
+    "cancel_order": "action_cancel_order",
+    "change_address": "action_change_address",
+    "payment_issue": "action_payment_issue",
+    "invoice": "action_send_invoice",
+    "update_account": "action_update_account",
+}
+
+
+class ActionCorrectOrder(Action):
+    """Re-run the current request with the corrected order number, or ask what to do with it."""
+
+    def name(self) -> str:
+        return "action_correct_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+        goal = tracker.get_slot("goal")
+        order_ids = entity_values(tracker, "order_id")
+        contact = entity_values(tracker, "email") + entity_values(tracker, "phone")
+        reset = [SlotSet("pending", None), SlotSet("pending_operation", None)]
+        if order_ids and goal:
+            events: List[Dict[str, Any]] = reset + [SlotSet("order_id", order_ids[0])]
+            if not tracker.get_slot("customer_id"):
+                return events + [FollowupAction("service_form")]
+            return events + [FollowupAction(GOAL_ACTIONS[goal])]
+        if contact and goal == "update_account" and tracker.get_slot("customer_id"):
+            return reset + [SlotSet("new_contact", contact[0]), FollowupAction("action_update_account")]
+        if order_ids:
+            order_id = order_ids[0]
+            dispatcher.utter_message(
+                text=f"What would you like to do with order {order_id}?",
+                buttons=[
+                    {"title": "Where is it?", "payload": f'/check_order_status{{"order_id":"{order_id}"}}'},
+                    {"title": "Where is my refund?", "payload": f'/check_refund_status{{"order_id":"{order_id}"}}'},
+                    {"title": "Cancel it", "payload": f'/cancel_order{{"order_id":"{order_id}"}}'},
+                ],
+            )
+            return [SlotSet("order_id", order_id)]
+        dispatcher.utter_message(response="utter_help")
+        return []

@@ -1,0 +1,49 @@
+"""Two-stage fallback: the first miss asks to rephrase, the second in a row offers a person.
+No business action ever runs on a guess: this action only talks."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.observability import FALLBACKS
+
+MISSES = ("nlu_fallback", "out_of_scope")
+
+
+def consecutive_misses(tracker: Tracker) -> int:
+    """How many of the shopper's latest messages in a row the assistant could not handle."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent not in MISSES:
+            break
+        count += 1
+    return max(count, 1)
+
+
+class ActionFallback(Action):
+    """Answer a message the assistant did not understand, or that no shop could answer."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+        misses = consecutive_misses(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if misses < 2:
+            FALLBACKS.labels("rephrase").inc()
+            dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_ask_rephrase")
+            return []
+        FALLBACKS.labels("offer_handoff").inc()
+        if tracker.active_loop.get("name"):
+            dispatcher.utter_message(text="Sorry, I'm still not following. If you'd rather talk to a person, "
+                                          "just say \"a person please\".")
+            return []
+        dispatcher.utter_message(response="utter_offer_handoff")
+        return [SlotSet("pending", "handoff"), SlotSet("handoff_reason", "fallback")]

@@ -1,0 +1,138 @@
+"""Handing a conversation to a person: a helpdesk ticket with everything said so far, then the bot pauses."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk.events import ConversationPaused, SlotSet
+
+from actions.backends import BackendError
+from actions.backends.models import NewTicket, TranscriptLine
+from actions.base import ShopAction, Turn
+from actions.confirmation import CLEARED
+from actions.observability import HANDOFFS
+
+log = logging.getLogger("actions.handoff")
+
+QUEUE_BY_GOAL = {
+    "order_status": "orders", "cancel_order": "orders", "change_address": "orders", "invoice": "orders",
+    "refund_status": "refunds", "request_refund": "refunds", "payment_issue": "payments", "update_account": "account",
+}
+QUEUE_BY_REASON = {
+    "refund_failed": "refunds", "refund_outside_window": "refunds", "double_charge": "payments",
+    "failed_payment": "payments", "payment_query": "payments", "verification_failed": "account",
+}
+URGENT = {"double_charge", "refund_failed"}
+REASON_TEXT = {
+    "customer_request": "the shopper asked for a person",
+    "fallback": "the assistant did not understand the shopper twice in a row",
+    "verification_failed": "the shopper could not be verified in chat",
+    "refund_failed": "a refund to the shopper failed",
+    "refund_outside_window": "the shopper wants a refund outside the 30-day window",
+    "double_charge": "the shopper was charged twice",
+    "failed_payment": "the shopper's payment failed",
+    "payment_query": "the shopper questions a payment",
+}
+GOAL_TEXT = {
+    "order_status": "where their order is", "refund_status": "where their refund is",
+    "request_refund": "a refund", "cancel_order": "cancelling an order", "change_address": "a new delivery address",
+    "payment_issue": "a payment problem", "invoice": "an invoice", "update_account": "updating their account",
+}
+HIDDEN_SLOTS = {"verification_code", "verification", "login_email", "pending_operation", "requested_slot"}
+MAX_TRANSCRIPT = 80
+
+
+def transcript(events: List[Dict[str, Any]]) -> List[TranscriptLine]:
+    """What was said, both ways; one-time codes are masked."""
+    lines: List[TranscriptLine] = []
+    for event in events:
+        kind, text = event.get("event"), event.get("text")
+        if not text or kind not in ("user", "bot"):
+            continue
+        stamp = event.get("timestamp")
+        if kind == "user":
+            entities = (event.get("parse_data") or {}).get("entities") or []
+            if any(e.get("entity") == "verification_code" for e in entities) or re.fullmatch(r"\s*\d{6}\s*", text):
+                text = "[one-time code]"
+        lines.append(TranscriptLine("user" if kind == "user" else "bot", text[:4000],
+                                    None if stamp is None else str(stamp)))
+    return lines[-MAX_TRANSCRIPT:]
+
+
+def intents_so_far(events: List[Dict[str, Any]]) -> List[str]:
+    seen: List[str] = []
+    for event in events:
+        if event.get("event") == "user":
+            name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if name and name not in seen:
+                seen.append(name)
+    return seen
+
+
+def queue_for(reason: str, goal: Optional[str]) -> str:
+    return QUEUE_BY_REASON.get(reason) or QUEUE_BY_GOAL.get(goal or "", "general")
+
+
+def build_ticket(turn: Turn, reason: str) -> NewTicket:
+    """The ticket an agent reads first: the queue and priority follow the issue; the facts are attached."""
+    tracker = turn.tracker
+    goal, order_id = turn.slot("goal"), turn.slot("order_id")
+    base_reason = reason.split(":", 1)[0]
+    why = REASON_TEXT.get(base_reason, "our systems were unavailable" if base_reason == "backend_unavailable" else base_reason)
+    topic = GOAL_TEXT.get(goal or "", "a question")
+    who = f"Verified customer {turn.customer_id}" if turn.customer_id else "An unverified shopper"
+    last = (tracker.latest_message.get("text") or "").strip()
+    summary = f"{who} asked about {topic}{f' (order {order_id})' if order_id else ''}. Handed over because {why}."
+    if last and not last.startswith("/"):
+        summary += f' Last message: "{last[:300]}"'
+    subject = f"{topic[0].upper()}{topic[1:]}" + (f" – order {order_id}" if order_id else "")
+    slots = {k: v for k, v in tracker.current_slot_values().items() if v is not None and k not in HIDDEN_SLOTS}
+    return NewTicket(
+        queue=queue_for(base_reason, goal),
+        priority="high" if base_reason in URGENT else "normal",
+        subject=subject[:200],
+        summary=summary,
+        transcript=transcript(tracker.events),
+        metadata={
+            "reason": reason,
+            "customer_id": turn.customer_id,
+            "verified": bool(turn.customer_id),
+            "order_id": order_id,
+            "goal": goal,
+            "intents": intents_so_far(tracker.events),
+            "slots": slots,
+            "channel": tracker.get_latest_input_channel(),
+        },
+        customer_id=turn.customer_id,
+        conversation_id=tracker.sender_id,
+    )
+
+
+class ActionHandoff(ShopAction):
+    """Create the ticket, tell the shopper its number, and pause the bot for this conversation."""
+
+    action_name = "action_handoff"
+    needs_verified_customer = False
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+        intent = (turn.tracker.latest_message.get("intent") or {}).get("name")
+        reason = "customer_request" if intent == "human_handoff" else (turn.slot("handoff_reason") or "customer_request")
+        ticket = build_ticket(turn, reason)
+        try:
+            created = await turn.call(turn.clients.helpdesk.create_ticket, ticket,
+                                      idempotency_key=turn.key("handoff", len(turn.tracker.events)))
+        except BackendError as err:
+            log.error("handoff failed: helpdesk unavailable", extra={"conversation": turn.conversation,
+                                                                     "reason": reason, "error": str(err)})
+            turn.say(text="I'm sorry, I can't reach our support team's system right now. Please email "
+                          "support@larkspurhome.example or call +31 20 555 0199 (Mon-Fri 08:00-20:00, "
+                          "Sat 09:00-17:00 CET)" + (f" and mention order {ticket.metadata['order_id']}."
+                                                     if ticket.metadata.get("order_id") else "."))
+            return list(CLEARED)
+        HANDOFFS.labels(reason.split(":", 1)[0]).inc()
+        turn.say(text=f"I've passed this to our {ticket.queue} team as ticket #{created.id}. A colleague will "
+                      "continue right here (Mon-Fri 08:00-20:00, Sat 09:00-17:00 CET). They can see our whole "
+                      "conversation, so you won't need to repeat anything.")
+        return list(CLEARED) + [SlotSet("handoff_ticket", str(created.id)), ConversationPaused()]

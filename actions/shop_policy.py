@@ -1,0 +1,149 @@
+"""The shop's business rules, in one place: refund eligibility, what can change before shipping, how
+long money takes to arrive. Actions ask these functions; they never decide such things themselves.
+
+The figures match the help-centre articles in data/knowledge/ (refunds.md, orders.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import List, Optional, Tuple
+
+from actions.backends.models import Charge, Order, PaymentRecord, Refund
+
+REFUND_WINDOW_DAYS = 30
+UNSHIPPED = ("pending", "paid")
+
+# Business days the shopper's bank or provider takes after we issue a refund: (fastest, slowest).
+BANK_DAYS = {
+    "card": (3, 5),
+    "apple_pay": (3, 5),
+    "google_pay": (3, 5),
+    "paypal": (0, 1),
+    "ideal": (1, 2),
+    "bancontact": (1, 2),
+    "klarna": (3, 5),
+}
+METHOD_NAMES = {
+    "card": "card",
+    "apple_pay": "Apple Pay",
+    "google_pay": "Google Pay",
+    "paypal": "PayPal",
+    "ideal": "iDEAL",
+    "bancontact": "Bancontact",
+    "klarna": "Klarna",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A yes or no with the reason code a response is chosen by, and what the shopper may do instead."""
+
+    allowed: bool
+    reason: str
+    amount: Decimal = Decimal("0")
+
+
+def can_cancel(order: Order) -> Decision:
+    """Orders can be cancelled, free, until they ship; after that they are returned instead."""
+    if order.status in UNSHIPPED:
+        return Decision(True, "not_shipped")
+    return Decision(False, f"already_{order.status}")
+
+
+def can_change_address(order: Order) -> Decision:
+    """The delivery address can change only while the parcel has not left the warehouse."""
+    if order.status in UNSHIPPED:
+        return Decision(True, "not_shipped")
+    return Decision(False, f"already_{order.status}")
+
+
+def refundable_amount(payments: PaymentRecord) -> Decimal:
+    """Money taken for the order that is not already on its way back (failed refunds do not count)."""
+    on_its_way = sum((r.amount for r in payments.refunds if r.status != "failed"), Decimal("0"))
+    return max(Decimal("0"), payments.captured - on_its_way)
+
+
+def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> Decision:
+    """Whether the shopper may ask for a refund now, by the shop's refund policy.
+
+    Delivered or returned orders, within 30 days of delivery, with money still refundable. Unshipped
+    orders are cancelled instead (which refunds in full), shipped ones wait until they arrive, and
+    cancelled ones are refunded automatically.
+    """
+    refundable = refundable_amount(payments)
+    if payments.captured <= 0:
+        return Decision(False, "nothing_paid")
+    if order.status == "cancelled":
+        return Decision(False, "cancelled_refunds_automatically")
+    if order.status in UNSHIPPED:
+        return Decision(False, "not_shipped_cancel_instead")
+    if order.status == "shipped":
+        return Decision(False, "not_delivered_yet")
+    if refundable <= 0:
+        return Decision(False, "already_refunded")
+    delivered = order.shipment.delivered_at.date() if order.shipment and order.shipment.delivered_at else None
+    if delivered is None:
+        return Decision(False, "not_delivered_yet")
+    if today > refund_deadline(delivered):
+        return Decision(False, "window_passed")
+    return Decision(True, "eligible", refundable)
+
+
+def refund_deadline(delivered: date) -> date:
+    return delivered + timedelta(days=REFUND_WINDOW_DAYS)
+
+
+def bank_days(method: str) -> Tuple[int, int]:
+    return BANK_DAYS.get(method, (3, 5))
+
+
+def add_business_days(start: date, days: int) -> date:
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def expected_arrival(refund: Refund) -> Optional[date]:
+    """The latest day an issued refund should show on the shopper's statement."""
+    if refund.status != "issued" or refund.issued_at is None:
+        return None
+    return add_business_days(refund.issued_at.date(), bank_days(refund.method)[1])
+
+
+@dataclass(frozen=True)
+class PaymentFinding:
+    """What the payment records of an order show, for a shopper who reports a payment problem."""
+
+    kind: str  # double_charge | failed_payment | failed_then_paid | looks_fine | no_payment
+    charges: List[Charge]
+    extra: Decimal = Decimal("0")
+
+
+def diagnose_payment(order: Order, payments: PaymentRecord) -> PaymentFinding:
+    """Read the charges: taken twice, failed, failed then retried, or one payment as expected."""
+    succeeded = [c for c in payments.charges if c.status == "succeeded"]
+    failed = [c for c in payments.charges if c.status == "failed"]
+    if payments.captured > order.total and len(succeeded) > 1:
+        return PaymentFinding("double_charge", succeeded, payments.captured - order.total)
+    if failed and not succeeded:
+        return PaymentFinding("failed_payment", failed)
+    if failed and succeeded:
+        return PaymentFinding("failed_then_paid", failed + succeeded)
+    if not payments.charges:
+        return PaymentFinding("no_payment", [])
+    return PaymentFinding("looks_fine", succeeded)
+
+
+def refund_candidates(orders: List[Order]) -> List[Order]:
+    """Orders a "where is my refund?" is most likely about: returned or cancelled ones."""
+    return [o for o in orders if o.status in ("returned", "cancelled")]
+
+
+def is_recent(moment: datetime, now: datetime, days: int = 120) -> bool:
+    return now - moment <= timedelta(days=days)
