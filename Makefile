@@ -7,11 +7,16 @@ VENV        ?= .venv
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 STAMP       := $(VENV)/.installed
+RASA        := $(BIN)/rasa
+MODEL       := models/larkspur.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+DEMOSHOP_PORT ?= 8081
+ACTIONS_PORT  ?= 5055
 export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop run test test-unit lock clean
+.PHONY: help install system-deps demoshop actions run shell codes train validate evaluate test test-unit test-conversations lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,11 +37,37 @@ system-deps: ## install the Debian packages the tests start for real (PostgreSQL
 demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the foreground
 	$(PY) -m demoshop
 
+actions: install ## run the action server in the foreground (port ACTIONS_PORT)
+	ACTIONS_PORT=$(ACTIONS_PORT) $(PY) -m actions
+
 run: install ## start the assistant's stack on embedded defaults
 	$(PY) -m demoshop
 
-test: install system-deps ## run every test
+train: $(MODEL) ## train the model when it is missing or older than the data
+
+$(MODEL): $(STAMP) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name larkspur --out models
+	@touch $@
+
+validate: install ## rasa data validate, failing on any warning not documented
+	$(PY) scripts/validate_data.py
+
+shell: install train ## chat in the terminal (starts the demo shop and the action server, stops them after)
+	@scripts/shell.sh
+
+codes: install ## show the one-time codes and emails the demo shop "sent", newest first
+	@$(PY) scripts/outbox.py
+
+evaluate: install train ## NLU on a held-out split and on unseen phrasings; reports to results/
+	$(PY) scripts/evaluate_nlu.py
+
+test-conversations: install train ## the conversation tests in tests/conversations with rasa test
+	$(RASA) test core --stories tests/conversations --model $(MODEL) --out results/conversations --fail-on-prediction-errors
+
+test: install system-deps validate train ## run every test
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-conversations
+	$(MAKE) --no-print-directory evaluate
 
 test-unit: install ## run the unit tests only
 	$(PY) -m pytest tests/unit

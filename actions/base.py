@@ -4,6 +4,7 @@ backend that is down, so no action ever surfaces a stack trace or silence."""
 from __future__ import annotations
 
 import asyncio
+from abc import ABCMeta, abstractmethod
 import hashlib
 import json
 import logging
@@ -90,7 +91,7 @@ def not_verified(turn: Turn) -> List[Dict[str, Any]]:
     return offer_handoff(turn, "verification_failed")
 
 
-class ShopAction(Action):
+class ShopAction(Action, metaclass=ABCMeta):
     """Base of the actions that call backends: thin subclasses implement `act`."""
 
     action_name: ClassVar[str]
@@ -99,8 +100,9 @@ class ShopAction(Action):
     def name(self) -> str:
         return self.action_name
 
+    @abstractmethod
     async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        raise NotImplementedError
+        """Do the action's work; backend failures are handled by `run`."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
         turn = Turn(dispatcher, tracker, domain)

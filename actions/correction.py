@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.service_form import entity_values
+from actions.service_form import entity_values, order_ids
 
 GOAL_ACTIONS = {
     "order_status": "action_order_status",
@@ -30,18 +30,18 @@ class ActionCorrectOrder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
         goal = tracker.get_slot("goal")
-        order_ids = entity_values(tracker, "order_id")
+        numbers = order_ids(tracker)
         contact = entity_values(tracker, "email") + entity_values(tracker, "phone")
         reset = [SlotSet("pending", None), SlotSet("pending_operation", None)]
-        if order_ids and goal:
-            events: List[Dict[str, Any]] = reset + [SlotSet("order_id", order_ids[0])]
+        if numbers and goal:
+            events: List[Dict[str, Any]] = reset + [SlotSet("order_id", numbers[0])]
             if not tracker.get_slot("customer_id"):
                 return events + [FollowupAction("service_form")]
             return events + [FollowupAction(GOAL_ACTIONS[goal])]
         if contact and goal == "update_account" and tracker.get_slot("customer_id"):
             return reset + [SlotSet("new_contact", contact[0]), FollowupAction("action_update_account")]
-        if order_ids:
-            order_id = order_ids[0]
+        if numbers:
+            order_id = numbers[0]
             dispatcher.utter_message(
                 text=f"What would you like to do with order {order_id}?",
                 buttons=[

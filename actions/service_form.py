@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions import customer_token
-from actions.addresses import parse_address
+from actions.addresses import COUNTRIES, parse_address
 from actions.backends import Unavailable
 from actions.backends.request_context import request_id
 from actions.base import Turn
@@ -25,6 +25,7 @@ NEEDS_ORDER = {"order_status", "refund_status", "request_refund", "cancel_order"
                "payment_issue", "invoice"}
 MAX_CODE_ATTEMPTS = 3
 VERIFYING = ("login_email", "verification_code")
+REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|that one|this one)\b", re.I)
 
 
 def entity_values(tracker: Tracker, entity: str) -> List[str]:
@@ -37,6 +38,50 @@ def entity_values(tracker: Tracker, entity: str) -> List[str]:
         if e.get("entity") == entity and value and value not in seen:
             seen.append(value)
     return seen
+
+
+def entity_span(tracker: Tracker, entity: str) -> Optional[str]:
+    """The message text from the first to the last piece of an entity the model split ("street, postcode city")."""
+    pieces = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity
+              and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]
+    if not pieces:
+        return None
+    text = tracker.latest_message.get("text") or ""
+    return text[min(e["start"] for e in pieces):max(e["end"] for e in pieces)].strip() or None
+
+
+def order_ids(tracker: Tracker) -> List[str]:
+    """Order numbers in the latest message, leaving out digits inside an address (a postcode such as 10115)."""
+    entities = tracker.latest_message.get("entities") or []
+    addresses = [(e["start"], e["end"]) for e in entities
+                 if e.get("entity") == "address" and isinstance(e.get("start"), int)]
+    if tracker.get_slot("requested_slot") == "new_address":
+        return []
+    found: List[str] = []
+    for e in entities:
+        if e.get("entity") != "order_id":
+            continue
+        start = e.get("start")
+        if isinstance(start, int) and any(a <= start < b for a, b in addresses):
+            continue
+        value = str(e.get("value", "")).strip().lstrip("#")
+        if value and value not in found:
+            found.append(value)
+    return found
+
+
+def previous_value(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+            continue
+        if seen_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:
@@ -83,6 +128,15 @@ class ValidateServiceForm(FormValidationAction):
     # --- goal ------------------------------------------------------------------------------------
 
     def validate_goal(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        """A new goal mid-form switches topic; but an answer to "what's your email?" that the model
+        reads as "update my account" must not."""
+        previous = previous_value(tracker, "goal")
+        answering = tracker.get_slot("requested_slot") in VERIFYING and (
+            entity_values(tracker, "email") or entity_values(tracker, "verification_code")
+            or find_email(tracker.latest_message.get("text") or "")
+        )
+        if previous and previous != value and answering:
+            return {"goal": previous}
         return {"goal": value}
 
     # --- identity --------------------------------------------------------------------------------
@@ -178,23 +232,36 @@ class ValidateServiceForm(FormValidationAction):
     # --- the order -------------------------------------------------------------------------------
 
     async def extract_order_id(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        """The order the request is about: named in the message, typed when asked, or the only likely one.
+
+        A new request that names no order and does not refer back ("it", "that order") starts afresh,
+        so an answer about the previous order is never given for the wrong one.
+        """
         current = tracker.get_slot("order_id")
-        ids = entity_values(tracker, "order_id")
+        ids = order_ids(tracker)
+        text = tracker.latest_message.get("text") or ""
+        requested = tracker.get_slot("requested_slot")
         if ids and ids[0] != current:
             return {"order_id": ids[0]}
-        requested = tracker.get_slot("requested_slot")
+        if requested == "new_address":
+            return {}
         if requested == "order_id" and not ids:
-            found = re.search(r"(?<!\d)#?(\d{3,8})(?!\d)", tracker.latest_message.get("text") or "")
-            if found:
-                return {"order_id": found.group(1)}
+            found = re.search(r"(?<!\d)#?(\d{3,8})(?!\d)", text)
+            return {"order_id": found.group(1)} if found else {}
+        starting = requested is None and not ids
+        cleared = starting and current is not None and not REFERS_BACK.search(text)
+        if cleared:
+            current = None
         customer_id = tracker.get_slot("customer_id")
-        if not current and not ids and customer_id and requested is None:
+        if starting and not current and customer_id:
             picked = await pick_order(Turn(dispatcher, tracker, domain), customer_id, tracker.get_slot("goal"))
             if picked:
                 return {"order_id": picked}
-        return {}
+        return {"order_id": None} if cleared else {}
 
     async def validate_order_id(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if value is None:
+            return {"order_id": None}
         order_id = str(value).strip().lstrip("#")
         if not re.fullmatch(r"\d{5}", order_id):
             dispatcher.utter_message(text="Order numbers have 5 digits, like 10234. Could you check yours? "
@@ -212,12 +279,16 @@ class ValidateServiceForm(FormValidationAction):
         requested = tracker.get_slot("requested_slot")
         if tracker.get_slot("goal") != "change_address" or requested in VERIFYING:
             return {}
-        found = entity_values(tracker, "address")
-        if found:
-            return {"new_address": found[0]}
-        if requested == "new_address" and latest_intent(tracker) in ("inform", "change_shipping_address"):
-            return {"new_address": tracker.latest_message.get("text")}
-        return {}
+        if requested == "new_address" and latest_intent(tracker) in ("inform", "change_shipping_address", "nlu_fallback"):
+            return {"new_address": tracker.latest_message.get("text")}  # asked for it: the whole answer is the address
+        span = entity_span(tracker, "address")
+        if not span:
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        rest = re.match(r"\s*,?\s*([A-Za-zÀ-ÿ ]+?)\s*[.!?]*$", text[text.find(span) + len(span):])
+        if rest and rest.group(1).lower() in COUNTRIES:  # "..., Germany" after what the model marked
+            span = f"{span}, {rest.group(1)}"
+        return {"new_address": span}
 
     async def validate_new_address(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if isinstance(value, str) and value.startswith("{"):

@@ -147,3 +147,41 @@ def test_switching_topic_keeps_the_order(api):
                                                             "order_id": "10007", "requested_slot": None}))
     assert slot_events(events).get("requested_slot") is None
     assert "order_id" not in slot_events(events) or slot_events(events)["order_id"] == "10007"
+
+
+def test_a_new_request_without_an_order_number_does_not_reuse_the_last_one(api):
+    slots = {"goal": "refund_status", "customer_id": "C1001", "order_id": "10002", "requested_slot": None}
+    messages, events = run(ValidateServiceForm(), form_turn("where is my refund", "check_refund_status", slots=slots))
+    assert slot_events(events)["order_id"] == "10001"  # the only returned order, not the last one talked about
+    kept = {"goal": "cancel_order", "customer_id": "C1003", "order_id": "10007", "requested_slot": None}
+    _, events = run(ValidateServiceForm(), form_turn("can you cancel it?", "cancel_order", slots=kept))
+    assert slot_events(events).get("order_id", "10007") == "10007"
+
+
+def test_an_address_split_by_the_model_is_read_whole_and_its_postcode_is_no_order_number(api):
+    text = "please send order 10007 to Hauptstraße 5, 10115 Berlin, Germany"
+    street = text.index("Hauptstraße")
+    entities = [entity("order_id", "10007", text),
+                {"entity": "address", "value": "Hauptstraße 5", "start": street, "end": street + 13},
+                {"entity": "address", "value": "10115 Berlin", "start": text.index("10115"), "end": text.index("10115") + 12},
+                {"entity": "order_id", "value": "10115", "start": text.index("10115"), "end": text.index("10115") + 5}]
+    _, events = run(ValidateServiceForm(), form_turn(text, "change_shipping_address", entities=entities,
+                                                     slots={"goal": "change_address", "customer_id": "C1003"}))
+    slots = slot_events(events)
+    assert slots["order_id"] == "10007"
+    assert json.loads(slots["new_address"]) == {"line1": "Hauptstraße 5", "city": "Berlin", "postcode": "10115",
+                                                "country": "DE"}
+
+
+def test_an_email_answer_read_as_update_account_does_not_switch_the_goal(api):
+    email = "someone@example.com"
+    text = f"the email on my account is {email}"
+    history = [{"event": "slot", "name": "goal", "value": "refund_status", "timestamp": 1.0}]
+    from tests.support.conversation import user_event
+    tracker = make_tracker(text, "update_account", active_loop=FORM, entities=[entity("email", email, text)],
+                           history=[user_event("where is my refund", "check_refund_status")] + history,
+                           slots={"goal": "update_account", "requested_slot": "login_email"})
+    tracker.events.append({"event": "slot", "name": "goal", "value": "update_account", "timestamp": 2.0})
+    _, events = run(ValidateServiceForm(), tracker)
+    slots = slot_events(events)
+    assert slots["goal"] == "refund_status" and slots["login_email"] == email

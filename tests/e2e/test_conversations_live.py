@@ -1,0 +1,79 @@
+"""Whole conversations through the REST channel of a running Rasa server, its action server and the demo shop."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from actions import customer_token
+from tests.conftest import ShopApi
+from tests.support.stack import start_stack
+
+SECRET = "e2e-customer-token-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = start_stack(tmp_path_factory.mktemp("stack"), env={"CUSTOMER_TOKEN_SECRET": SECRET})
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def shop(stack):
+    return ShopApi(stack.shop_url)
+
+
+def said(messages) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def test_where_is_my_refund_after_verifying_by_code(stack, shop):
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    customer = shop.get("/v1/customers/C1001").json()
+    refund = shop.get("/v1/payments", params={"order_id": "10001"}).json()["refunds"][0]
+
+    first = said(stack.say(sender, "where is my refund?"))
+    assert "email address on your Larkspur account" in first
+    second = said(stack.say(sender, customer["email"]))
+    assert "6-digit code" in second
+    message = shop.get("/v1/outbox", params={"customer_id": "C1001"}).json()["messages"][0]
+    code = re.search(r"\d{6}", message["body"]).group(0)
+    answer = said(stack.say(sender, code))
+    assert "you're verified" in answer and "order 10001" in answer
+    assert f"€{Decimal(refund['amount']):,.2f}" in answer and "We refunded" in answer
+    assert "welcome" in said(stack.say(sender, "thanks!")).lower()
+
+
+def test_a_signed_token_skips_verification_and_a_cancellation_is_confirmed(stack, shop):
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    token = {"customer_token": customer_token.issue("C1003", secret=SECRET)}
+    proposal = stack.say(sender, "please cancel order 10007", metadata=token)
+    assert "Shall I cancel it?" in said(proposal)
+    assert [b["title"] for b in proposal[-1]["buttons"]] == ["Yes, go ahead", "No, leave it"]
+    assert shop.get("/v1/orders/10007").json()["status"] == "paid"
+    done = said(stack.say(sender, "/affirm", metadata=token))
+    assert "order 10007 is cancelled" in done
+    assert shop.get("/v1/orders/10007").json()["status"] == "cancelled"
+
+
+def test_asking_for_a_person_opens_a_ticket_and_pauses_the_bot(stack, shop):
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    stack.say(sender, "hi")
+    reply = said(stack.say(sender, "I want to talk to a real person please"))
+    ticket_id = re.search(r"ticket #(\d+)", reply).group(1)
+    ticket = shop.get(f"/v1/tickets/{ticket_id}").json()
+    assert ticket["conversation_id"] == sender and ticket["metadata"]["reason"] == "customer_request"
+    assert [line["text"] for line in ticket["transcript"]][0] == "hi"
+    assert stack.say(sender, "hello? anyone?") == []  # paused: a person takes over
+
+
+def test_off_topic_twice_offers_a_person(stack):
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    first = said(stack.say(sender, "what's the weather like in Lisbon tomorrow?"))
+    assert "can't help with that" in first or "say it another way" in first
+    second = stack.say(sender, "can you recommend a good pizza place near me")
+    assert "pass you to a person" in said(second) and second[-1]["buttons"]

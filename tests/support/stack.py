@@ -1,0 +1,57 @@
+"""The whole assistant as real processes: demo shop, action server and Rasa server, on free loopback ports."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+from tests.support.processes import REPO, Service, free_port, start_demoshop
+
+MODEL = REPO / "models" / "larkspur.tar.gz"
+
+
+@dataclass
+class Stack:
+    shop: Service
+    shop_url: str
+    actions: Service
+    rasa: Service
+    rasa_url: str
+
+    def say(self, sender: str, text: str, metadata: Optional[dict] = None) -> List[Dict]:
+        """Send a shopper's message through the REST channel; returns the bot's messages."""
+        body = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        for service in (self.rasa, self.actions, self.shop):
+            service.stop()
+
+
+def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None) -> Stack:
+    if not MODEL.exists():
+        raise RuntimeError(f"{MODEL} is missing: run `make train` first (make test does)")
+    env = dict(env or {})
+    shop, shop_url = start_demoshop(tmp)
+    action_port, rasa_port = free_port(), free_port()
+    backend_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
+                   "ACTIONS_METRICS_PORT": str(free_port()), **env}
+    actions = Service("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
+    actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
+    endpoints = tmp / "endpoints.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    rasa = Service("rasa", [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(MODEL),
+                            "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
+                            "--endpoints", str(endpoints), "--credentials", str(REPO / "credentials.yml")],
+                   {"RASA_TELEMETRY_ENABLED": "false"}, tmp / "rasa.log")
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    rasa.wait_until(lambda: requests.get(f"{rasa_url}/status", timeout=2).json().get("model_file"), timeout=240)
+    return Stack(shop, shop_url, actions, rasa, rasa_url)
