@@ -58,11 +58,14 @@ shell: install train ## chat in the terminal (starts the demo shop and the actio
 codes: install ## show the one-time codes and emails the demo shop "sent", newest first
 	@$(PY) scripts/outbox.py
 
+# The held-out macro F1 target is 90%; CI fails under MIN_MACRO_F1, a regression floor until the data
+# reaches the target (see README, Measuring understanding).
+MIN_MACRO_F1 ?= 0.83
 evaluate: install train ## NLU on a held-out split and on unseen phrasings; reports to results/
-	$(PY) scripts/evaluate_nlu.py
+	$(PY) scripts/evaluate_nlu.py --min-macro-f1 $(MIN_MACRO_F1)
 
 test-conversations: install train ## the conversation tests in tests/conversations with rasa test
-	$(RASA) test core --stories tests/conversations --model $(MODEL) --out results/conversations --fail-on-prediction-errors
+	$(PY) scripts/conversation_tests.py
 
 test: install system-deps validate train ## run every test
 	$(PY) -m pytest

@@ -19,6 +19,8 @@ EXECUTORS: Dict[str, Executor] = {
     "update_contact": execute_update_contact,
 }
 CLEARED = [SlotSet("pending", None), SlotSet("pending_operation", None), SlotSet("handoff_reason", None)]
+# A change is made only on a clear yes: "huh?" or a stray word can look like "yes" to the model.
+MIN_CONFIRM_CONFIDENCE = 0.8
 
 
 class ActionConfirmPending(ShopAction):
@@ -29,6 +31,12 @@ class ActionConfirmPending(ShopAction):
     async def act(self, turn: Turn) -> List[Dict[str, Any]]:
         operation = turn.slot("pending_operation") or {}
         executor = EXECUTORS.get(operation.get("op"))
+        confidence = (turn.tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
+        if executor is not None and confidence < MIN_CONFIRM_CONFIDENCE:
+            turn.say(text="Just to be sure: shall I go ahead? Please answer yes or no.",
+                     buttons=[{"title": "Yes, go ahead", "payload": "/affirm"},
+                              {"title": "No, leave it", "payload": "/deny"}])
+            return [SlotSet("pending", "confirm")]
         if executor is None:
             turn.say(response="utter_nothing_pending")
             return list(CLEARED)

@@ -1,7 +1,7 @@
 """`make evaluate`: how well the assistant understands text it was not trained on.
 
-1. Held-out split of our own data (80/20, fixed seed): train the NLU on 80%, test on 20%. CI fails below
-   MIN_MACRO_F1 intent F1 (macro average).
+1. Held-out split of our own data (80/20, fixed seed): train the NLU on 80%, test on 20%. A run fails
+   under `--min-macro-f1` (default: the 90% target) macro intent F1.
 2. The independent unseen-phrasings set (tests/nlu/unseen_phrasings.yml, written apart from the training
    data) on the full model: accuracy on shop questions, and how many off-topic questions are declined.
 Reports, the confusion matrix image and results/nlu_summary.json go to results/.
@@ -9,6 +9,7 @@ Reports, the confusion matrix image and results/nlu_summary.json go to results/.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from typing import Dict, List
 
 import yaml
 
-MIN_MACRO_F1 = 0.90
+TARGET_MACRO_F1 = 0.90  # the target; `--min-macro-f1` sets the floor a run fails under
 SEED = 42
 SPLIT = Path("var/heldout")
 RESULTS = Path("results")
@@ -104,8 +105,13 @@ def unseen() -> Dict:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-macro-f1", type=float, default=TARGET_MACRO_F1,
+                        help=f"fail under this held-out macro intent F1 (default {TARGET_MACRO_F1})")
+    floor = parser.parse_args().min_macro_f1
     RESULTS.mkdir(exist_ok=True)
-    summary = {"heldout_split": heldout(), "unseen_phrasings": unseen(), "min_macro_f1": MIN_MACRO_F1}
+    summary = {"heldout_split": heldout(), "unseen_phrasings": unseen(), "min_macro_f1": floor,
+               "target_macro_f1": TARGET_MACRO_F1}
     (RESULTS / "nlu_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     h, u = summary["heldout_split"], summary["unseen_phrasings"]
     print("\nNLU evaluation")
@@ -117,9 +123,12 @@ def main() -> int:
               f"({u['shop_wrongly_declined']:.1%} wrongly declined); off-topic declined "
               f"{u['off_topic_declined']:.1%} of {u['off_topic_examples']}")
     print(f"  reports and confusion matrices: {RESULTS}/heldout, {RESULTS}/unseen; summary {RESULTS}/nlu_summary.json")
-    if h["macro_f1"] < MIN_MACRO_F1:
-        print(f"FAIL: held-out macro F1 {h['macro_f1']:.1%} is under {MIN_MACRO_F1:.0%}")
+    if h["macro_f1"] < floor:
+        print(f"FAIL: held-out macro F1 {h['macro_f1']:.1%} is under {floor:.0%}")
         return 1
+    if h["macro_f1"] < TARGET_MACRO_F1:
+        print(f"NOTE: held-out macro F1 {h['macro_f1']:.1%} is above the floor {floor:.0%} "
+              f"but under the target {TARGET_MACRO_F1:.0%}")
     return 0
 
 

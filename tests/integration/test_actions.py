@@ -145,6 +145,16 @@ def test_a_refund_after_the_window_is_refused_and_a_person_offered(api):
 
 # --- cancel and re-address -----------------------------------------------------------------------------
 
+def test_a_hesitant_yes_changes_nothing_and_asks_again(api):
+    tracker = make_tracker(slots=verified("C1003", order_id="10007"))
+    _, events = run(ActionCancelOrder(), tracker)
+    unsure = make_tracker("huh?", "affirm", sender_id=tracker.sender_id, slots={**tracker.slots, **slot_events(events)})
+    unsure.latest_message["intent"]["confidence"] = 0.72
+    messages, answer = run(ActionConfirmPending(), unsure)
+    assert "Just to be sure" in texts(messages) and slot_events(answer) == {"pending": "confirm"}
+    assert api.get("/v1/orders/10007").json()["status"] == "paid"
+
+
 def test_cancel_asks_first_and_no_leaves_the_order_alone(api):
     tracker = make_tracker(slots=verified("C1003", order_id="10007"))
     messages, events = run(ActionCancelOrder(), tracker)
