@@ -126,6 +126,20 @@ class ShopAction(Action, metaclass=ABCMeta):
                 ACTION_LATENCY.labels(self.name(), outcome).observe(time.perf_counter() - started)
 
 
+class OrderAction(ShopAction):
+    """Base of actions about one of the verified shopper's orders (the `order_id` slot)."""
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+        order = await turn.owned_order(turn.slot("order_id"))
+        if order is None:
+            return order_not_found(turn, turn.slot("order_id"))
+        return await self.act_on(turn, order)
+
+    @abstractmethod
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
+        """Answer about, or propose a change to, this order (it exists and is the shopper's)."""
+
+
 def backend_down(turn: Turn, err: BackendError) -> List[Dict[str, Any]]:
     system = SYSTEM_NAMES.get(err.system, err.system)
     turn.say(text=f"Sorry, our {system} system isn't answering right now, so I can't check that at the moment. "

@@ -12,7 +12,7 @@ from rasa_sdk.events import SlotSet
 from actions import formatting as fmt
 from actions.backends import Conflict
 from actions.backends.models import Address, Order
-from actions.base import ShopAction, Turn, order_not_found
+from actions.base import OrderAction, Turn
 from actions.shop_policy import can_cancel, can_change_address
 
 
@@ -40,15 +40,12 @@ def describe_status(order: Order, today: date) -> str:
     return f"{head} is {order.status}."
 
 
-class ActionOrderStatus(ShopAction):
+class ActionOrderStatus(OrderAction):
     """Answer "where is my order?": status, carrier, tracking number, estimated delivery."""
 
     action_name = "action_order_status"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         turn.say(text=describe_status(order, date.today()))
         return []
 
@@ -61,15 +58,12 @@ def propose(turn: Turn, text: str, operation: Dict[str, Any]) -> List[Dict[str, 
     return [SlotSet("pending", "confirm"), SlotSet("pending_operation", operation)]
 
 
-class ActionCancelOrder(ShopAction):
+class ActionCancelOrder(OrderAction):
     """Check that an order can still be cancelled, then ask before cancelling it."""
 
     action_name = "action_cancel_order"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         decision = can_cancel(order)
         if not decision.allowed:
             turn.say(text=cancel_refusal(order))
@@ -111,15 +105,12 @@ async def execute_cancel(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str
     return []
 
 
-class ActionChangeAddress(ShopAction):
+class ActionChangeAddress(OrderAction):
     """Check that an order has not shipped, then ask before sending it somewhere else."""
 
     action_name = "action_change_address"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         if not can_change_address(order).allowed:
             turn.say(text=f"Order {order.id} has already left our warehouse ({order.status}), so I can't change "
                           "its address any more. The carrier's tracking page may let you redirect the parcel.")
@@ -144,15 +135,12 @@ async def execute_change_address(turn: Turn, operation: Dict[str, Any]) -> List[
     return [SlotSet("new_address", None)]
 
 
-class ActionSendInvoice(ShopAction):
+class ActionSendInvoice(OrderAction):
     """Email the VAT invoice of a paid order to the address on file."""
 
     action_name = "action_send_invoice"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         try:
             invoice = await turn.call(turn.clients.orders.send_invoice, order.id,
                                       idempotency_key=turn.key("invoice", order.id, len(turn.tracker.events)))

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from actions import formatting as fmt
-from actions.base import ShopAction, Turn, offer_handoff, order_not_found
+from actions.backends.models import Order
+from actions.base import OrderAction, Turn, offer_handoff
 from actions.shop_policy import diagnose_payment
 
 
-class ActionPaymentIssue(ShopAction):
+class ActionPaymentIssue(OrderAction):
     """Explain what the payment records of an order show: a double charge, a failed payment, or all in order."""
 
     action_name = "action_payment_issue"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         payments = await turn.call(turn.clients.payments.payments_for_order, order.id)
         finding = diagnose_payment(order, payments)
         total = fmt.money(order.total, order.currency)

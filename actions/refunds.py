@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from actions import formatting as fmt
 from actions.backends import Conflict
 from actions.backends.models import Order, PaymentRecord, Refund
-from actions.base import ShopAction, Turn, offer_handoff, order_not_found
+from actions.base import OrderAction, Turn, offer_handoff
 from actions.orders import propose
 from actions.shop_policy import bank_days, expected_arrival, refund_deadline, refund_eligibility
 
@@ -51,15 +51,12 @@ def no_refund_reason(order: Order, today: date) -> str:
     return f"There's no refund on order {order.id}."
 
 
-class ActionRefundStatus(ShopAction):
+class ActionRefundStatus(OrderAction):
     """Answer "where is my refund?" with the refund's amount, method, dates and status."""
 
     action_name = "action_refund_status"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         payments: PaymentRecord = await turn.call(turn.clients.payments.payments_for_order, order.id)
         today = date.today()
         if not payments.refunds:
@@ -91,15 +88,12 @@ REFUSALS = {
 }
 
 
-class ActionRequestRefund(ShopAction):
+class ActionRequestRefund(OrderAction):
     """Apply the refund policy to an order; explain a refusal, or ask before refunding."""
 
     action_name = "action_request_refund"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        order = await turn.owned_order(turn.slot("order_id"))
-        if order is None:
-            return order_not_found(turn, turn.slot("order_id"))
+    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         payments = await turn.call(turn.clients.payments.payments_for_order, order.id)
         decision = refund_eligibility(order, payments, date.today())
         if not decision.allowed:
