@@ -7,7 +7,7 @@ The figures match the help-centre articles in data/knowledge/ (refunds.md, order
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import List, Optional, Tuple
 
@@ -138,12 +138,3 @@ def diagnose_payment(order: Order, payments: PaymentRecord) -> PaymentFinding:
     if not payments.charges:
         return PaymentFinding("no_payment", [])
     return PaymentFinding("looks_fine", succeeded)
-
-
-def refund_candidates(orders: List[Order]) -> List[Order]:
-    """Orders a "where is my refund?" is most likely about: returned or cancelled ones."""
-    return [o for o in orders if o.status in ("returned", "cancelled")]
-
-
-def is_recent(moment: datetime, now: datetime, days: int = 120) -> bool:
-    return now - moment <= timedelta(days=days)

@@ -19,8 +19,6 @@ from actions.shop_policy import (
     can_change_address,
     diagnose_payment,
     expected_arrival,
-    is_recent,
-    refund_candidates,
     refund_deadline,
     refund_eligibility,
     refundable_amount,
@@ -343,28 +341,6 @@ def test_no_charges_is_no_payment():
 
 
 # --- which orders a refund question is about ---------------------------------------------------------------
-
-def test_refund_candidates_are_returned_and_cancelled_orders_in_order():
-    orders = [make_order(s, order_id=str(i)) for i, s in
-              enumerate(["delivered", "returned", "pending", "cancelled", "shipped", "paid", "returned"])]
-    assert [o.id for o in refund_candidates(orders)] == ["1", "3", "6"]
-
-
-def test_refund_candidates_of_no_orders():
-    assert refund_candidates([]) == []
-    assert refund_candidates([make_order("delivered")]) == []
-
-
-@pytest.mark.parametrize("age, recent", [
-    (timedelta(days=0), True),
-    (timedelta(days=120), True),
-    (timedelta(days=120, seconds=1), False),
-    (timedelta(days=365), False),
-])
-def test_is_recent_means_within_120_days(age, recent):
-    now = datetime(2025, 3, 1, 12, 0)
-    assert is_recent(now - age, now) is recent
-
 
 def test_policy_constants_match_the_help_centre():
     assert shop_policy.REFUND_WINDOW_DAYS == 30
