@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import requests
 
@@ -36,7 +36,14 @@ class Stack:
             service.stop()
 
 
-def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None) -> Stack:
+def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Optional[Dict[str, str]] = None,
+                credentials: Optional[Path] = None, rasa_args: Sequence[str] = ()) -> Stack:
+    """Start demo shop, action server and Rasa server on free ports.
+
+    `env` goes to the action server, `rasa_env` to the Rasa server (channel secrets, for example),
+    `credentials` replaces the project's credentials.yml and `rasa_args` are extra `rasa run` flags
+    (for example `("--cors", "*")`).
+    """
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` first (make test does)")
     env = dict(env or {})
@@ -50,8 +57,8 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None) -> Stack:
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     rasa = Service("rasa", [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(MODEL),
                             "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
-                            "--endpoints", str(endpoints), "--credentials", str(REPO / "credentials.yml")],
-                   {"RASA_TELEMETRY_ENABLED": "false"}, tmp / "rasa.log")
+                            "--endpoints", str(endpoints), "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
+                   {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     rasa.wait_until(lambda: requests.get(f"{rasa_url}/status", timeout=2).json().get("model_file"), timeout=240)
     return Stack(shop, shop_url, actions, rasa, rasa_url)
