@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run shell codes train validate evaluate test test-unit test-conversations lock clean
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate test test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,8 +40,14 @@ demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the 
 actions: install ## run the action server in the foreground (port ACTIONS_PORT)
 	ACTIONS_PORT=$(ACTIONS_PORT) $(PY) -m actions
 
-run: install ## start the assistant's stack on embedded defaults
-	$(PY) -m demoshop
+run: install train ## the whole assistant on embedded defaults: demo shop, actions, Rasa, web widget
+	@$(PY) -m launcher run
+
+stop: ## stop what `make run` started (from any terminal)
+	@$(PY) -m launcher stop
+
+status: ## show whether `make run` is running, with PIDs, URLs and logs
+	@$(PY) -m launcher status
 
 train: $(MODEL) ## train the model when it is missing or older than the data
 
@@ -81,3 +87,21 @@ lock: install ## regenerate requirements.lock from the virtualenv
 
 clean: ## remove the virtualenv, runtime data and results
 	rm -rf $(VENV) var logs results .pytest_cache
+
+# Benchmarks (bench/, docs/readme-performance.md). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
+BENCH_LEVELS ?= 1,8,32,128
+BENCH_CONVERSATIONS ?= 48
+BENCH_REPLICAS ?= $(shell nproc)
+BENCH_SKIP_STOCK ?=
+BENCH_NLU_SAMPLE ?=
+bench-serve: install system-deps train ## serving: msg/s, p50/p95/p99, CPU, memory vs Rasa's starter -> results/bench-serve.*
+	BENCH_LEVELS=$(BENCH_LEVELS) BENCH_CONVERSATIONS=$(BENCH_CONVERSATIONS) BENCH_REPLICAS=$(BENCH_REPLICAS) \
+	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) $(PY) -m bench.serve
+
+bench-nlu: install train ## NLU: held-out split and Banking77 accuracy, F1, fallback -> results/bench-nlu/
+	BENCH_NLU_SAMPLE=$(BENCH_NLU_SAMPLE) $(PY) -m bench.nlu
+
+bench-train: install ## rasa train: wall time, peak memory, cold and warm cache, model size -> results/bench-train.json
+	$(PY) -m bench.train
+
+bench: bench-serve bench-nlu bench-train ## all three benchmarks

@@ -10,13 +10,14 @@ import logging
 import os
 
 from prometheus_client import start_http_server
-from rasa_sdk.endpoint import run
 
 from actions.observability import configure_json_logging
 
 
 def main() -> None:
     configure_json_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    from rasa_sdk.endpoint import run  # after the logging set-up: its import warns, and that must be JSON too
+
     for noisy in ("sanic.access", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     metrics_port = int(os.environ.get("ACTIONS_METRICS_PORT", "9105"))

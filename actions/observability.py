@@ -25,7 +25,7 @@ def conversation_ref(sender_id: str) -> str:
 
 
 def configure_json_logging(level: str = "INFO") -> None:
-    """Send every log line of this process to stdout as JSON."""
+    """Send every log line of this process to stdout as JSON, Python warnings included."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
@@ -33,3 +33,4 @@ def configure_json_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests start for real (PostgreSQL today; Redis, RabbitMQ, nginx and
-# Chromium as the suites that need them arrive). Does nothing when they are already there.
+# Installs the Debian packages the tests start for real (PostgreSQL, Redis for the serving benchmark and Chromium
+# for the browser tests; RabbitMQ and nginx as the suites that need them arrive). Does nothing when they are already there.
 # Needs root (CI runs as root); otherwise prints the command to run.
 set -euo pipefail
 
 need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Redis: the lock store the Rasa replicas of `make bench-serve` share.
+have_cmd redis-server || need+=(redis-server)
+# Chromium: the browser the web chat tests (tests/browser) drive headless with Playwright.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -1,0 +1,113 @@
+"""Slack (Events API) with the signing secret, the bot token and the Slack API address from the environment.
+
+Rasa 3.6's `SlackInput` already checks `X-Slack-Signature` (HMAC-SHA256 of `v0:<timestamp>:<body>`) and refuses
+timestamps more than 5 minutes off, skips events carrying a `bot_id` and ignores retries for `http_timeout` only.
+This subclass adds: secrets from the environment (503 when unset), a 401 JSON refusal for a bad or stale
+signature, every Slack retry (`X-Slack-Retry-Num`) acknowledged and ignored (the first delivery is already being
+handled), message subtypes (`bot_message`, edits, joins) and the bot user's own messages ignored, and a
+configurable Web API base URL for replies (`SLACK_API_URL`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.slack import SlackBot, SlackInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.common import env, guard, log, missing, refuse, warn_if_unconfigured
+
+REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+DEFAULT_API_URL = "https://slack.com/api/"
+MAX_AGE_SECONDS = 5 * 60
+
+
+def slack_signature_valid(secret: str, timestamp: Optional[str], body: bytes, signature: Optional[str],
+                          now: Optional[float] = None, max_age: int = MAX_AGE_SECONDS) -> bool:
+    """Slack's v0 request signature, refusing timestamps more than `max_age` seconds from now."""
+    if not secret or not timestamp or not signature or not timestamp.isdigit():
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > max_age:
+        return False
+    digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(f"v0={digest}", signature)
+
+
+class SlackOutput(SlackBot):
+    """Rasa's Slack output, posting to a configurable Web API base URL."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "slack"
+
+    def __init__(self, token: Text, slack_channel: Optional[Text] = None, thread_id: Optional[Text] = None,
+                 proxy: Optional[Text] = None, api_url: Text = DEFAULT_API_URL) -> None:
+        super().__init__(token, slack_channel, thread_id, proxy)
+        self.client = AsyncWebClient(token, base_url=api_url.rstrip("/") + "/", proxy=proxy)
+
+
+class SlackChannel(SlackInput):
+    """`channels.slack.SlackChannel` in credentials.yml; webhook `/webhooks/slack/webhook`."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        options = credentials or {}
+        unset = missing(REQUIRED)
+        warn_if_unconfigured("Slack", unset)
+        return cls(env("SLACK_BOT_TOKEN", ""), env("SLACK_CHANNEL"), env("SLACK_PROXY"),
+                   "x-slack-retry-reason", "x-slack-retry-num", None, bool(options.get("use_threads", False)),
+                   env("SLACK_SIGNING_SECRET", ""), options.get("conversation_granularity", "sender"),
+                   api_url=env("SLACK_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL, unset=unset)
+
+    def __init__(self, *args: Any, api_url: Text = DEFAULT_API_URL, unset: Optional[List[str]] = None,
+                 **kwargs: Any) -> None:
+        self.api_url = api_url
+        self.unset = list(unset or [])
+        super().__init__(*args, **kwargs)
+
+    def _validate_credentials(self) -> None:
+        if not self.unset:  # an unconfigured channel starts anyway and answers 503
+            super()._validate_credentials()
+
+    def is_request_from_slack_authentic(self, request: Request) -> bool:
+        return slack_signature_valid(self.slack_signing_secret, request.headers.get("X-Slack-Request-Timestamp"),
+                                     request.body, request.headers.get("X-Slack-Signature"))
+
+    def _is_user_message(self, slack_event: Dict[Text, Any]) -> bool:  # type: ignore[override]
+        event = slack_event.get("event") or {}
+        if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+            return False
+        bot_users = {a.get("user_id") for a in slack_event.get("authorizations") or [] if a.get("is_bot")}
+        if event.get("user") in bot_users:
+            return False
+        return bool(SlackInput._is_user_message(slack_event))
+
+    def get_output_channel(self, channel: Optional[Text] = None,
+                           thread_id: Optional[Text] = None) -> OutputChannel:
+        return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url)
+
+    async def _check(self, request: Request) -> Optional[HTTPResponse]:
+        if not request.path.rstrip("/").endswith("/webhook"):
+            return None
+        if not self.is_request_from_slack_authentic(request):
+            log.warning("Slack request refused: bad or stale signature")
+            return refuse(401, "invalid_signature", "Missing, invalid or stale X-Slack-Signature.")
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info("Ignoring Slack retry #%s (%s)", retry, request.headers.get("X-Slack-Retry-Reason"))
+            return response.text("", headers={"X-Slack-No-Retry": "1"})
+        return None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return guard(super().blueprint(on_new_message), "Slack", self.unset, self._check)

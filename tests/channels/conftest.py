@@ -1,0 +1,92 @@
+"""One real stack (demo shop, action server, Rasa with the project's credentials.yml) for every channel test,
+with the platforms' APIs replaced by local recording stand-ins."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Dict
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from tests.channels import standins
+from tests.support.stack import Stack, start_stack
+
+SLACK_TOKEN = "xoxb-0000000000-test-bot-token"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_BOT_USER = "U0LARKBOT"
+TEAMS_APP_ID = "4f1c9e2a-5d3b-4c6e-9a7f-0b1d2e3f4a5b"
+TEAMS_APP_PASSWORD = "teams-test-client-secret"
+TEAMS_KID = "larkspur-test-key"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "twilio-test-auth-token-000000000"
+TWILIO_NUMBER = "whatsapp:+14155238886"
+TWILIO_PUBLIC_URL = "https://support.larkspur.example/webhooks/whatsapp/webhook"
+CUSTOMER_TOKEN_SECRET = "channels-customer-token-secret-0123456789"
+
+
+def private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> Dict[str, Any]:
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256", "endorsements": ["msteams", "webchat"]}
+
+
+@dataclass
+class Channels:
+    stack: Stack
+    slack: standins.StandIn
+    microsoft: standins.StandIn
+    twilio: standins.StandIn
+    teams_key: rsa.RSAPrivateKey
+
+    @property
+    def service_url(self) -> str:
+        return f"{self.microsoft.url}/teams/"
+
+    def teams_token(self, *, key: Any = None, kid: str = TEAMS_KID, audience: str = TEAMS_APP_ID,
+                    issuer: str = "https://api.botframework.com", expires_in: int = 3600,
+                    service_url: Any = None) -> str:
+        now = int(time.time())
+        claims = {"iss": issuer, "aud": audience, "nbf": now - 60, "iat": now - 60, "exp": now + expires_in,
+                  "serviceurl": service_url or self.service_url}
+        return jwt.encode(claims, pem(key or self.teams_key), algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture(scope="session")
+def channels(tmp_path_factory) -> Channels:
+    teams_key = private_key()
+    slack, twilio = standins.slack_api(), standins.twilio_api()
+    microsoft = standins.microsoft({"keys": [public_jwk(teams_key, TEAMS_KID)]})
+    rasa_env = {
+        "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack.url}/api/",
+        "TEAMS_APP_ID": TEAMS_APP_ID, "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
+        "TEAMS_OPENID_METADATA_URL": f"{microsoft.url}/openidconfiguration", "TEAMS_TOKEN_URL": f"{microsoft.url}/token",
+        "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WHATSAPP_NUMBER": TWILIO_NUMBER,
+        "TWILIO_WEBHOOK_URL": TWILIO_PUBLIC_URL, "TWILIO_API_URL": twilio.url,
+    }
+    stack = start_stack(tmp_path_factory.mktemp("channels"), env={"CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET},
+                        rasa_env=rasa_env)  # the project's own credentials.yml
+    yield Channels(stack, slack, microsoft, twilio, teams_key)
+    stack.stop()
+    for stand_in in (slack, microsoft, twilio):
+        stand_in.stop()
+
+
+GREETINGS = ("Hi! I'm the Larkspur Home assistant", "Hello! Larkspur Home support here")
+
+
+def is_greeting(text: str) -> bool:
+    return any(text.startswith(greeting) for greeting in GREETINGS)

@@ -1,0 +1,214 @@
+"""The web chat's static server: the widget's files, a generated /config.js and /health, on the stdlib.
+
+Only files directly inside webchat/ (and its sub-folders) with a known static extension are served: no
+directory listings, no paths outside the folder, no Python sources, no dotfiles. Every answer carries a
+Content-Security-Policy that lets the page talk to the Rasa server (RASA_PUBLIC_URL) and nothing else.
+One JSON log line per request goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Mapping, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+
+from pythonjsonlogger.json import JsonFormatter
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+
+# The only files served, by extension; anything else (.py, .pyc, .txt, no extension, ...) is a 404.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".webp": "image/webp",
+}
+
+log = logging.getLogger("webchat")
+
+
+def configure_json_logging(level: str = "INFO") -> None:
+    """Every log line of this process to stderr as JSON (the same format as the demo shop and actions)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    rasa_url: str = DEFAULT_RASA_URL
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        port_text = env.get("WEBCHAT_PORT") or str(DEFAULT_PORT)
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"WEBCHAT_PORT must be a port number, not {port_text!r}") from None
+        if not 0 <= port <= 65535:
+            raise ValueError(f"WEBCHAT_PORT must be between 0 and 65535, not {port}")
+        return cls(host=env.get("WEBCHAT_HOST") or DEFAULT_HOST, port=port,
+                   rasa_url=normalise_rasa_url(env.get("RASA_PUBLIC_URL") or DEFAULT_RASA_URL))
+
+
+def normalise_rasa_url(url: str) -> str:
+    """The Rasa server's public base URL without a trailing slash; only http(s) URLs with a host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"RASA_PUBLIC_URL must be an http(s) base URL like {DEFAULT_RASA_URL}, not {url!r}")
+    if any(c in url for c in " '\";,\\"):
+        raise ValueError(f"RASA_PUBLIC_URL contains characters not allowed in a URL: {url!r}")
+    return url.strip().rstrip("/")
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def config_js(rasa_url: str) -> bytes:
+    """`window.LARKSPUR_CHAT_CONFIG = {...};` with the values JSON-encoded (and safe inside <script> too)."""
+    data = json.dumps({"rasaUrl": rasa_url}, ensure_ascii=True)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"window.LARKSPUR_CHAT_CONFIG = {data};\n".encode("ascii")
+
+
+def content_security_policy(rasa_url: str) -> str:
+    return "; ".join([
+        "default-src 'self'",
+        f"connect-src 'self' {origin(rasa_url)}",
+        "img-src 'self' data: https:",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
+def resolve_static(url_path: str, root: Path = ROOT) -> Optional[Path]:
+    """The file a URL path names inside `root`, or None when it must not be served."""
+    path = unquote(url_path)
+    if "\x00" in path or "\\" in path:
+        return None
+    if path in ("", "/"):
+        path = "/index.html"
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") or p == "__pycache__" for p in parts):
+        return None
+    if not parts or Path(parts[-1]).suffix.lower() not in CONTENT_TYPES:
+        return None
+    root = root.resolve()
+    candidate = root.joinpath(*parts).resolve()
+    if root not in candidate.parents or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _path_of(request_target: str) -> str:
+    """The path of a request target, query and fragment dropped (never logged: they may carry tokens)."""
+    return request_target.split("?", 1)[0].split("#", 1)[0]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "larkspur-webchat"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    settings: Settings = Settings()  # replaced per server by make_server()
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def _not_allowed(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error":"method not allowed"}\n',
+                   "application/json", extra={"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
+
+    def _answer(self, send_body: bool) -> None:
+        path = _path_of(self.path)
+        if path == "/health":
+            self._send(HTTPStatus.OK, b'{"status":"ok"}\n', "application/json", send_body=send_body)
+        elif path == "/config.js":
+            self._send(HTTPStatus.OK, config_js(self.settings.rasa_url), CONTENT_TYPES[".js"], send_body=send_body)
+        else:
+            file = resolve_static(path)
+            if file is None:
+                self._send(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain; charset=utf-8", send_body=send_body)
+            else:
+                self._send(HTTPStatus.OK, file.read_bytes(), CONTENT_TYPES[file.suffix.lower()], send_body=send_body)
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, send_body: bool = True,
+              extra: Optional[dict] = None) -> None:
+        self._status = int(status)
+        self._bytes = len(body) if send_body else 0
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Security-Policy", content_security_policy(self.settings.rasa_url))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    # One JSON line per request instead of the stdlib's Apache-style line on stderr.
+    def handle_one_request(self) -> None:
+        self._started = time.perf_counter()
+        self._status: Optional[int] = None
+        self._bytes = 0
+        self.command, self.path = None, ""
+        super().handle_one_request()
+        if self._status is not None:  # nothing to log for a keep-alive connection that just closed
+            log.info("request", extra={
+                "method": self.command, "path": _path_of(self.path or ""),
+                "status": self._status, "bytes": self._bytes,
+                "duration_ms": round((time.perf_counter() - self._started) * 1000, 2),
+                "client": self.client_address[0] if self.client_address else None,
+            })
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        self._status = int(code)
+        super().send_error(code, message, explain)
+
+    def log_request(self, code="-", size="-") -> None:  # logged once, above
+        pass
+
+    def log_message(self, format: str, *args) -> None:
+        log.warning("http server: " + format, *args)
+
+
+def make_server(settings: Settings) -> Tuple[ThreadingHTTPServer, str]:
+    handler = type("WebchatHandler", (Handler,), {"settings": settings})
+    server = ThreadingHTTPServer((settings.host, settings.port), handler)
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    return server, f"http://{host}:{port}"
