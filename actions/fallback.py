@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.observability import FALLBACKS
@@ -27,6 +27,21 @@ def consecutive_misses(tracker: Tracker) -> int:
     return max(count, 1)
 
 
+def answered_this_turn(tracker: Tracker) -> bool:
+    """True when an action already answered the shopper's latest message.
+
+    Then the fallback was predicted only because no rule says what follows that action (for example a
+    business action run as a follow-up of a correction): the turn is complete and there is nothing to
+    apologise for.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in ("action_listen", "action_fallback"):
+            return True
+    return False
+
+
 class ActionFallback(Action):
     """Answer a message the assistant did not understand, or that no shop could answer."""
 
@@ -34,6 +49,15 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+        # Always hand the turn back to the shopper: as Rasa's core fallback this action is predicted when no
+        # rule knows the next step, and without a listen the prediction loop would run it until Rasa's
+        # action limit trips, which leaves the conversation unable to answer again.
+        return self._answer(dispatcher, tracker) + [FollowupAction("action_listen")]
+
+    @staticmethod
+    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+        if answered_this_turn(tracker):
+            return []
         misses = consecutive_misses(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if misses < 2:

@@ -7,12 +7,15 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from actions import customer_token
 from tests.conftest import ShopApi
+from tests.support.processes import REPO
 from tests.support.stack import start_stack
 
 SECRET = "e2e-customer-token-secret-0123456789"
+WELCOME_VARIANTS = {v["text"] for v in yaml.safe_load((REPO / "domain.yml").read_text())["responses"]["utter_you_are_welcome"]}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +49,20 @@ def test_where_is_my_refund_after_verifying_by_code(stack, shop):
     assert "you're verified" in answer and "order 10001" in answer
     assert f"€{Decimal(refund['amount']):,.2f}" in answer and "We refunded" in answer
     assert "welcome" in said(stack.say(sender, "thanks!")).lower()
+
+
+def test_a_bare_order_number_after_an_answer_is_answered_once_and_the_chat_goes_on(stack, shop):
+    """Regression: the follow-up after a correction had no rule after it, so the core fallback repeated
+    "Sorry, I didn't quite get that" until Rasa's action limit tripped and the conversation went silent."""
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    token = {"customer_token": customer_token.issue("C1001", secret=SECRET)}
+    first = said(stack.say(sender, "where is my refund for order 10001?", metadata=token))
+    assert "We refunded" in first
+    again = stack.say(sender, "10001", metadata=token)
+    assert said(again).count("We refunded") == 1
+    assert "didn't quite get that" not in said(again)
+    thanks = said(stack.say(sender, "thanks!", metadata=token))
+    assert thanks in WELCOME_VARIANTS, thanks
 
 
 def test_a_signed_token_skips_verification_and_a_cancellation_is_confirmed(stack, shop):

@@ -287,7 +287,8 @@ def test_a_stopped_backend_gives_a_clear_message_and_an_offer_not_a_crash(tmp_pa
 def test_fallback_asks_to_rephrase_then_offers_a_person():
     first = make_tracker("blorp", "nlu_fallback")
     messages, events = run(ActionFallback(), first)
-    assert messages[0]["response"] == "utter_ask_rephrase" and events == []
+    assert messages[0]["response"] == "utter_ask_rephrase"
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
     second = make_tracker("zzz qq", "nlu_fallback", history=[user_event("blorp", "nlu_fallback")])
     messages, events = run(ActionFallback(), second)
     assert messages[0]["response"] == "utter_offer_handoff"
@@ -295,6 +296,15 @@ def test_fallback_asks_to_rephrase_then_offers_a_person():
     oos = make_tracker("what's the weather", "out_of_scope", history=[user_event("hi", "greet")])
     messages, _ = run(ActionFallback(), oos)
     assert messages[0]["response"] == "utter_out_of_scope"
+
+
+def test_fallback_after_an_answer_in_the_same_turn_stays_quiet_and_listens():
+    """As Rasa's core fallback after a follow-up action: the shopper was answered; never loop or apologise."""
+    answered = make_tracker("10001", "inform")
+    answered.events.append({"event": "action", "name": "action_refund_status"})
+    messages, events = run(ActionFallback(), answered)
+    assert messages == []
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
 
 
 def test_a_corrected_order_number_reruns_the_request():
