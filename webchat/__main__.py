@@ -6,7 +6,8 @@ import logging
 import signal
 import sys
 
-from webchat.server import Settings, configure_json_logging, make_server
+from actions.observability import configure_json_logging
+from webchat.server import Settings, make_server
 
 log = logging.getLogger("webchat")
 

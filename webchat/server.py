@@ -3,7 +3,7 @@
 Only files directly inside webchat/ (and its sub-folders) with a known static extension are served: no
 directory listings, no paths outside the folder, no Python sources, no dotfiles. Every answer carries a
 Content-Security-Policy that lets the page talk to the Rasa server (RASA_PUBLIC_URL) and nothing else.
-One JSON log line per request goes to stderr.
+One JSON log line per request (the project's JSON logging, actions/observability.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from pythonjsonlogger.json import JsonFormatter
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
@@ -39,17 +37,6 @@ CONTENT_TYPES = {
 }
 
 log = logging.getLogger("webchat")
-
-
-def configure_json_logging(level: str = "INFO") -> None:
-    """Every log line of this process to stderr as JSON (the same format as the demo shop and actions)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def test_only_get_and_head(server):
     assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"
 
 
-def test_one_json_log_line_per_request_on_stderr(server):
+def test_one_json_log_line_per_request(server):
     base, service = server
     requests.get(f"{base}/widget.css?customer_token=secret-value", timeout=5)
     lines = service.log_path.read_text().splitlines()
