@@ -2,7 +2,8 @@
 
 `rasa run` installs `coloredlogs` on the root logger after reading any logging config, so a
 `--logging-config-file` cannot make its console output JSON. This entry point swaps that one step for the
-project's JSON logging and then runs the unchanged Rasa CLI, so `logs/rasa.log` reads like every other log.
+project's JSON logging and applies the fixes in launcher/rasa_patches.py, then runs the Rasa CLI, so
+`logs/rasa.log` reads like every other log.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def main() -> None:
     import rasa.__main__
     import rasa.utils.io
 
+    from launcher.rasa_patches import apply_all
+
     rasa.utils.io.configure_colored_logging = _json_logging
+    apply_all()
     sys.argv[0] = "rasa"
     rasa.__main__.main()
 

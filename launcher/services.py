@@ -14,6 +14,8 @@ from typing import Dict, List, Mapping, Optional
 
 import yaml
 
+from launcher.tuning import rasa_env
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -118,7 +120,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
         ServiceSpec("actions", "action server", [python, "-m", "actions"],
                     {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url},
                     f"{actions_url}/health", actions_url, startup_seconds=90),
-        ServiceSpec("rasa", "Rasa server", rasa_args, {"RASA_TELEMETRY_ENABLED": "false"},
+        ServiceSpec("rasa", "Rasa server", rasa_args, {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false"},
                     f"{settings.rasa_url}/status", settings.rasa_url, health_headers=auth,
                     ready_json_key="model_file", startup_seconds=300),
         ServiceSpec("webchat", "web widget", [python, "-m", "webchat"],

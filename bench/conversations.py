@@ -1,0 +1,80 @@
+"""The conversation scripts the serving benchmark replays (bench/conversations.yml), parsed and validated.
+
+A script is a list of shopper turns; a conversation is one run of a script under its own sender id.
+The mix is deterministic for a seed, so two runs (and ours vs the stock starter) get comparable load.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+SCRIPTS = Path(__file__).with_name("conversations.yml")
+ASSISTANTS = ("larkspur", "stock")
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    expect: str = ""  # lower-case substring the reply must contain; "" = any non-error answer
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    turns: List[Turn]
+    weight: int = 1
+    token: Optional[str] = None  # CRM customer id a signed customer token vouches for
+
+
+@dataclass
+class Conversation:
+    sender: str
+    script: Script
+    metadata: Dict = field(default_factory=dict)
+
+
+def parse(document: Dict) -> Dict[str, List[Script]]:
+    """Validate the YAML document: both assistants, named scripts, non-empty turns, positive weights."""
+    scripts: Dict[str, List[Script]] = {}
+    for assistant in ASSISTANTS:
+        entries = document.get(assistant)
+        if not entries:
+            raise ValueError(f"conversations: no scripts for {assistant!r}")
+        parsed = []
+        for entry in entries:
+            turns = [Turn(str(t["text"]), str(t.get("expect") or "").lower()) for t in entry.get("turns") or []]
+            if not entry.get("name") or not turns or any(not t.text.strip() for t in turns):
+                raise ValueError(f"conversations: script {entry.get('name')!r} needs a name and non-empty turns")
+            weight = int(entry.get("weight", 1))
+            if weight < 1:
+                raise ValueError(f"conversations: script {entry['name']!r} has weight {weight}")
+            parsed.append(Script(entry["name"], turns, weight, entry.get("token")))
+        scripts[assistant] = parsed
+    return scripts
+
+
+def load(path: Path = SCRIPTS) -> Dict[str, List[Script]]:
+    return parse(yaml.safe_load(path.read_text()))
+
+
+def plan(scripts: List[Script], count: int, seed: int = 7, prefix: str = "bench") -> List[Conversation]:
+    """`count` conversations drawn by weight, each with a unique sender id (trackers never collide)."""
+    rng = random.Random(seed)
+    chosen = rng.choices(scripts, weights=[s.weight for s in scripts], k=count)
+    return [Conversation(f"{prefix}-{i:05d}-{rng.getrandbits(32):08x}", s) for i, s in enumerate(chosen)]
+
+
+def attach_tokens(conversations: List[Conversation], issue) -> None:
+    """Give each conversation whose script names a customer the metadata `{"customer_token": issue(id)}`."""
+    for conversation in conversations:
+        if conversation.script.token:
+            conversation.metadata = {"customer_token": issue(conversation.script.token)}
+
+
+def turns_total(conversations: List[Conversation]) -> int:
+    return sum(len(c.script.turns) for c in conversations)

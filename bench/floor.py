@@ -1,0 +1,95 @@
+"""The floor of a turn: NLU and policy prediction alone, in process, no HTTP, no tracker store, no actions.
+
+`python -m bench.floor --model M --assistant larkspur|stock` prints JSON: per-message time of
+`agent.parse_message` (the NLU pipeline) and of one policy-ensemble prediction
+(`MessageProcessor.predict_next_with_tracker` on a tracker holding the parsed message). A turn needs at
+least two predictions (the answer, then `action_listen`), so floor = parse + 2 x predict. Whatever a served
+turn takes beyond it is HTTP, the tracker store and lock store, the action server and its backend calls.
+Run as its own process so the load generator never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from typing import Dict, List
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+from bench import conversations as scripts  # noqa: E402
+from bench.stats import summarize_latencies  # noqa: E402
+
+
+async def measure(model: str, texts: List[str], rounds: int) -> Dict:
+    from rasa.core.agent import Agent
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    started = time.perf_counter()
+    agent = Agent.load(model)
+    load_s = time.perf_counter() - started
+    processor = agent.processor
+    domain = agent.domain
+
+    async def one(text: str, parse_times: List[float], predict_times: List[float]) -> None:
+        t0 = time.perf_counter()
+        parsed = await agent.parse_message(text)
+        parse_times.append(time.perf_counter() - t0)
+        tracker = DialogueStateTracker.from_events(
+            "floor", [ActionExecuted("action_listen"),
+                      UserUttered(text, parsed.get("intent"), parsed.get("entities"), parsed)],
+            slots=domain.slots)
+        t1 = time.perf_counter()
+        processor.predict_next_with_tracker(tracker)
+        predict_times.append(time.perf_counter() - t1)
+
+    for text in texts:  # warm-up: lazy imports, TF function tracing
+        await one(text, [], [])
+    parse_times: List[float] = []
+    predict_times: List[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            await one(text, parse_times, predict_times)
+    parse = summarize_latencies(parse_times)
+    predict = summarize_latencies(predict_times)
+    try:
+        import psutil
+
+        rss_mb = round(psutil.Process().memory_info().rss / 2**20, 1)
+    except ImportError:
+        rss_mb = None
+    return {
+        "model": model,
+        "load_s": round(load_s, 2),
+        "rss_mb_after": rss_mb,
+        "messages": len(parse_times),
+        "parse_ms": parse,
+        "predict_ms": predict,
+        "floor_p50_ms": round(parse["p50_ms"] + 2 * predict["p50_ms"], 1),
+        "floor_mean_ms": round(parse["mean_ms"] + 2 * predict["mean_ms"], 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--assistant", choices=scripts.ASSISTANTS, default="larkspur")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # else every prediction prints its debug lines and is timed with them
+    texts = sorted({t.text for s in scripts.load()[args.assistant] for t in s.turns})
+    result = asyncio.run(measure(args.model, texts, args.rounds))
+    print("FLOOR_JSON " + json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Where a served turn's CPU goes: summarises py-spy's collapsed stacks (results/bench-serve-profile-*.txt).
+
+`python -m bench.profile results/bench-serve-profile-larkspur.txt` prints the share of samples (idle
+excluded) inside each stage of a turn and the top leaf functions. A sample counts for the first stage of
+STAGES that any of its frames matches (so the lock store inside the REST handler counts as lock store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+# (stage, pattern on one frame "function (path:line)"), in priority order.
+STAGES: List[Tuple[str, str]] = [
+    ("lock store (Redis, blocking client)", r"rasa/core/lock_store\.py"),
+    ("tracker store (retrieve/save, SQL, blocking)", r"rasa/core/tracker_store\.py"),
+    ("NLU pipeline (parse_message)", r"^parse_message \(rasa/core/processor"),
+    ("policy prediction", r"^_predict_next_with_tracker \(rasa/core/processor"),
+    ("custom action call (HTTP to the action server, response validation)", r"^run \(rasa/core/actions/action\.py"),
+    ("other actions (utter, listen, forms' bookkeeping)", r"rasa/core/actions/"),
+    ("REST channel, Sanic, JSON", r"(rasa/core/channels/|sanic/|ujson|json)"),
+    ("TensorFlow / numpy outside the above", r"(tensorflow|numpy|scipy|sklearn)"),
+]
+
+
+def parse(path: Path) -> List[Tuple[List[str], int]]:
+    stacks = []
+    for line in path.read_text(errors="replace").splitlines():
+        head, _, count = line.rpartition(" ")
+        if head and count.isdigit():
+            stacks.append(([_short(f) for f in head.split(";")], int(count)))
+    return stacks
+
+
+def _short(frame: str) -> str:
+    """'f (/x/site-packages/rasa/core/a.py:1)' -> 'f (rasa/core/a.py:1)'."""
+    return re.sub(r"\((?:.*/site-packages/|.*/lib/python3\.\d+/)", "(", frame.strip())
+
+
+def stages(stacks: List[Tuple[List[str], int]]) -> Dict[str, float]:
+    totals: Counter = Counter()
+    total = sum(count for _, count in stacks) or 1
+    compiled = [(name, re.compile(pattern)) for name, pattern in STAGES]
+    for frames, count in stacks:
+        stage = "other (event loop, logging, start-up work...)"
+        if re.match(r"^serve \(sanic/server/runners", frames[-1]):
+            stage = "event loop waiting on sockets (uvloop, not a stage)"
+        else:
+            stage = next((name for name, rx in compiled if any(rx.search(f) for f in frames)), stage)
+        totals[stage] += count
+    return {name: round(100.0 * n / total, 1) for name, n in totals.most_common()}
+
+
+def leaves(stacks: List[Tuple[List[str], int]], top: int = 15) -> List[Tuple[str, float]]:
+    total = sum(count for _, count in stacks) or 1
+    counter: Counter = Counter()
+    for frames, count in stacks:
+        counter[frames[-1]] += count
+    return [(frame, round(100.0 * n / total, 1)) for frame, n in counter.most_common(top)]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", type=Path)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    stacks = parse(args.profile)
+    print(f"{sum(c for _, c in stacks)} samples (idle excluded)")
+    for name, share in stages(stacks).items():
+        print(f"  {share:5.1f}%  {name}")
+    print("top leaf functions:")
+    for frame, share in leaves(stacks, args.top):
+        print(f"  {share:5.1f}%  {frame}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

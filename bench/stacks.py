@@ -1,0 +1,200 @@
+"""Start the systems under test as real processes on loopback and free ports, and stop them by PID.
+
+- ours: demo shop, action server, PostgreSQL (tracker store), Redis (lock store) and N Rasa replicas that
+  share them, as in production; the load generator spreads requests round-robin over the replicas.
+- stock: Rasa's starter assistant (`rasa init`) as shipped, one `rasa run` process, in-memory tracker store.
+
+Reuses tests/support (Service, free ports, the throw-away PostgreSQL) so the benchmark starts services
+exactly as the integration tests do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import requests
+
+from tests.support.processes import REPO, Service, free_port, start_demoshop
+
+RASA_BIN = str(Path(sys.executable).with_name("rasa"))
+OUR_RASA_CLI = (sys.executable, "-m", "launcher.rasa_server")  # JSON logs and our Rasa patches, as make run
+TOKEN_SECRET = "bench-customer-token-secret-0123456789"
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("redis-server is missing: run `make system-deps` (apt-get install redis-server)")
+    return found
+
+
+def start_redis(tmp: Path) -> "tuple[Service, int]":
+    port = free_port()
+    service = Service("redis", [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp), "--protected-mode", "yes"],
+                      log_path=tmp / "redis.log")
+
+    def ping() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    service.wait_until(ping, 30)
+    return service, port
+
+
+def wait_for_model(service: Service, url: str, timeout: float = 300) -> float:
+    """Seconds from the process start until /status names a loaded model."""
+    started = service.started_at
+    service.wait_until(lambda: bool(requests.get(f"{url}/status", timeout=2).json().get("model_file")), timeout)
+    return time.monotonic() - started
+
+
+class TimedService(Service):
+    """A Service that remembers when it was started (for the start-up time)."""
+
+    def __init__(self, *args, **kwargs):
+        self.started_at = time.monotonic()
+        super().__init__(*args, **kwargs)
+
+
+@dataclass
+class Deployment:
+    name: str
+    urls: List[str]
+    rasa: List[Service]
+    others: List = field(default_factory=list)  # services and servers to stop, in order
+    startup_s: List[float] = field(default_factory=list)
+    metrics_url: Optional[str] = None
+    extra_pids: Dict[str, List[int]] = field(default_factory=dict)
+
+    @property
+    def rasa_pids(self) -> List[int]:
+        return [s.pid for s in self.rasa]
+
+    def stop(self) -> None:
+        for service in self.rasa:
+            service.stop()
+        for other in self.others:
+            other.stop()
+
+
+def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str, str], index: int,
+               cwd: Optional[Path] = None, credentials: Optional[Path] = None,
+               rasa_cli: Sequence[str] = (RASA_BIN,)) -> "tuple[TimedService, str, float]":
+    """One `rasa run`; ours goes through `launcher.rasa_server` (as `make run` does), stock through `rasa`."""
+    port = free_port()
+    args = [*rasa_cli, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1", "--enable-api"]
+    if endpoints:
+        args += ["--endpoints", str(endpoints)]
+    if credentials:
+        args += ["--credentials", str(credentials)]
+    service = TimedService(f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env},
+                           tmp / f"rasa-{index}.log", cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    return service, url, wait_for_model(service, url)
+
+
+def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str]) -> Deployment:
+    """Demo shop, action server, PostgreSQL + Redis, and `replicas` Rasa servers sharing them."""
+    from tests.support.postgres import PostgresServer
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    others: List = []
+    deployment = Deployment("larkspur", [], [], others)
+    try:
+        postgres = PostgresServer().start()
+        others.append(postgres)
+        redis, redis_port = start_redis(tmp)
+        others.append(redis)
+        shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": env.get("DEMOSHOP_THREADS", "16")})
+        others.append(shop)
+        action_port, metrics_port = free_port(), free_port()
+        action_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
+                      "ACTIONS_METRICS_PORT": str(metrics_port), "SANIC_HOST": "127.0.0.1",
+                      "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
+        actions = Service("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
+        others.insert(0, actions)
+        actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=120)
+        deployment.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        endpoints = tmp / "endpoints.yml"
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+            f"tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
+            f"  db: assistant\n  username: postgres\n  password: ''\n"
+            f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
+        )
+        rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
+        # One after the other: the first start-up is measured without a second one competing for the cores,
+        # and the tracker store's tables are created once.
+        for index in range(replicas):
+            service, url, startup = start_rasa(model, tmp, endpoints, rasa_process_env, index,
+                                               credentials=REPO / "credentials.yml", rasa_cli=OUR_RASA_CLI)
+            deployment.rasa.append(service)
+            deployment.urls.append(url)
+            deployment.startup_s.append(round(startup, 1))
+        deployment.extra_pids = {"actions": [actions.pid], "demoshop": [shop.pid],
+                                 "postgres": [postgres.service.pid], "redis": [redis.pid]}
+        return deployment
+    except BaseException:
+        deployment.stop()
+        raise
+
+
+def start_stock(tmp: Path, project: Path, model: Path) -> Deployment:
+    """The starter assistant as `rasa init` made it: its own endpoints.yml (in-memory tracker store)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    service, url, startup = start_rasa(model, tmp, project / "endpoints.yml", {}, 0, cwd=project,
+                                       credentials=project / "credentials.yml")
+    return Deployment("stock", [url], [service], [], [round(startup, 1)])
+
+
+def stock_project(cache_root: Path) -> "tuple[Path, Path]":
+    """The `rasa init` project and its trained model, cached under var/bench/ by rasa version.
+
+    Trained once per rasa version: later runs reuse it (delete the folder to retrain).
+    """
+    import rasa
+
+    project = cache_root / f"stock-rasa-{rasa.__version__}"
+    models = sorted((project / "models").glob("*.tar.gz")) if project.exists() else []
+    if models:
+        return project, models[-1]
+    staging = cache_root / f"stock-rasa-{rasa.__version__}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    print(f"training the stock starter assistant (rasa init) into {project} (once per rasa version)", flush=True)
+    subprocess.run([RASA_BIN, "init", "--no-prompt", "--init-dir", "."], cwd=staging, check=True,
+                   env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, stdout=subprocess.DEVNULL)
+    shutil.rmtree(project, ignore_errors=True)
+    staging.rename(project)
+    return project, sorted((project / "models").glob("*.tar.gz"))[-1]
+
+
+def scrape(url: Optional[str]) -> Dict[str, float]:
+    """Sums and counts of the action server's latency histograms (backend calls, actions)."""
+    if not url:
+        return {}
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"assistant_backend_request_seconds", "assistant_action_seconds"}
+    totals: Dict[str, float] = {}
+    try:
+        text = requests.get(url, timeout=5).text
+    except requests.RequestException:
+        return {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in wanted:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_sum") or sample.name.endswith("_count"):
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals

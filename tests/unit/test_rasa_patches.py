@@ -1,0 +1,40 @@
+"""The Rasa fixes the project carries keep Rasa's behaviour: valid action answers pass, invalid ones fail."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError
+
+import rasa.core.actions.action as action
+from launcher import rasa_patches
+
+
+@pytest.fixture
+def patched():
+    original = action.RemoteAction._validate_action_result
+    rasa_patches.apply_all()
+    yield action.RemoteAction("action_x", None)
+    action.RemoteAction._validate_action_result = original
+
+
+def test_the_patch_replaces_rasas_validation(patched):
+    assert action.RemoteAction._validate_action_result.__wrapped__ is not None
+
+
+def test_a_valid_action_answer_passes(patched):
+    answer = {"events": [{"event": "slot", "name": "order_id", "value": "10001"}],
+              "responses": [{"text": "Order 10001 shipped."}]}
+    assert patched._validate_action_result(answer) is True
+
+
+@pytest.mark.parametrize("answer", [
+    {"events": [{"name": "no event type"}]},
+    {"events": "not a list"},
+    {"responses": [{"text": 5}], "events": [{"event": 3}]},
+])
+def test_an_invalid_action_answer_fails_as_in_rasa(patched, answer):
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        patched._validate_action_result(answer)
+    # Rasa's own validation agrees.
+    with pytest.raises(ValidationError):
+        patched._validate_action_result.__wrapped__(patched, answer)
