@@ -88,7 +88,7 @@ lock: install ## regenerate requirements.lock from the virtualenv
 clean: ## remove the virtualenv, runtime data and results
 	rm -rf $(VENV) var logs results .pytest_cache
 
-# Benchmarks (bench/, docs/readme-performance.md). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
+# Benchmarks (bench/; README, Performance). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
 BENCH_LEVELS ?= 1,8,32,128
 BENCH_CONVERSATIONS ?= 48
 BENCH_REPLICAS ?= $(shell nproc)

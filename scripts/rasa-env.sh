@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Environment of the Rasa server process: performance knobs measured by `make bench-serve`
-# (see docs/readme-performance.md). Source it before `rasa run`:  source scripts/rasa-env.sh
+# (README, Performance). `make run` and the benchmark apply it (launcher/tuning.py); by hand: source scripts/rasa-env.sh
 # Every value can be overridden from the environment. bench/stacks.py reads this file too.
 
 # TensorFlow's thread pools. Rasa applies these at start-up (rasa/utils/tensorflow/environment.py).
