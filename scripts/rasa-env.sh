@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Environment of the Rasa server process: performance knobs measured by `make bench-serve`
 # (README, Performance). `make run` and the benchmark apply it (launcher/tuning.py); by hand: source scripts/rasa-env.sh
-# Every value can be overridden from the environment. bench/stacks.py reads this file too.
+# Every value can be overridden from the environment.
 
 # TensorFlow's thread pools. Rasa applies these at start-up (rasa/utils/tensorflow/environment.py).
 # One replica per core: a turn's small DIET/ResponseSelector graphs gain nothing from a second thread,
