@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,22 @@ class StateFile:
         return None
 
 
+def as_json_line(raw: bytes, source: str) -> bytes:
+    """A log line as one JSON object: JSON lines pass as they are, anything else is wrapped.
+
+    The services log JSON through Python logging, but native code writes straight to the stream
+    (TensorFlow's C++ start-up warnings, a crash's last words); those must not break a JSON log.
+    """
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        if isinstance(json.loads(text), dict):
+            return text.encode() + b"\n"
+    except ValueError:
+        pass
+    record = {"asctime": time.strftime("%Y-%m-%d %H:%M:%S"), "level": "INFO", "name": source, "message": text}
+    return json.dumps(record).encode() + b"\n"
+
+
 class ManagedProcess:
     """One started service: its child process, its log file and its health check."""
 
@@ -109,9 +126,17 @@ class ManagedProcess:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             spec.command, cwd=str(REPO), env={**os.environ, **spec.env},
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops the children in order
         )
+        self._pump = threading.Thread(target=self._copy_output, name=f"log-{spec.name}", daemon=True)
+        self._pump.start()
+
+    def _copy_output(self) -> None:
+        for raw in iter(self.proc.stdout.readline, b""):
+            if raw.strip():
+                self._log.write(as_json_line(raw, f"{self.spec.name}.console"))
+                self._log.flush()
 
     @property
     def pid(self) -> int:
@@ -153,6 +178,7 @@ class ManagedProcess:
     def stop(self) -> None:
         stop_pid(self.pid)
         self.proc.poll()
+        self._pump.join(timeout=5)
         self._log.close()
 
     def tail(self, lines: int = 15) -> str:

@@ -88,3 +88,13 @@ def test_stop_pid_kills_what_ignores_sigterm():
     assert child.stdout.readline().strip() == "ready"
     assert stop_pid(child.pid, timeout=0.5)
     assert child.wait(5) == -9
+
+
+def test_log_lines_that_are_not_json_are_wrapped_and_json_lines_pass():
+    from launcher.supervisor import as_json_line
+
+    kept = as_json_line(b'{"level": "INFO", "message": "ready"}\n', "rasa.console")
+    assert json.loads(kept) == {"level": "INFO", "message": "ready"}
+    wrapped = json.loads(as_json_line(b"2026-11-26 W tensorflow/py_utils.cc:38] TF-TRT Warning\n", "rasa.console"))
+    assert wrapped["name"] == "rasa.console" and wrapped["message"].endswith("TF-TRT Warning")
+    assert json.loads(as_json_line(b"[1, 2]\n", "x"))["message"] == "[1, 2]"  # JSON, but not a log record
