@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements.lock scripts/find-p
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c requirements.lock
 	@touch $@
 
-system-deps: ## install the Debian packages the tests start for real (PostgreSQL, ...)
+system-deps: ## install the Debian packages the tests start for real (PostgreSQL, Chromium, Redis)
 	@scripts/install-system-deps.sh
 
 demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the foreground
