@@ -8,18 +8,34 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.account import ActionUpdateAccount
+from actions.orders import ActionCancelOrder, ActionChangeAddress, ActionOrderStatus, ActionSendInvoice
+from actions.payments import ActionPaymentIssue
+from actions.refunds import ActionRefundStatus, ActionRequestRefund
 from actions.service_form import entity_values, order_ids
 
 GOAL_ACTIONS = {
-    "order_status": "action_order_status",
-    "refund_status": "action_refund_status",
-    "request_refund": "action_request_refund",
-    "cancel_order": "action_cancel_order",
-    "change_address": "action_change_address",
-    "payment_issue": "action_payment_issue",
-    "invoice": "action_send_invoice",
-    "update_account": "action_update_account",
+    "order_status": ActionOrderStatus,
+    "refund_status": ActionRefundStatus,
+    "request_refund": ActionRequestRefund,
+    "cancel_order": ActionCancelOrder,
+    "change_address": ActionChangeAddress,
+    "payment_issue": ActionPaymentIssue,
+    "invoice": ActionSendInvoice,
+    "update_account": ActionUpdateAccount,
 }
+
+
+async def rerun(goal_action: type, events: List[Dict[str, Any]], dispatcher: CollectingDispatcher,
+                tracker: Tracker, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Run the request's action here, on the corrected slots, inside this turn.
+
+    A FollowupAction would leave Rasa at a step no rule continues, so the core fallback would have to end
+    the turn with an extra round trip to this server.
+    """
+    corrected = tracker.copy()
+    corrected.add_slots(events)
+    return events + await goal_action().run(dispatcher, corrected, domain)
 
 
 class ActionCorrectOrder(Action):
@@ -37,9 +53,10 @@ class ActionCorrectOrder(Action):
             events: List[Dict[str, Any]] = reset + [SlotSet("order_id", numbers[0])]
             if not tracker.get_slot("customer_id"):
                 return events + [FollowupAction("service_form")]
-            return events + [FollowupAction(GOAL_ACTIONS[goal])]
+            return await rerun(GOAL_ACTIONS[goal], events, dispatcher, tracker, domain)
         if contact and goal == "update_account" and tracker.get_slot("customer_id"):
-            return reset + [SlotSet("new_contact", contact[0]), FollowupAction("action_update_account")]
+            return await rerun(ActionUpdateAccount, reset + [SlotSet("new_contact", contact[0])],
+                               dispatcher, tracker, domain)
         if numbers:
             order_id = numbers[0]
             dispatcher.utter_message(

@@ -31,10 +31,24 @@ def refuse(status: int, code: str, message: str) -> HTTPResponse:
     return response.json({"error": {"code": code, "message": message}}, status=status)
 
 
-def warn_if_unconfigured(channel: str, unset: Sequence[str]) -> None:
+def unconfigured(channel: str, required: Sequence[str]) -> List[str]:
+    """The channel's required variables that are unset, warned about once at start-up."""
+    unset = missing(required)
     if unset:
         log.warning("The %s channel is not configured (unset: %s); its webhook answers 503 until they are set.",
                     channel, ", ".join(unset))
+    return unset
+
+
+def webhook_blueprint(name: str) -> Blueprint:
+    """A channel's blueprint with Rasa's usual health route (`GET /webhooks/<channel>/`)."""
+    blueprint = Blueprint(name, __name__)
+
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    blueprint.add_route(health, "/", methods=["GET"])
+    return blueprint
 
 
 def guard(blueprint: Blueprint, channel: str, unset: Sequence[str], check: Optional[Guard] = None) -> Blueprint:

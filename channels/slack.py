@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.common import env, guard, log, missing, refuse, warn_if_unconfigured
+from channels.common import env, guard, log, refuse, unconfigured
 
 REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -63,12 +63,11 @@ class SlackChannel(SlackInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         options = credentials or {}
-        unset = missing(REQUIRED)
-        warn_if_unconfigured("Slack", unset)
+        unset = unconfigured("Slack", REQUIRED)
         return cls(env("SLACK_BOT_TOKEN", ""), env("SLACK_CHANNEL"), env("SLACK_PROXY"),
                    "x-slack-retry-reason", "x-slack-retry-num", None, bool(options.get("use_threads", False)),
                    env("SLACK_SIGNING_SECRET", ""), options.get("conversation_granularity", "sender"),
-                   api_url=env("SLACK_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL, unset=unset)
+                   api_url=env("SLACK_API_URL", DEFAULT_API_URL), unset=unset)
 
     def __init__(self, *args: Any, api_url: Text = DEFAULT_API_URL, unset: Optional[List[str]] = None,
                  **kwargs: Any) -> None:

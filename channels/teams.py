@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.common import env, guard, log, missing, refuse, warn_if_unconfigured
+from channels.common import env, guard, log, refuse, unconfigured, webhook_blueprint
 
 REQUIRED = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD")
 DEFAULT_OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -153,11 +153,10 @@ class TeamsChannel(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        unset = missing(REQUIRED)
-        warn_if_unconfigured("Teams", unset)
-        tenant = env("TEAMS_TENANT_ID", DEFAULT_TENANT) or DEFAULT_TENANT
-        return cls(env("TEAMS_APP_ID", "") or "", env("TEAMS_APP_PASSWORD", "") or "",
-                   env("TEAMS_OPENID_METADATA_URL", DEFAULT_OPENID_URL) or DEFAULT_OPENID_URL,
+        unset = unconfigured("Teams", REQUIRED)
+        tenant = env("TEAMS_TENANT_ID", DEFAULT_TENANT)
+        return cls(env("TEAMS_APP_ID", ""), env("TEAMS_APP_PASSWORD", ""),
+                   env("TEAMS_OPENID_METADATA_URL", DEFAULT_OPENID_URL),
                    env("TEAMS_TOKEN_URL") or TOKEN_URL_TEMPLATE.format(tenant=tenant), unset)
 
     def __init__(self, app_id: str, app_password: str, openid_url: str, token_url: str,
@@ -182,11 +181,7 @@ class TeamsChannel(InputChannel):
             validate_token(match.group(1), keys=self.keys.keys, **kwargs)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        teams_webhook = Blueprint("teams_webhook", __name__)
-
-        @teams_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        teams_webhook = webhook_blueprint("teams_webhook")
 
         @teams_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from channels.common import env, guard, log, missing, refuse, warn_if_unconfigured
+from channels.common import env, guard, log, refuse, unconfigured, webhook_blueprint
 
 REQUIRED = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -145,11 +145,10 @@ class WhatsAppChannel(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        unset = missing(REQUIRED)
-        warn_if_unconfigured("WhatsApp", unset)
-        return cls(env("TWILIO_ACCOUNT_SID", "") or "", env("TWILIO_AUTH_TOKEN", "") or "",
+        unset = unconfigured("WhatsApp", REQUIRED)
+        return cls(env("TWILIO_ACCOUNT_SID", ""), env("TWILIO_AUTH_TOKEN", ""),
                    env("TWILIO_WHATSAPP_NUMBER"), env("TWILIO_WEBHOOK_URL"),
-                   env("TWILIO_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL, unset)
+                   env("TWILIO_API_URL", DEFAULT_API_URL), unset)
 
     def __init__(self, account_sid: str, auth_token: str, number: Optional[str], webhook_url: Optional[str],
                  api_url: str = DEFAULT_API_URL, unset: Optional[List[str]] = None) -> None:
@@ -161,11 +160,7 @@ class WhatsAppChannel(InputChannel):
         self.unset = list(unset or [])
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        whatsapp_webhook = Blueprint("whatsapp_webhook", __name__)
-
-        @whatsapp_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        whatsapp_webhook = webhook_blueprint("whatsapp_webhook")
 
         @whatsapp_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

@@ -58,11 +58,10 @@ def run(settings: StackSettings, state_file: StateFile, log_dir: Path) -> int:
               file=sys.stderr)
         return 2
     plan = stack_plan(settings, state_file.path.parent)
-    busy = [spec for spec in plan if port_in_use(settings.host, int(spec.url.rsplit(":", 1)[1]))]
+    busy = [spec for spec in plan if port_in_use(spec.host, spec.port)]
     if busy:
         for spec in busy:
-            port = spec.url.rsplit(":", 1)[1]
-            print(f"error: port {port} for the {spec.title} is taken by another program. Stop it, or choose "
+            print(f"error: port {spec.port} for the {spec.title} is taken by another program. Stop it, or choose "
                   f"another port, e.g. `{spec.name.upper()}_PORT=<free port> make run`.", file=sys.stderr)
         return 2
 

@@ -27,11 +27,20 @@ class ServiceSpec:
     title: str
     command: List[str]
     env: Dict[str, str]
-    health_url: str
-    url: str
+    port: int
+    health_path: str
     health_headers: Dict[str, str] = field(default_factory=dict)
     ready_json_key: Optional[str] = None  # the health answer must carry a non-empty value here
     startup_seconds: float = 60.0
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return self.url + self.health_path
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,6 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
     """The processes in start order, each with its own environment on top of the caller's."""
     python = sys.executable
     shop_url = f"http://{settings.host}:{settings.demoshop_port}"
-    actions_url = f"http://{settings.host}:{settings.actions_port}"
     rasa_args = [
         python, "-m", "launcher.rasa_server", "run",
         "--model", str(settings.model),
@@ -116,15 +124,15 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
     return [
         ServiceSpec("demoshop", "demo shop", [python, "-m", "demoshop"],
                     {"DEMOSHOP_HOST": settings.host, "DEMOSHOP_PORT": str(settings.demoshop_port)},
-                    f"{shop_url}/health", shop_url, startup_seconds=60),
+                    settings.demoshop_port, "/health", startup_seconds=60),
         ServiceSpec("actions", "action server", [python, "-m", "actions"],
                     {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url},
-                    f"{actions_url}/health", actions_url, startup_seconds=90),
+                    settings.actions_port, "/health", startup_seconds=90),
         ServiceSpec("rasa", "Rasa server", rasa_args, {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false"},
-                    f"{settings.rasa_url}/status", settings.rasa_url, health_headers=auth,
+                    settings.rasa_port, "/status", health_headers=auth,
                     ready_json_key="model_file", startup_seconds=300),
         ServiceSpec("webchat", "web widget", [python, "-m", "webchat"],
                     {"WEBCHAT_HOST": settings.host, "WEBCHAT_PORT": str(settings.webchat_port),
                      "RASA_PUBLIC_URL": settings.rasa_url},
-                    f"{settings.webchat_url}/health", settings.webchat_url, startup_seconds=30),
+                    settings.webchat_port, "/health", startup_seconds=30),
     ]

@@ -307,13 +307,17 @@ def test_fallback_after_an_answer_in_the_same_turn_stays_quiet_and_listens():
     assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
 
 
-def test_a_corrected_order_number_reruns_the_request():
-    text = "no, it's 10235"
-    tracker = make_tracker(text, "inform", entities=[entity("order_id", "10235", text)],
-                           slots=verified("C1001", goal="order_status", order_id="10234"))
-    _, events = run(ActionCorrectOrder(), tracker)
-    assert slot_events(events)["order_id"] == "10235"
-    assert events[-1] == {"event": "followup", "name": "action_order_status", "timestamp": None}
+def test_a_corrected_order_number_reruns_the_request(api):
+    mine = [o["id"] for o in api.get("/v1/orders", params={"customer_id": "C1001"}).json()["orders"]]
+    wrong, right = mine[0], mine[1]
+    text = f"no, it's {right}"
+    tracker = make_tracker(text, "inform", entities=[entity("order_id", right, text)],
+                           slots=verified("C1001", goal="order_status", order_id=wrong))
+    messages, events = run(ActionCorrectOrder(), tracker)
+    assert slot_events(events)["order_id"] == right
+    # The order-status answer for the corrected number comes in the same turn, with no follow-up action.
+    assert f"Order {right}" in texts(messages) and wrong not in texts(messages)
+    assert not any(e.get("event") == "followup" for e in events)
 
 
 def test_asking_for_the_order_offers_the_shoppers_likely_orders(api):

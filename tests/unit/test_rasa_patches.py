@@ -9,16 +9,19 @@ import rasa.core.actions.action as action
 from launcher import rasa_patches
 
 
+ORIGINAL = action.RemoteAction._validate_action_result
+
+
 @pytest.fixture
 def patched():
-    original = action.RemoteAction._validate_action_result
     rasa_patches.apply_all()
     yield action.RemoteAction("action_x", None)
-    action.RemoteAction._validate_action_result = original
+    action.RemoteAction._validate_action_result = ORIGINAL
 
 
 def test_the_patch_replaces_rasas_validation(patched):
-    assert action.RemoteAction._validate_action_result.__wrapped__ is not None
+    assert action.RemoteAction._validate_action_result is not ORIGINAL
+    assert action.RemoteAction._validate_action_result.__wrapped__ is ORIGINAL
 
 
 def test_a_valid_action_answer_passes(patched):
