@@ -3,7 +3,8 @@
 `rasa run` installs `coloredlogs` on the root logger after reading any logging config, so a
 `--logging-config-file` cannot make its console output JSON. This entry point swaps that one step for the
 project's JSON logging and applies the fixes in launcher/rasa_patches.py, then runs the Rasa CLI, so
-`logs/rasa.log` reads like every other log.
+`logs/rasa.log` reads like every other log. When the model uses no TensorFlow, TensorFlow is not loaded at
+all (launcher/tensorflow_stand_in.py; `RASA_TENSORFLOW_STAND_IN=off` loads it anyway).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _json_logging(loglevel: object = None) -> None:
 
 def main() -> None:
     _json_logging()  # before importing Rasa: its imports warn, and those lines must be JSON too
+    if os.environ.get("RASA_TENSORFLOW_STAND_IN", "auto") != "off":
+        from launcher.tensorflow_stand_in import install_if_safe
+
+        install_if_safe(sys.argv[1:])  # before Rasa imports TensorFlow
     import rasa.__main__
     import rasa.utils.io
 

@@ -55,7 +55,8 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Op
     actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    rasa = Service("rasa", [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(MODEL),
+    # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
+    rasa = Service("rasa", [sys.executable, "-m", "launcher.rasa_server", "run", "--model", str(MODEL),
                             "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
                             "--endpoints", str(endpoints), "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
                    {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")

@@ -1,0 +1,1 @@
+"""Project NLU components for Rasa: intent and FAQ-topic classification on sparse n-grams, without TensorFlow."""
