@@ -81,6 +81,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self.parts = parts  # {"words": TfidfVectorizer, "chars": TfidfVectorizer, "model": LogisticRegression}
+        self._informative_chars = _informative_columns(parts["chars"]) if parts else None
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -95,10 +96,17 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
                                 sublinear_tf=True, lowercase=False)
         return words, chars
 
-    def _features(self, texts: List[Text]) -> scipy.sparse.csr_matrix:
+    def _features(self, texts: List[Text]) -> Tuple[scipy.sparse.csr_matrix, np.ndarray]:
+        """The feature rows, and whether each message had anything the model knows besides spaces.
+
+        A message of only unknown characters (an emoji never seen, a script we have no examples in) has no
+        evidence at all, and a linear model would still answer with its biases (it said `affirm`, 0.67, for
+        any unseen emoji). Such messages get confidence 0, so the FallbackClassifier asks instead.
+        """
         shaped = [shape_text(text) for text in texts]
-        return scipy.sparse.hstack([self.parts["words"].transform(shaped),
-                                    self.parts["chars"].transform(shaped)]).tocsr()
+        words, chars = self.parts["words"].transform(shaped), self.parts["chars"].transform(shaped)
+        evidence = (words.getnnz(axis=1) > 0) | (chars[:, self._informative_chars].getnnz(axis=1) > 0)
+        return scipy.sparse.hstack([words, chars]).tocsr(), evidence
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on every example with an intent; a retrieval example's label is its full key (faq/topic)."""
@@ -114,6 +122,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
                                    random_state=self.config["random_state"])
         model.fit(features, labels)
         self.parts = {"words": words, "chars": chars, "model": model}
+        self._informative_chars = _informative_columns(chars)
         self.persist()
         return self._resource
 
@@ -121,7 +130,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         """Set `intent` and `intent_ranking`, and the topic ranking of each retrieval intent."""
         if not self.parts or not messages:
             return messages
-        probabilities = self.parts["model"].predict_proba(self._features([m.get(TEXT) or "" for m in messages]))
+        features, evidence = self._features([m.get(TEXT) or "" for m in messages])
+        probabilities = self.parts["model"].predict_proba(features)
+        probabilities[~evidence] = 0.0
         labels = self.parts["model"].classes_
         for message, row in zip(messages, probabilities):
             intents: Dict[Text, float] = defaultdict(float)
@@ -167,6 +178,11 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             logger.debug(f"No trained {cls.__name__} in resource '{resource.name}'.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, parts)
+
+
+def _informative_columns(chars: TfidfVectorizer) -> np.ndarray:
+    """Indices of the character n-grams that contain something other than spaces."""
+    return np.array([index for gram, index in chars.vocabulary_.items() if gram.strip()], dtype=np.int64)
 
 
 def _conditional(entries: List[Dict[Text, Any]], total: float) -> List[Dict[Text, Any]]:

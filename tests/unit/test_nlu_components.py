@@ -133,3 +133,20 @@ def test_an_untrained_classifier_predicts_nothing(tmp_path):
     message = Message(data={"text": "hello"})
     classifier.process([message])
     assert message.get("intent") is None
+
+
+@pytest.mark.parametrize("text", ["🦊", "😭😭", "   ", "ŝŝŝ"])
+def test_a_message_with_nothing_the_model_knows_gets_no_confidence(trained, text):
+    # A linear model answers even for a vector of zeros (its biases): an unseen emoji used to be a
+    # confident "yes". With confidence 0 the FallbackClassifier asks the shopper to rephrase.
+    _, _, classifier, selector = trained
+    message = parse(classifier, selector, text)
+    assert message.get("intent")["confidence"] == 0.0
+    assert all(entry["confidence"] == 0.0 for entry in message.get("intent_ranking"))
+
+
+def test_a_typo_without_any_known_word_still_counts_as_evidence(trained):
+    _, _, classifier, selector = trained
+    message = parse(classifier, selector, "helo thre")
+    assert message.get("intent")["name"] == "greet"
+    assert message.get("intent")["confidence"] > 0.35
