@@ -93,14 +93,14 @@ def sample(rows: List[Dict[str, str]], per_intent: Optional[int], seed: int = 42
 
 def intent_only_config(config: Path) -> "tuple[Dict, List[str]]":
     """Our config without the parts Banking77 has no data for: entity extractors (it has no entities; an
-    entity-only DIET fails to train without any) and the FAQ ResponseSelector (no retrieval intent)."""
+    entity-only DIET fails to train without any) and the FAQ selector (no retrieval intent)."""
     document = yaml.safe_load(config.read_text())
     kept, dropped = [], []
     for component in document["pipeline"]:
         name = component["name"]
         entity_only = name == "DIETClassifier" and component.get("intent_classification") is False
-        if entity_only or name in {"ResponseSelector", "RegexEntityExtractor", "EntitySynonymMapper",
-                                   "CRFEntityExtractor"}:
+        if entity_only or name in {"ResponseSelector", "nlu_components.retrieval_selector.RetrievalResponseSelector",
+                                   "RegexEntityExtractor", "EntitySynonymMapper", "CRFEntityExtractor"}:
             dropped.append(name)
         else:
             kept.append(component)

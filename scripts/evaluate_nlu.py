@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,12 @@ def rasa(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
+def fresh(folder: Path) -> Path:
+    """An empty report folder: reports of components no longer in the pipeline must not linger there."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
 def predictions(folder: Path) -> List[Dict]:
     rows: List[Dict] = []
     for name in ("intent_successes.json", "intent_errors.json"):
@@ -63,7 +70,7 @@ def heldout(seed: int = SEED) -> Dict:
          "--out", str(SPLIT))
     rasa("train", "nlu", "--nlu", str(SPLIT / "training_data.yml"), "--config", "config.yml",
          "--domain", "domain.yml", "--out", str(SPLIT / "models"), "--fixed-model-name", "heldout")
-    out = RESULTS / "heldout"
+    out = fresh(RESULTS / "heldout")
     rasa("test", "nlu", "--nlu", str(SPLIT / "test_data.yml"), "--model", str(SPLIT / "models" / "heldout.tar.gz"),
          "--out", str(out), "--successes")
     report = json.loads((out / "intent_report.json").read_text())
@@ -86,7 +93,7 @@ def heldout(seed: int = SEED) -> Dict:
 def unseen() -> Dict:
     if not FULL_MODEL.exists():
         return {"skipped": f"{FULL_MODEL} is missing: run make train"}
-    out = RESULTS / "unseen"
+    out = fresh(RESULTS / "unseen")
     rasa("test", "nlu", "--nlu", str(UNSEEN), "--model", str(FULL_MODEL), "--out", str(out), "--successes")
     rows = predictions(out)
     threshold = fallback_threshold()
