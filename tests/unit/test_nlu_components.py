@@ -150,3 +150,10 @@ def test_a_typo_without_any_known_word_still_counts_as_evidence(trained):
     message = parse(classifier, selector, "helo thre")
     assert message.get("intent")["name"] == "greet"
     assert message.get("intent")["confidence"] > 0.35
+
+
+def test_the_fast_probabilities_are_scikit_learns(trained):
+    _, _, classifier, _ = trained
+    features, _ = classifier._features(["where is my order 12345", "refund rules?", "hiya", "🦊"])
+    expected = classifier.parts["model"].predict_proba(features)
+    assert classifier._probabilities(features) == pytest.approx(expected, abs=1e-12)
