@@ -89,7 +89,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         """Precompute what every prediction reads, so a message costs a sparse product and no copies.
 
         scikit-learn's predict_proba multiplies by `coef_.T`, a transposed view that scipy copies whole
-        (about 20 MB here) on every call: most of this component's time per message before.
+        (36 classes × 21,500 features, 6 MB here) on every call: most of this component's time per message before.
         """
         model = self.parts["model"]
         self._weights = np.ascontiguousarray(model.coef_.T)
