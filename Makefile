@@ -64,10 +64,10 @@ shell: install train ## chat in the terminal (starts the demo shop and the actio
 codes: install ## show the one-time codes and emails the demo shop "sent", newest first
 	@$(PY) scripts/outbox.py
 
-# CI fails under the held-out macro F1 target of 90% (README, Measuring understanding).
-MIN_MACRO_F1 ?= 0.90
+# Fails under the held-out macro F1 target (scripts/evaluate_nlu.py: 90%); MIN_MACRO_F1=0.85 sets another floor.
+MIN_MACRO_F1 ?=
 evaluate: install train ## NLU on a held-out split and on unseen phrasings; reports to results/
-	$(PY) scripts/evaluate_nlu.py --min-macro-f1 $(MIN_MACRO_F1)
+	$(PY) scripts/evaluate_nlu.py $(if $(MIN_MACRO_F1),--min-macro-f1 $(MIN_MACRO_F1))
 
 test-conversations: install train ## the conversation tests in tests/conversations with rasa test
 	$(PY) scripts/conversation_tests.py

@@ -74,7 +74,3 @@ def attach_tokens(conversations: List[Conversation], issue) -> None:
     for conversation in conversations:
         if conversation.script.token:
             conversation.metadata = {"customer_token": issue(conversation.script.token)}
-
-
-def turns_total(conversations: List[Conversation]) -> int:
-    return sum(len(c.script.turns) for c in conversations)

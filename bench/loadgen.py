@@ -62,10 +62,11 @@ async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: 
             async with session.post(f"{url}/webhooks/rest/webhook", json=body,
                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 payload = await response.json(content_type=None)
+                reply = _reply_text(payload)
                 if response.status != 200:
                     problem = f"HTTP {response.status}"
-                elif turn.expect and turn.expect not in _reply_text(payload):
-                    problem = f"{conversation.script.name}: {turn.text!r} -> no {turn.expect!r} in {_reply_text(payload)[:120]!r}"
+                elif turn.expect and turn.expect not in reply:
+                    problem = f"{conversation.script.name}: {turn.text!r} -> no {turn.expect!r} in {reply[:120]!r}"
                 elif not payload:
                     problem = f"{conversation.script.name}: {turn.text!r} -> empty reply"
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:

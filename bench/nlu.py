@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib.util
 import json
 import os
@@ -35,6 +36,7 @@ BANKING77 = Path(os.environ.get("BANKING77_DIR") or REPO.parent / "shared" / "da
 PAPER_ACCURACY = 0.93  # Casanueva et al. 2020, strongest encoders (USE+ConveRT), full training set
 
 
+@functools.lru_cache(maxsize=None)
 def evaluate_nlu_module():
     """scripts/evaluate_nlu.py as a module (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("evaluate_nlu", REPO / "scripts" / "evaluate_nlu.py")

@@ -69,8 +69,7 @@ def level_entry(result, latency: Dict, samples: Dict, backend: Optional[Dict] = 
         entry["msgs_per_s_per_stack_core"] = _round(per_core(result.messages_per_s, stack_cores))
     if backend is not None:
         entry["backend"] = backend
-    by_turn = getattr(result, "by_turn", None) or {}
-    slowest = sorted(((percentile(v, 50), k) for k, v in by_turn.items() if v), reverse=True)[:6]
+    slowest = sorted(((percentile(v, 50), k) for k, v in result.by_turn.items() if v), reverse=True)[:6]
     entry["slowest_turns_p50_ms"] = {k: round(v * 1000, 1) for v, k in slowest}
     return entry
 

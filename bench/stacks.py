@@ -115,7 +115,7 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str]) -> De
         others.append(postgres)
         redis, redis_port = start_redis(tmp)
         others.append(redis)
-        shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": env.get("DEMOSHOP_THREADS", "16")})
+        shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": os.environ.get("DEMOSHOP_THREADS", "16")})
         others.append(shop)
         action_port, metrics_port = free_port(), free_port()
         action_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),

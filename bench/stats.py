@@ -19,8 +19,6 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     data = sorted(values)
     if not data:
         return None
-    if len(data) == 1:
-        return float(data[0])
     rank = (len(data) - 1) * q / 100.0
     low = math.floor(rank)
     high = min(low + 1, len(data) - 1)

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,8 @@ from typing import Dict, List
 import psutil
 
 from bench.report import machine
+from bench.stacks import RASA_BIN
 from tests.support.processes import REPO
-
-RASA_BIN = str(Path(sys.executable).with_name("rasa"))
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -100,7 +98,7 @@ def main(argv=None) -> int:
             result["components_restored_from_cache"] = log_text.count("Restored component")
             result["components_trained"] = sorted(set(re.findall(r"Starting to train component '(\w+)'", log_text)))
             if result["exit_code"] != 0:
-                result["log_tail"] = (tmp / f"train-{kind}.log").read_text(errors="replace")[-1500:]
+                result["log_tail"] = log_text[-1500:]
             runs[kind] = result
             print(f"[{kind}] {result}", flush=True)
     document = {"schema": "larkspur-bench-train/1", "provisional": True, "machine": machine(),

@@ -52,8 +52,11 @@ STOOD_IN = ("tensorflow", "keras", "tensorflow_addons", "tensorflow_hub", "tenso
 _TENSORFLOW_DUNDERS = frozenset({"__internal__", "__operators__", "__compat__"})
 
 
-def _is_python_dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__") and name not in _TENSORFLOW_DUNDERS
+def _child(owner: str, name: str) -> type:
+    """`owner.name` as a placeholder; Python's own dunders (`__file__`, `__wrapped__`...) stay missing."""
+    if name.startswith("__") and name.endswith("__") and name not in _TENSORFLOW_DUNDERS:
+        raise AttributeError(name)
+    return _Placeholder(f"{owner}.{name}", (_Inert,), {"__module__": "tensorflow"})
 
 
 def components_of(model: Path) -> List[str]:
@@ -83,9 +86,7 @@ class _Placeholder(type):
     """Every attribute of a placeholder is another placeholder class: usable as a base, a type hint, a dtype."""
 
     def __getattr__(cls, name: str) -> Any:
-        if _is_python_dunder(name):
-            raise AttributeError(name)
-        return _placeholder(f"{cls.__qualname__}.{name}")
+        return _child(cls.__qualname__, name)
 
     def __iter__(cls):  # `for device in tf.config.list_physical_devices()` style code sees nothing
         return iter(())
@@ -107,18 +108,13 @@ class _Inert(metaclass=_Placeholder):
                                "(launcher.tensorflow_stand_in); serve this model with RASA_TENSORFLOW_STAND_IN=off")
         return super().__new__(cls)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and callable(args[0]):
             return args[0]  # `@tf.function(jit_compile=True)`: the inert result of the call decorates
         raise RuntimeError("TensorFlow was replaced by a stand-in in this process (launcher.tensorflow_stand_in)")
 
     def __getattr__(self, name: str) -> Any:
-        if _is_python_dunder(name):
-            raise AttributeError(name)
-        return _placeholder(name)
+        return _child(type(self).__qualname__, name)
 
 
 def _importing() -> bool:
@@ -131,15 +127,9 @@ def _importing() -> bool:
     return False
 
 
-def _placeholder(name: str) -> type:
-    return _Placeholder(name, (_Inert,), {"__module__": "tensorflow"})
-
-
 class _StandInModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
-        if _is_python_dunder(name):
-            raise AttributeError(name)
-        return _placeholder(f"{self.__name__}.{name}")
+        return _child(self.__name__, name)
 
 
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -54,6 +54,10 @@ TRUSTED_TYPES = [
 ]
 
 
+class UnexpectedModelContent(ValueError):
+    """A model file holds object types the classifier never writes: refused rather than loaded."""
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class SparseIntentClassifier(GraphComponent, IntentClassifier):
     """Predicts the intent, and each retrieval intent's sub-intent, from word and character n-grams."""
@@ -130,10 +134,10 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on every example with an intent; a retrieval example's label is its full key (faq/topic)."""
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
-        if len({m.get(INTENT_RESPONSE_KEY) or m.get(INTENT) for m in examples}) < 2:
+        labels = [m.get(INTENT_RESPONSE_KEY) or m.get(INTENT) for m in examples]
+        if len(set(labels)) < 2:
             logger.warning("SparseIntentClassifier needs at least two intents to train; it will predict nothing.")
             return self._resource
-        labels = [m.get(INTENT_RESPONSE_KEY) or m.get(INTENT) for m in examples]
         shaped = [shape_text(m.get(TEXT)) for m in examples]
         words, chars = self._vectorizers()
         features = scipy.sparse.hstack([words.fit_transform(shaped), chars.fit_transform(shaped)]).tocsr()
@@ -189,11 +193,12 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
                     return cls(config, model_storage, resource)
                 untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
                 if untrusted:
-                    raise ValueError(f"{path} contains types this component does not expect: {sorted(untrusted)}")
+                    raise UnexpectedModelContent(f"{path} contains types this component does not expect: "
+                                                 f"{sorted(untrusted)}")
                 parts = sio.load(path, trusted=TRUSTED_TYPES)
-        except ValueError as error:
-            if "contains types" in str(error):
-                raise
+        except UnexpectedModelContent:
+            raise
+        except ValueError:  # Rasa's model storage: no such resource
             logger.debug(f"No trained {cls.__name__} in resource '{resource.name}'.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, parts)

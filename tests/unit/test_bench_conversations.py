@@ -28,7 +28,6 @@ def test_plan_is_deterministic_and_senders_unique():
     assert [c.sender for c in first] == [c.sender for c in second]
     assert [c.script.name for c in first] == [c.script.name for c in second]
     assert len({c.sender for c in first}) == 50
-    assert conversations.turns_total(first) == sum(len(c.script.turns) for c in first)
 
 
 def test_tokens_attached_only_where_named():

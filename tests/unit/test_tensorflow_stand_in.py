@@ -10,8 +10,7 @@ import tarfile
 import textwrap
 
 from launcher import tensorflow_stand_in as stand_in
-
-REPO_ROOT = stand_in.Path(__file__).resolve().parents[2]
+from tests.support.processes import REPO
 
 
 def packed_model(path, components):
@@ -49,7 +48,7 @@ def test_an_unreadable_or_missing_model_keeps_tensorflow(tmp_path):
 
 def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=300, env={"RASA_TELEMETRY_ENABLED": "false", "PATH": ""})
+                          cwd=REPO, timeout=300, env={"RASA_TELEMETRY_ENABLED": "false", "PATH": ""})
 
 
 def test_under_the_stand_in_rasa_imports_and_a_tensorflow_call_fails_loudly():
