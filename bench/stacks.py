@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,32 +22,11 @@ from typing import Dict, List, Optional, Sequence
 import requests
 
 from tests.support.processes import REPO, Service, free_port, start_demoshop
+from tests.support.redis import start_redis
 
 RASA_BIN = str(Path(sys.executable).with_name("rasa"))
 OUR_RASA_CLI = (sys.executable, "-m", "launcher.rasa_server")  # JSON logs and our Rasa patches, as make run
 TOKEN_SECRET = "bench-customer-token-secret-0123456789"
-
-
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if not found:
-        raise RuntimeError("redis-server is missing: run `make system-deps` (apt-get install redis-server)")
-    return found
-
-
-def start_redis(tmp: Path) -> "tuple[Service, int]":
-    port = free_port()
-    service = Service("redis", [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp), "--protected-mode", "yes"],
-                      log_path=tmp / "redis.log")
-
-    def ping() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    service.wait_until(ping, 30)
-    return service, port
 
 
 def wait_for_model(service: Service, url: str, timeout: float = 300) -> float:
@@ -128,9 +106,9 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str]) -> De
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-            f"tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
+            f"tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
             f"  db: assistant\n  username: postgres\n  password: ''\n"
-            f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
+            f"lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
         )
         rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
         # One after the other: the first start-up is measured without a second one competing for the cores,

@@ -40,6 +40,34 @@ def validate_action_responses_once() -> None:
     action.RemoteAction._validate_action_result = _validate_action_result
 
 
+def resolve_event_types_once() -> None:
+    """Look an event class up by its type name once instead of walking Event's subclasses on every event.
+
+    `Event.resolve_by_type` rebuilds the list of all Event subclasses (recursively, with an `isabstract`
+    check each) for every event it deserialises: building a tracker from its stored rows and reading an
+    action server's answer do that for each event. In the tracker store's benchmark that was a fifth of a
+    turn's store time. Found classes are remembered by type name; an unknown name still goes to Rasa's
+    lookup (so a subclass imported later is found, and the error for an unknown name is Rasa's).
+    """
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    if hasattr(original, "__wrapped__"):
+        return
+    found: Dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = found.get(type_name)
+        if cls is None:
+            cls = original(type_name, default)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    resolve_by_type.__wrapped__ = original  # type: ignore[attr-defined]
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
 def apply_all() -> None:
     """Apply every patch, refusing a Rasa they were not written for."""
     import rasa
@@ -48,3 +76,4 @@ def apply_all() -> None:
         raise RuntimeError(f"launcher/rasa_patches.py was written for rasa {RASA_VERSION}, found {rasa.__version__}; "
                            "check each patch against the new version")
     validate_action_responses_once()
+    resolve_event_types_once()

@@ -35,7 +35,7 @@ def running(tmp_path_factory):
     # The action URL names the default port on purpose: the launcher must move it to ACTIONS_PORT.
     endpoints.write_text(
         'action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
+        f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
         'lock_store:\n  type: in_memory\n'
         f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{tmp}/events.sqlite"\n')
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "RASA_ENDPOINTS": str(endpoints),

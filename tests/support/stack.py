@@ -54,7 +54,10 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Op
     actions = Service("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
     actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+                         f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n'
+                         f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n')
     # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
     rasa = Service("rasa", [sys.executable, "-m", "launcher.rasa_server", "run", "--model", str(MODEL),
                             "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",

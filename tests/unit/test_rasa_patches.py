@@ -41,3 +41,32 @@ def test_an_invalid_action_answer_fails_as_in_rasa(patched, answer):
     # Rasa's own validation agrees.
     with pytest.raises(ValidationError):
         patched._validate_action_result.__wrapped__(patched, answer)
+
+
+@pytest.fixture
+def event_lookup():
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    rasa_patches.resolve_event_types_once()
+    yield Event
+    Event.resolve_by_type = original
+
+
+def test_events_deserialise_as_with_rasas_lookup(event_lookup):
+    from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+
+    assert event_lookup.resolve_by_type.__wrapped__ is not None
+    stored = [UserUttered("where is 10001", {"name": "check_order_status", "confidence": 0.9}),
+              SlotSet("order_id", "10001"), ActionExecuted("action_listen")]
+    again = [Event.from_parameters(event.as_dict()) for event in stored]
+    assert again == stored and [type(event) for event in again] == [UserUttered, SlotSet, ActionExecuted]
+
+
+def test_unknown_event_names_behave_as_in_rasa(event_lookup):
+    from rasa.shared.core.events import SlotSet
+
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        event_lookup.resolve_by_type("no_such_event")
+    assert event_lookup.resolve_by_type("no_such_event", SlotSet) is SlotSet
+    assert event_lookup.resolve_by_type("topic") is None

@@ -1,0 +1,167 @@
+"""Rasa's SQL tracker store, without reading a whole conversation back from the database on every message.
+
+Rasa's `SQLTrackerStore` reads all of a session's rows through the ORM on each message; on save it counts the
+stored rows (an ORM query with a sub-query) to find the new events, then inserts them through the ORM. In the
+serving benchmark that was a third of a Rasa process's samples (README, Performance).
+
+`CachingSQLTrackerStore` keeps, per conversation, the rows of the current session as stored (the JSON text
+of each event) and the id of the last one. A retrieve asks the database only for rows after that id (a turn
+another replica handled in between), then builds the tracker from the rows exactly as Rasa does, so the
+tracker a turn gets is the one Rasa would have built. A save inserts the events the handed-out tracker gained
+since, in one statement. The database stays the only truth; what the store keeps is a shortcut to the same
+rows in the same order. Where it cannot vouch for that, it does what Rasa does:
+
+- a new session among another replica's rows: a full read (Rasa reads from the latest `session_started`);
+- saving a tracker it did not hand out last (the HTTP API's event replacement, a second concurrent reader):
+  Rasa's count of stored rows decides what is new;
+- a dialect other than PostgreSQL and SQLite: Rasa's store unchanged.
+
+Same tables, same rows and the same event-broker stream as `SQLTrackerStore`, so a deployment can switch
+back at any time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+FAST_DIALECTS = {"postgresql", "sqlite"}
+
+
+@dataclass
+class _Session:
+    """The stored rows of a conversation's current session, and the tracker last handed out for them."""
+
+    rows: List[Text]  # each event's JSON, as stored, in id order
+    last_id: int
+    tracker: Optional[DialogueStateTracker] = None  # its first `stored` events are `rows`
+    stored: int = 0
+    counts: Dict[Text, int] = field(default_factory=dict)
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    """SQL tracker store that reads only the rows a conversation gained since this process last saw it.
+
+    One option in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
+    process (least recently used go first; default 1000; 0 turns the shortcut off).
+    """
+
+    def __init__(self, *args: Any, cache_size: int = 1000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if int(cache_size) < 0:
+            raise ValueError(f"tracker store cache_size must be 0 or more, got {cache_size}")
+        self.cache_size = int(cache_size)
+        self._sessions: "OrderedDict[Text, _Session]" = OrderedDict()
+        self._fast = self.engine.dialect.name in FAST_DIALECTS and self.cache_size > 0
+        self._table = self.SQLEvent.__table__
+        self._max_id = sa.select(sa.func.max(self._table.c.id)).where(
+            self._table.c.sender_id == sa.bindparam("sender_id"))
+        self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The latest session's tracker, built from the kept rows plus those stored since."""
+        if not self._fast:
+            return await super().retrieve(sender_id)
+        kept = self._sessions.pop(sender_id, None)
+        with self.session_scope() as session:
+            if kept is not None:
+                delta = self._rows_after(session, sender_id, kept.last_id)
+                if any(row.type_name == SessionStarted.type_name for row in delta):
+                    kept = None
+                else:
+                    kept.rows.extend(row.data for row in delta)
+                    kept.last_id = delta[-1].id if delta else kept.last_id
+                    self.stats["incremental_reads"] += 1
+                    self.stats["rows_read"] += len(delta)
+            if kept is None:
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).with_entities(
+                    self.SQLEvent.id, self.SQLEvent.data).all()
+                if not rows:
+                    self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
+                    return None
+                kept = _Session([row.data for row in rows], rows[-1].id)
+                self.stats["full_reads"] += 1
+                self.stats["rows_read"] += len(rows)
+        if not self.domain:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in kept.rows], self.domain.slots)
+        kept.tracker, kept.stored = tracker, len(tracker.events)
+        self._keep(sender_id, kept)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the events the tracker gained since it was handed out (or, for another tracker, those
+        beyond the stored count, as Rasa does) and stream them to the event broker."""
+        if not self._fast:
+            return await super().save(tracker)
+        sender_id = tracker.sender_id
+        kept = self._sessions.pop(sender_id, None)
+        # The tracker last handed out, or the first one of a conversation the last retrieve found empty.
+        ours = kept is not None and (kept.tracker is tracker or (kept.tracker is None and not kept.rows))
+        with self.session_scope() as session:
+            if ours:
+                stored = kept.stored
+            else:
+                stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+                self.stats["counted_saves"] += 1
+            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            if self.event_broker:
+                await self._stream_new_events(self.event_broker, new_events, sender_id)
+            rows = [self._row(sender_id, event) for event in new_events]
+            last_id = self._insert(session, sender_id, rows) if rows else None
+            session.commit()
+        logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
+        if not ours and stored:
+            return  # rows this process has not seen: the next retrieve reads them all
+        kept = kept if ours else _Session([], 0)
+        kept.rows.extend(row["data"] for row in rows)
+        kept.last_id = last_id if last_id is not None else kept.last_id
+        kept.tracker, kept.stored = tracker, len(tracker.events)
+        starts = [index for index, event in enumerate(new_events) if isinstance(event, SessionStarted)]
+        if starts and stored + starts[-1] > 0:
+            # The next read begins at the new session, as Rasa's does; the handed-out tracker (which still
+            # holds the old one) is no longer what the rows say.
+            kept.rows = kept.rows[len(kept.rows) - len(rows) + starts[-1]:]
+            kept.tracker = None
+        if kept.rows:
+            self._keep(sender_id, kept)
+
+    def _keep(self, sender_id: Text, kept: _Session) -> None:
+        self._sessions[sender_id] = kept
+        while len(self._sessions) > self.cache_size:
+            self._sessions.popitem(last=False)
+
+    def _rows_after(self, session: Any, sender_id: Text, last_id: int) -> Sequence[Any]:
+        table = self._table
+        query = (sa.select(table.c.id, table.c.type_name, table.c.data)
+                 .where(table.c.sender_id == sender_id, table.c.id > last_id).order_by(table.c.id))
+        return session.execute(query).all()
+
+    def _insert(self, session: Any, sender_id: Text, rows: List[Dict[Text, Any]]) -> int:
+        """Insert the rows (one executemany: a compiled statement SQLAlchemy reuses); the id of the last one.
+
+        Under the conversation's lock no other writer adds rows for this sender, so the highest id is ours.
+        """
+        table = self._table
+        session.execute(table.insert(), rows)
+        return session.execute(self._max_id, {"sender_id": sender_id}).scalar()
+
+    @staticmethod
+    def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
+        """The same columns SQLTrackerStore.save writes."""
+        data = event.as_dict()
+        return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"), "data": json.dumps(data)}

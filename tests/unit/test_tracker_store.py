@@ -1,0 +1,187 @@
+"""The caching SQL tracker store gives every turn the tracker Rasa's SQL store would build, and stores the
+same rows, while reading only what another replica added (SQLite here; PostgreSQL in tests/integration)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import List
+
+import pytest
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+
+from conversation_stores.tracker_store import CachingSQLTrackerStore
+from tests.support.processes import REPO
+
+DOMAIN = Domain.load(str(REPO / "domain.yml"))
+
+
+class ListBroker(EventBroker):
+    """An event broker that remembers what it was sent."""
+
+    def __init__(self) -> None:
+        self.published: List[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+def run(coroutine):
+    return asyncio.get_event_loop_policy().new_event_loop().run_until_complete(coroutine)
+
+
+def stores(path, count=2, **kwargs):
+    return [CachingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path), **kwargs) for _ in range(count)]
+
+
+def rasas(path, **kwargs):
+    return SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path), **kwargs)
+
+
+def start_session(tracker):
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        tracker.update(event)
+
+
+def say(tracker, text: str, order_id: str):
+    tracker.update(UserUttered(text, {"name": "check_order_status", "confidence": 0.93},
+                               [{"entity": "order_id", "value": order_id, "start": 0, "end": 5}]))
+    tracker.update(ActionExecuted("action_order_status"))
+    tracker.update(SlotSet("order_id", order_id))
+    tracker.update(BotUttered(f"Order {order_id} shipped on Monday."))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def dicts(tracker):
+    return [event.as_dict() for event in tracker.events]
+
+
+def rows(path):
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        found = connection.execute(sa.text("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+                                           "FROM events ORDER BY id")).all()
+    engine.dispose()
+    return [tuple(row) for row in found]
+
+
+def test_two_replicas_taking_turns_see_what_rasa_would_build(tmp_path):
+    async def scenario():
+        a, b = stores(tmp_path / "t.db")
+        rasa = rasas(tmp_path / "t.db")
+        tracker = await a.get_or_create_tracker("shopper")
+        start_session(tracker)
+        await a.save(tracker)
+        for turn in range(6):
+            store = (a, b)[turn % 2]
+            tracker = await store.get_or_create_tracker("shopper")
+            assert dicts(tracker) == dicts(await rasa.retrieve("shopper")), f"turn {turn}"
+            say(tracker, f"where is order 1000{turn}", f"1000{turn}")
+            await store.save(tracker)
+        final = await a.retrieve("shopper")
+        assert dicts(final) == dicts(await rasa.retrieve("shopper"))
+        assert final.get_slot("order_id") == "10005"
+        return a.stats, b.stats
+
+    a_stats, b_stats = run(scenario())
+    # The replica that began the conversation never read it whole; the other did once. Then each only read
+    # the other's turns: five rows a turn.
+    assert a_stats == {"incremental_reads": 4, "full_reads": 0, "rows_read": 3 * 5, "counted_saves": 0}
+    assert b_stats["full_reads"] == 1 and b_stats["incremental_reads"] == 2 and b_stats["counted_saves"] == 0
+
+
+def test_the_same_rows_as_rasas_store(tmp_path):
+    async def conversation(store):
+        tracker = await store.get_or_create_tracker("shopper")
+        start_session(tracker)
+        await store.save(tracker)
+        for turn in range(3):
+            tracker = await store.retrieve("shopper")
+            say(tracker, f"and order 2000{turn}?", f"2000{turn}")
+            await store.save(tracker)
+
+    run(conversation(stores(tmp_path / "ours.db", count=1)[0]))
+    run(conversation(rasas(tmp_path / "rasa.db")))
+    ours, theirs = rows(tmp_path / "ours.db"), rows(tmp_path / "rasa.db")
+    assert len(ours) == len(theirs) == 1 + 3 + 3 * 5
+    strip = lambda found: [(s, t, i, a) for s, t, _, i, a, _ in found]  # noqa: E731 (timestamps differ)
+    assert strip(ours) == strip(theirs)
+
+
+def test_a_new_session_from_another_replica_starts_the_read_there(tmp_path):
+    async def scenario():
+        a, b = stores(tmp_path / "t.db")
+        rasa = rasas(tmp_path / "t.db")
+        tracker = await a.get_or_create_tracker("shopper")
+        start_session(tracker)
+        say(tracker, "where is 10001", "10001")
+        await a.save(tracker)
+        assert len((await a.retrieve("shopper")).events) == 7  # from session_started on
+        await a.save(await a.retrieve("shopper"))
+        other = await b.retrieve("shopper")
+        start_session(other)  # b starts a new session (the old one expired)
+        say(other, "where is 10002", "10002")
+        await b.save(other)
+        mine = await a.retrieve("shopper")
+        assert dicts(mine) == dicts(await rasa.retrieve("shopper"))
+        assert mine.events[0].type_name == SessionStarted.type_name and len(mine.events) == 7
+        return a.stats
+
+    assert run(scenario())["full_reads"] == 1  # only after the other replica's new session
+
+
+def test_a_tracker_it_did_not_hand_out_is_saved_as_rasa_does(tmp_path):
+    async def scenario():
+        store, = stores(tmp_path / "t.db", count=1)
+        rasa = rasas(tmp_path / "t.db")
+        tracker = await store.get_or_create_tracker("shopper")
+        start_session(tracker)
+        await store.save(tracker)
+        first = await store.retrieve("shopper")
+        second = await store.retrieve("shopper")  # a concurrent reader: its own tracker
+        assert first is not second
+        say(first, "where is 10003", "10003")
+        await store.save(first)  # no longer the last one handed out: Rasa's count decides
+        say(second, "where is 10004", "10004")
+        await store.save(second)  # its events beyond the stored count: none new, as in Rasa
+        return store.stats, dicts(await store.retrieve("shopper")), dicts(await rasa.retrieve("shopper"))
+
+    stats, ours, theirs = run(scenario())
+    assert stats["counted_saves"] == 2
+    assert ours == theirs and len(ours) == 2 + 5  # session_started, action_listen and the first turn
+
+
+def test_the_event_broker_gets_each_new_event_once(tmp_path):
+    async def scenario(store):
+        tracker = await store.get_or_create_tracker("shopper")
+        start_session(tracker)
+        await store.save(tracker)
+        tracker = await store.retrieve("shopper")
+        say(tracker, "where is 10005", "10005")
+        await store.save(tracker)
+        await store.save(tracker)  # nothing new
+        return [(event["event"], event.get("name")) for event in store.event_broker.published]
+
+    ours = run(scenario(stores(tmp_path / "ours.db", count=1, event_broker=ListBroker())[0]))
+    theirs = run(scenario(rasas(tmp_path / "rasa.db", event_broker=ListBroker())))
+    assert ours == theirs and len(ours) == 1 + 3 + 5
+
+
+def test_the_cache_is_bounded_and_can_be_switched_off(tmp_path):
+    async def touch(store, senders):
+        for sender in senders:
+            tracker = await store.get_or_create_tracker(sender)
+            say(tracker, "hi", "10006")
+            await store.save(tracker)
+
+    small, = stores(tmp_path / "small.db", count=1, cache_size=2)
+    run(touch(small, ["a", "b", "c"]))
+    assert list(small._sessions) == ["b", "c"]
+    off, = stores(tmp_path / "off.db", count=1, cache_size=0)
+    run(touch(off, ["a", "a"]))
+    assert not off._sessions and off.stats["full_reads"] == 0  # Rasa's own store did the work
+    with pytest.raises(ValueError, match="cache_size"):
+        stores(tmp_path / "bad.db", count=1, cache_size=-1)
