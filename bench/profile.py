@@ -16,8 +16,8 @@ from typing import Dict, List, Tuple
 
 # (stage, pattern on one frame "function (path:line)"), in priority order.
 STAGES: List[Tuple[str, str]] = [
-    ("lock store (Redis, blocking client)", r"rasa/core/lock_store\.py"),
-    ("tracker store (retrieve/save, SQL, blocking)", r"rasa/core/tracker_store\.py"),
+    ("lock store (Redis, blocking client)", r"(rasa/core|conversation_stores)/lock_store\.py"),
+    ("tracker store (retrieve/save, SQL, blocking)", r"(rasa/core|conversation_stores)/tracker_store\.py"),
     ("NLU pipeline (parse_message)", r"^parse_message \(rasa/core/processor"),
     ("policy prediction", r"^_predict_next_with_tracker \(rasa/core/processor"),
     ("custom action call (HTTP to the action server, response validation)", r"^run \(rasa/core/actions/action\.py"),

@@ -18,10 +18,11 @@ import logging
 import time
 from collections import deque
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Text, Tuple
+from typing import Any, AsyncGenerator, Optional, Text, Tuple
 
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,12 @@ class RedisTicketLockStore(RedisLockStore):
     Configured like Rasa's Redis lock store, with this class as `type` in `endpoints.yml`.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
+        # Rasa builds a lock store named by module path with `endpoint_config=` only; `type: redis` takes the
+        # host from `url` and the rest from the other keys, and so does this one.
+        if endpoint_config is not None:
+            kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
+        super().__init__(**kwargs)
         self._issue = self.red.register_script(ISSUE)
         self._release = self.red.register_script(RELEASE)
 

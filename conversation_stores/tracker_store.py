@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -38,6 +38,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 logger = logging.getLogger(__name__)
 
 FAST_DIALECTS = {"postgresql", "sqlite"}
+ROW_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 
 
 @dataclass
@@ -68,6 +69,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._table = self.SQLEvent.__table__
         self._max_id = sa.select(sa.func.max(self._table.c.id)).where(
             self._table.c.sender_id == sa.bindparam("sender_id"))
+        # Single statements need no transaction: no BEGIN and no ROLLBACK round trip around them. An engine of
+        # its own, so its connections stay in autocommit instead of being switched on each checkout.
+        self._autocommit = sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT",
+                                            **create_engine_kwargs(self.engine.url))
         self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -75,25 +80,25 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if not self._fast:
             return await super().retrieve(sender_id)
         kept = self._sessions.pop(sender_id, None)
-        with self.session_scope() as session:
-            if kept is not None:
-                delta = self._rows_after(session, sender_id, kept.last_id)
-                if any(row.type_name == SessionStarted.type_name for row in delta):
-                    kept = None
-                else:
-                    kept.rows.extend(row.data for row in delta)
-                    kept.last_id = delta[-1].id if delta else kept.last_id
-                    self.stats["incremental_reads"] += 1
-                    self.stats["rows_read"] += len(delta)
-            if kept is None:
+        if kept is not None:
+            delta = self._rows_after(sender_id, kept.last_id)
+            if any(row.type_name == SessionStarted.type_name for row in delta):
+                kept = None
+            else:
+                kept.rows.extend(row.data for row in delta)
+                kept.last_id = delta[-1].id if delta else kept.last_id
+                self.stats["incremental_reads"] += 1
+                self.stats["rows_read"] += len(delta)
+        if kept is None:
+            with self.session_scope() as session:
                 rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).with_entities(
                     self.SQLEvent.id, self.SQLEvent.data).all()
-                if not rows:
-                    self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
-                    return None
-                kept = _Session([row.data for row in rows], rows[-1].id)
-                self.stats["full_reads"] += 1
-                self.stats["rows_read"] += len(rows)
+            if not rows:
+                self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
+                return None
+            kept = _Session([row.data for row in rows], rows[-1].id)
+            self.stats["full_reads"] += 1
+            self.stats["rows_read"] += len(rows)
         if not self.domain:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in kept.rows], self.domain.slots)
@@ -110,18 +115,17 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         kept = self._sessions.pop(sender_id, None)
         # The tracker last handed out, or the first one of a conversation the last retrieve found empty.
         ours = kept is not None and (kept.tracker is tracker or (kept.tracker is None and not kept.rows))
-        with self.session_scope() as session:
-            if ours:
-                stored = kept.stored
-            else:
+        if ours:
+            stored = kept.stored
+        else:
+            with self.session_scope() as session:
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-                self.stats["counted_saves"] += 1
-            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
-            if self.event_broker:
-                await self._stream_new_events(self.event_broker, new_events, sender_id)
-            rows = [self._row(sender_id, event) for event in new_events]
-            last_id = self._insert(session, sender_id, rows) if rows else None
-            session.commit()
+            self.stats["counted_saves"] += 1
+        new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+        if self.event_broker:
+            await self._stream_new_events(self.event_broker, new_events, sender_id)
+        rows = [self._row(sender_id, event) for event in new_events]
+        last_id = self._insert(sender_id, rows) if rows else None
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         if not ours and stored:
             return  # rows this process has not seen: the next retrieve reads them all
@@ -143,20 +147,33 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         while len(self._sessions) > self.cache_size:
             self._sessions.popitem(last=False)
 
-    def _rows_after(self, session: Any, sender_id: Text, last_id: int) -> Sequence[Any]:
+    def _rows_after(self, sender_id: Text, last_id: int) -> Sequence[Any]:
         table = self._table
         query = (sa.select(table.c.id, table.c.type_name, table.c.data)
                  .where(table.c.sender_id == sender_id, table.c.id > last_id).order_by(table.c.id))
-        return session.execute(query).all()
+        with self._autocommit.connect() as connection:
+            return connection.execute(query).all()
 
-    def _insert(self, session: Any, sender_id: Text, rows: List[Dict[Text, Any]]) -> int:
-        """Insert the rows (one executemany: a compiled statement SQLAlchemy reuses); the id of the last one.
+    def _insert(self, sender_id: Text, rows: List[Dict[Text, Any]]) -> int:
+        """Insert the rows in one statement; the id of the last one.
 
-        Under the conversation's lock no other writer adds rows for this sender, so the highest id is ours.
+        PostgreSQL: one multi-row INSERT ... RETURNING (atomic on its own, one round trip). SQLite (local,
+        one writer): an executemany and the highest id of the sender in one transaction; under the
+        conversation's lock no one else adds rows for this sender.
         """
-        table = self._table
-        session.execute(table.insert(), rows)
-        return session.execute(self._max_id, {"sender_id": sender_id}).scalar()
+        if self.engine.dialect.name == "postgresql":
+            from psycopg2.extras import execute_values
+
+            columns = ", ".join(ROW_COLUMNS)
+            with self._autocommit.connect() as connection:
+                with connection.connection.cursor() as cursor:
+                    ids = execute_values(cursor, f"INSERT INTO {self._table.name} ({columns}) VALUES %s RETURNING id",
+                                         [tuple(row[column] for column in ROW_COLUMNS) for row in rows],
+                                         page_size=max(100, len(rows)), fetch=True)
+            return max(found for (found,) in ids)
+        with self.engine.begin() as connection:
+            connection.execute(self._table.insert(), rows)
+            return connection.execute(self._max_id, {"sender_id": sender_id}).scalar()
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:

@@ -8,8 +8,9 @@ import time
 import uuid
 
 import pytest
-from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.lock_store import LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.core.utils import AvailableEndpoints
 
 from conversation_stores.lock_store import RedisTicketLockStore
 from conversation_stores.tracker_store import CachingSQLTrackerStore
@@ -57,6 +58,23 @@ def test_replicas_on_postgresql_see_what_rasa_would_build(postgres):
 
 def ours(port):
     return RedisTicketLockStore(host="127.0.0.1", port=port, db=1, key_prefix="test")
+
+
+def test_rasa_builds_both_stores_from_endpoints_yml(tmp_path, postgres, redis_port):
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: postgresql\n"
+        f"  url: 127.0.0.1\n  port: {postgres.port}\n  db: assistant\n  username: postgres\n  cache_size: 7\n"
+        "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n  url: 127.0.0.1\n"
+        f"  port: {redis_port}\n  db: 1\n  key_prefix: built\n")
+    config = AvailableEndpoints.read_endpoints(str(endpoints))
+    tracker_store = TrackerStore.create(config.tracker_store, DOMAIN)
+    lock_store = LockStore.create(config.lock_store)
+    inner = getattr(tracker_store, "_tracker_store", tracker_store)
+    inner = getattr(inner, "_tracker_store", inner)  # Rasa wraps it (awaitable, fail-safe)
+    assert isinstance(inner, CachingSQLTrackerStore) and inner.cache_size == 7
+    assert isinstance(lock_store, RedisTicketLockStore) and lock_store.key_prefix == "built:lock:"
+    assert lock_store.issue_ticket("built-1") == 0 and lock_store.red.exists("built:lock:built-1")
 
 
 def theirs(port):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -154,6 +155,11 @@ def test_a_typo_without_any_known_word_still_counts_as_evidence(trained):
 
 def test_the_fast_probabilities_are_scikit_learns(trained):
     _, _, classifier, _ = trained
-    features, _ = classifier._features(["where is my order 12345", "refund rules?", "hiya", "🦊"])
+    texts = ["where is my order 12345", "refund rules?", "hiya", "🦊", "Where's my REFUND for #10001, a@b.co?", ""]
+    features, evidence = classifier._features(texts)
     expected = classifier.parts["model"].predict_proba(features)
     assert classifier._probabilities(features) == pytest.approx(expected, abs=1e-12)
+    # One message at a time, without sparse matrices: the same numbers, and zeros without evidence.
+    one_by_one = np.array([classifier._message_probabilities(text) for text in texts])
+    assert one_by_one == pytest.approx(expected * evidence[:, None], abs=1e-12)
+    assert not one_by_one[3].any() and not one_by_one[5].any() and one_by_one[0].sum() == pytest.approx(1.0)
