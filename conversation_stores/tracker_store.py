@@ -139,8 +139,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             # holds the old one) is no longer what the rows say.
             kept.rows = kept.rows[len(kept.rows) - len(rows) + starts[-1]:]
             kept.tracker = None
-        if kept.rows:
-            self._keep(sender_id, kept)
+        self._keep(sender_id, kept)  # even with no rows yet: Rasa creates a new conversation's tracker empty
 
     def _keep(self, sender_id: Text, kept: _Session) -> None:
         self._sessions[sender_id] = kept

@@ -185,3 +185,19 @@ def test_the_cache_is_bounded_and_can_be_switched_off(tmp_path):
     assert not off._sessions and off.stats["full_reads"] == 0  # Rasa's own store did the work
     with pytest.raises(ValueError, match="cache_size"):
         stores(tmp_path / "bad.db", count=1, cache_size=-1)
+
+
+def test_a_new_conversation_is_stored_without_counting_rows(tmp_path):
+    async def scenario():
+        store, = stores(tmp_path / "t.db", count=1)
+        # As Rasa's processor creates it: empty, saved, then the session starts and the first turn runs.
+        tracker = await store.get_or_create_tracker("new-shopper", append_action_listen=False)
+        start_session(tracker)
+        say(tracker, "where is 10007", "10007")
+        await store.save(tracker)
+        again = await store.retrieve("new-shopper")
+        return store.stats, dicts(again), dicts(await rasas(tmp_path / "t.db").retrieve("new-shopper"))
+
+    stats, ours, theirs = run(scenario())
+    assert stats["counted_saves"] == 0 and stats["full_reads"] == 0
+    assert ours == theirs and len(ours) == 2 + 5
