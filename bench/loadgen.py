@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 import aiohttp
@@ -32,6 +32,7 @@ class LevelResult:
     latencies_s: List[float] = field(default_factory=list)
     by_turn: Dict[str, List[float]] = field(default_factory=dict)  # "script#turn: text" -> latencies
     wall_s: float = 0.0
+    backend_s: List[float] = field(default_factory=list)  # per turn, with a backend probe (one at a time)
 
     @property
     def messages_per_s(self) -> float:
@@ -50,12 +51,14 @@ def _reply_text(messages) -> str:
 
 
 async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: Conversation,
-                            result: LevelResult, timeout_s: float) -> None:
+                            result: LevelResult, timeout_s: float,
+                            backend_probe: Optional[Callable[[], float]] = None) -> None:
     for index, turn in enumerate(conversation.script.turns):
         url = next(urls)
         body = {"sender": conversation.sender, "message": turn.text}
         if conversation.metadata:
             body["metadata"] = conversation.metadata
+        backend_before = backend_probe() if backend_probe else 0.0
         started = time.perf_counter()
         problem: Optional[str] = None
         try:
@@ -72,6 +75,8 @@ async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: 
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             problem = f"{type(error).__name__}: {error}"
         elapsed = time.perf_counter() - started
+        if backend_probe:
+            result.backend_s.append(backend_probe() - backend_before)
         result.messages += 1
         result.latencies_s.append(elapsed)
         result.by_turn.setdefault(f"{conversation.script.name}#{index + 1}: {turn.text}", []).append(elapsed)
@@ -82,9 +87,15 @@ async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: 
 
 
 async def run_level(urls: List[str], conversations: List[Conversation], concurrency: int,
-                    timeout_s: float = 60.0) -> LevelResult:
-    """Replay `conversations`, at most `concurrency` at a time; returns counts, latencies and wall time."""
+                    timeout_s: float = 60.0, backend_probe: Optional[Callable[[], float]] = None) -> LevelResult:
+    """Replay `conversations`, at most `concurrency` at a time; returns counts, latencies and wall time.
+
+    `backend_probe` (one conversation at a time only) returns the backends' busy seconds so far; read before
+    and after each turn, it gives the turn's own backend time (`LevelResult.backend_s`), outside the timing.
+    """
     check_loopback(urls)
+    if backend_probe and concurrency != 1:
+        raise ValueError("a backend probe attributes time to turns only when they run one at a time")
     result = LevelResult(concurrency=concurrency, conversations=len(conversations))
     queue: asyncio.Queue = asyncio.Queue()
     for conversation in conversations:
@@ -98,7 +109,7 @@ async def run_level(urls: List[str], conversations: List[Conversation], concurre
                 conversation = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            await _run_conversation(session, rotation, conversation, result, timeout_s)
+            await _run_conversation(session, rotation, conversation, result, timeout_s, backend_probe)
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -108,8 +119,8 @@ async def run_level(urls: List[str], conversations: List[Conversation], concurre
 
 
 def run_level_sync(urls: List[str], conversations: List[Conversation], concurrency: int,
-                   timeout_s: float = 60.0) -> LevelResult:
-    return asyncio.run(run_level(urls, conversations, concurrency, timeout_s))
+                   timeout_s: float = 60.0, backend_probe: Optional[Callable[[], float]] = None) -> LevelResult:
+    return asyncio.run(run_level(urls, conversations, concurrency, timeout_s, backend_probe))
 
 
 async def _warm(urls: List[str], conversations: List[Conversation]) -> Dict[str, int]:

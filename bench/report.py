@@ -106,10 +106,17 @@ def verdicts(ours: Dict, stock: Optional[Dict]) -> List[Dict]:
     add("messages/s per core, ours / stock", ratio(ours_core, stock_core), TARGETS["per_core_ratio_min"], "x",
         higher_is_better=True, note=f"ours {ours_core} vs stock {stock_core} msg/s per Rasa core")
     one = level(ours["levels"], 1)
-    backend_ms = (one or {}).get("backend", {}).get("ms_per_backend_turn") or 0.0
-    limit_one = round(TARGETS["p95_one_conversation_ms"] + backend_ms, 1)
-    add("p95 at 1 conversation", one and one["p95_ms"], limit_one, "ms",
-        note=f"25 ms + {backend_ms} ms of backend calls per turn that makes them")
+    own = (one or {}).get("own_time")
+    if own:  # each turn less its own backend time (bench.serve.own_time)
+        add("p95 at 1 conversation", own["p95_ms"], TARGETS["p95_one_conversation_ms"], "ms",
+            note=f"p95 of each turn's latency less that turn's own backend calls; raw p95 {own['raw_p95_ms']} ms, "
+                 f"{own['turns_with_backend_calls']} of {own['turns']} turns call backends, "
+                 f"{own['backend_ms_per_such_turn']} ms each on average")
+    else:  # no per-turn figures (a stack without action-server metrics): the average allowance
+        backend_ms = (one or {}).get("backend", {}).get("ms_per_backend_turn") or 0.0
+        limit_one = round(TARGETS["p95_one_conversation_ms"] + backend_ms, 1)
+        add("p95 at 1 conversation", one and one["p95_ms"], limit_one, "ms",
+            note=f"25 ms + {backend_ms} ms of backend calls per custom action (no per-turn figures)")
     l32 = level(ours["levels"], 32)
     add("p95 at 32 conversations", l32 and l32["p95_ms"], TARGETS["p95_32_conversations_ms"], "ms",
         note=f"{len(ours.get('startup_s', []))} Rasa replicas")

@@ -114,7 +114,34 @@ def measure(deployment: Deployment, assistant: str, levels: List[int], per_level
               f"{entry['messages_per_s']} msg/s, p50 {entry['p50_ms']} p95 {entry['p95_ms']} p99 {entry['p99_ms']} ms, "
               f"rasa cores {entry['rasa'].get('cores_used')}" + (f"; errors e.g. {result.error_samples[:2]}"
                                                                  if result.errors else ""), flush=True)
+        if concurrency == 1 and deployment.metrics_url:
+            entry["own_time"] = own_time(deployment, library, count, issue, f"{assistant}-{run_id}-own")
+            print(f"[{assistant}]   1 conversation, each turn less its own backend calls: {entry['own_time']}", flush=True)
     return out
+
+
+def own_time(deployment: Deployment, library, count: int, issue, prefix: str) -> Dict:
+    """Turn latency minus the backend time of that very turn, one conversation at a time (a second pass).
+
+    The action server's backend histogram is read before and after each turn, outside the timed request, so
+    each turn is charged exactly the backend calls it made: what "p95 at 1 conversation at most 25 ms plus
+    the backend calls the turn makes" asks. The first pass's figures stay free of the probes' requests.
+    """
+    plan = scripts.plan(library, count, seed=1001, prefix=prefix)
+    scripts.attach_tokens(plan, issue)
+
+    def backend_seconds() -> float:
+        return scrape(deployment.metrics_url).get("assistant_backend_request_seconds_sum", 0.0)
+
+    result = run_level_sync(deployment.urls, plan, 1, backend_probe=backend_seconds)
+    own = [max(0.0, latency - backend) for latency, backend in zip(result.latencies_s, result.backend_s)]
+    with_backend = [backend for backend in result.backend_s if backend > 0]
+    summary = summarize_latencies(own)
+    return {"turns": result.messages, "errors": result.errors, "p50_ms": summary["p50_ms"],
+            "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
+            "raw_p95_ms": summarize_latencies(result.latencies_s)["p95_ms"],
+            "turns_with_backend_calls": len(with_backend),
+            "backend_ms_per_such_turn": round(1000 * sum(with_backend) / len(with_backend), 1) if with_backend else 0.0}
 
 
 def floor(model: Path, assistant: str, env: Dict[str, str], rounds: int) -> Optional[Dict]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import report
+from bench import loadgen, report
 from bench.loadgen import LevelResult, check_loopback
 
 
@@ -68,3 +68,51 @@ def test_load_generator_refuses_non_loopback_targets():
     check_loopback(["http://127.0.0.1:5005", "http://localhost:1"])
     with pytest.raises(ValueError):
         check_loopback(["http://example.com:5005"])
+
+
+def test_p95_at_one_conversation_charges_each_turn_its_own_backend_calls():
+    one = _level(1, 40, 70.0, 0.5, backend={"ms_per_backend_turn": 6.0})
+    one["own_time"] = {"turns": 100, "errors": 0, "p50_ms": 12.0, "p95_ms": 24.0, "p99_ms": 30.0,
+                       "raw_p95_ms": 70.0, "turns_with_backend_calls": 30, "backend_ms_per_such_turn": 40.0}
+    target = {t["target"]: t for t in report.verdicts({"levels": [one], "startup_s": [5.0]}, None)}
+    assert target["p95 at 1 conversation"]["measured"] == 24.0 and target["p95 at 1 conversation"]["limit"] == 25.0
+    assert target["p95 at 1 conversation"]["verdict"] == "PASS" and "raw p95 70.0" in target["p95 at 1 conversation"]["note"]
+    one["own_time"]["p95_ms"] = 26.0
+    target = {t["target"]: t for t in report.verdicts({"levels": [one], "startup_s": [5.0]}, None)}
+    assert target["p95 at 1 conversation"]["verdict"] == "MISS"
+
+
+def test_a_backend_probe_charges_each_turn_what_it_used(tmp_path):
+    """A real HTTP server stands in for Rasa; the probe's counter grows by 0.25 s during each request."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.conversations import Conversation, Script, Turn
+
+    spent = {"s": 0.0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            spent["s"] += 0.25
+            body = b'[{"text": "ok"}]'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        script = Script("s", [Turn("hi", ""), Turn("where is 10001", "")], 1, None)
+        conversations = [Conversation(f"c{i}", script) for i in range(3)]
+        url = [f"http://127.0.0.1:{server.server_address[1]}"]
+        result = loadgen.run_level_sync(url, conversations, 1, backend_probe=lambda: spent["s"])
+        assert result.messages == 6 and result.backend_s == [0.25] * 6
+        with pytest.raises(ValueError, match="one at a time"):
+            loadgen.run_level_sync(url, conversations, 2, backend_probe=lambda: spent["s"])
+    finally:
+        server.shutdown()
