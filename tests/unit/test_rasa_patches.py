@@ -12,11 +12,22 @@ from launcher import rasa_patches
 ORIGINAL = action.RemoteAction._validate_action_result
 
 
+@pytest.fixture(autouse=True)
+def unpatched_afterwards():
+    """Each test leaves Rasa as it found it (apply_all patches three places)."""
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import Event
+
+    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run)
+    yield
+    action.RemoteAction._validate_action_result = ORIGINAL
+    Event.resolve_by_type, DaskGraphRunner.run = saved
+
+
 @pytest.fixture
 def patched():
     rasa_patches.apply_all()
-    yield action.RemoteAction("action_x", None)
-    action.RemoteAction._validate_action_result = ORIGINAL
+    return action.RemoteAction("action_x", None)
 
 
 def test_the_patch_replaces_rasas_validation(patched):
@@ -47,10 +58,8 @@ def test_an_invalid_action_answer_fails_as_in_rasa(patched, answer):
 def event_lookup():
     from rasa.shared.core.events import Event
 
-    original = Event.resolve_by_type
     rasa_patches.resolve_event_types_once()
-    yield Event
-    Event.resolve_by_type = original
+    return Event
 
 
 def test_events_deserialise_as_with_rasas_lookup(event_lookup):
@@ -70,3 +79,50 @@ def test_unknown_event_names_behave_as_in_rasa(event_lookup):
         event_lookup.resolve_by_type("no_such_event")
     assert event_lookup.resolve_by_type("no_such_event", SlotSet) is SlotSet
     assert event_lookup.resolve_by_type("topic") is None
+
+
+@pytest.fixture(scope="module")
+def served_agent():
+    """The trained model (make test trains it first), loaded as `rasa run` loads it."""
+    from rasa.core.agent import Agent
+
+    from nlu_components import intent_classifier  # noqa: F401  (registers the project's components)
+    from tests.support.processes import REPO
+
+    model = REPO / "models" / "larkspur.tar.gz"
+    if not model.exists():
+        pytest.skip("models/larkspur.tar.gz is missing: run `make train` (make test does)")
+    return Agent.load(str(model))
+
+
+def test_graphs_run_without_dask_give_dasks_results(served_agent):
+    import asyncio
+
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    texts = ["where is my refund?", "has 10002 shipped yet?", "what's your returns policy", "🦊", "yes please"]
+    processor = served_agent.processor
+
+    def outputs():
+        loop = asyncio.new_event_loop()
+        parsed = [loop.run_until_complete(served_agent.parse_message(text)) for text in texts]
+        loop.close()
+        predictions = []
+        for text, parse in zip(texts, parsed):
+            tracker = DialogueStateTracker.from_events(
+                "patch-test", [ActionExecuted("action_listen"), SlotSet("customer_id", "C1001"),
+                               UserUttered(text, parse["intent"], parse["entities"], parse)],
+                slots=served_agent.domain.slots)
+            prediction = processor._predict_next_with_tracker(tracker)
+            predictions.append((prediction.policy_name, prediction.max_confidence_index, prediction.probabilities))
+        return parsed, predictions
+
+    original = DaskGraphRunner.run
+    with_dask = outputs()
+    rasa_patches.run_graphs_without_dask()
+    assert DaskGraphRunner.run is not original
+    assert outputs() == with_dask
+    with pytest.raises(Exception, match="clashes with a node name"):
+        processor.graph_runner.run(inputs={"__tracker__": "run_RulePolicy0"}, targets=["select_prediction"])
