@@ -125,6 +125,56 @@ def run_graphs_without_dask() -> None:
     DaskGraphRunner.run = run
 
 
+class _Borrowed:
+    """`async with` over a shared ClientSession that leaves it open (Rasa closes what `session()` returns)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+def keep_endpoint_connections() -> None:
+    """Reuse one HTTP client session (and its keep-alive connections) per endpoint instead of one per call.
+
+    `EndpointConfig.request` opens a new aiohttp ClientSession for every request and closes it after, so every
+    custom action (two or three a turn) paid for a new connector and a TCP handshake with the action server,
+    and the action server for accepting it. The shared session has the same headers, auth and timeout, and
+    belongs to the event loop that made it (a new one is made for another loop, or after it was closed). Idle
+    connections are dropped after 2 s, before the action server's (Sanic's) 5 s keep-alive ends, so a
+    request never goes out on a connection the server is closing.
+    """
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import EndpointConfig
+
+    original = EndpointConfig.session
+    if hasattr(original, "__wrapped__"):
+        return
+
+    def session(self: Any) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return original(self)
+        shared = self.__dict__.get("_larkspur_session")
+        if shared is None or shared.closed or shared._loop is not loop:
+            fresh = original(self)  # Rasa's headers, auth and timeout, on a pooled connector
+            shared = aiohttp.ClientSession(headers=fresh.headers, auth=fresh.auth, timeout=fresh.timeout,
+                                           connector=aiohttp.TCPConnector(keepalive_timeout=2.0))
+            loop.create_task(fresh.close())
+            self.__dict__["_larkspur_session"] = shared
+        return _Borrowed(shared)
+
+    session.__wrapped__ = original  # type: ignore[attr-defined]
+    EndpointConfig.session = session
+
+
 def apply_all() -> None:
     """Apply every patch, refusing a Rasa they were not written for."""
     import rasa
@@ -135,3 +185,4 @@ def apply_all() -> None:
     validate_action_responses_once()
     resolve_event_types_once()
     run_graphs_without_dask()
+    keep_endpoint_connections()

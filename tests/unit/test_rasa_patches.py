@@ -14,14 +14,15 @@ ORIGINAL = action.RemoteAction._validate_action_result
 
 @pytest.fixture(autouse=True)
 def unpatched_afterwards():
-    """Each test leaves Rasa as it found it (apply_all patches three places)."""
+    """Each test leaves Rasa as it found it (apply_all patches four places)."""
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
-    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run)
+    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, EndpointConfig.session)
     yield
     action.RemoteAction._validate_action_result = ORIGINAL
-    Event.resolve_by_type, DaskGraphRunner.run = saved
+    Event.resolve_by_type, DaskGraphRunner.run, EndpointConfig.session = saved
 
 
 @pytest.fixture
@@ -126,3 +127,42 @@ def test_graphs_run_without_dask_give_dasks_results(served_agent):
     assert outputs() == with_dask
     with pytest.raises(Exception, match="clashes with a node name"):
         processor.graph_runner.run(inputs={"__tracker__": "run_RulePolicy0"}, targets=["select_prediction"])
+
+
+def test_endpoint_requests_share_keep_alive_connections():
+    """A real HTTP server counts the client connections that five action calls open."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    async def scenario(patch: bool):
+        peers = []
+
+        async def webhook(request):
+            peers.append(request.transport.get_extra_info("peername")[1])
+            return web.json_response({"echo": (await request.json())["n"], "token": request.query.get("token")})
+
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        if patch:
+            rasa_patches.keep_endpoint_connections()
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="s3cret")
+        answers = [await endpoint.request(json={"n": n}) for n in range(5)]
+        async with endpoint.session() as session:  # as rasa/core/agent.py uses it
+            async with session.get(f"http://127.0.0.1:{port}/missing") as response:
+                assert response.status == 404
+        assert not session.closed or not patch
+        await runner.cleanup()
+        return answers, len(set(peers))
+
+    answers, connections = asyncio.new_event_loop().run_until_complete(scenario(patch=False))
+    assert connections == 5  # Rasa's own: a new connection per call
+    patched_answers, patched_connections = asyncio.new_event_loop().run_until_complete(scenario(patch=True))
+    assert patched_answers == answers == [{"echo": n, "token": "s3cret"} for n in range(5)]
+    assert patched_connections == 1
