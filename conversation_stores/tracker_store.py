@@ -67,8 +67,12 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._sessions: "OrderedDict[Text, _Session]" = OrderedDict()
         self._fast = self.engine.dialect.name in FAST_DIALECTS and self.cache_size > 0
         self._table = self.SQLEvent.__table__
-        self._max_id = sa.select(sa.func.max(self._table.c.id)).where(
-            self._table.c.sender_id == sa.bindparam("sender_id"))
+        # Built once: SQLAlchemy then reuses the compiled statements instead of re-deriving their cache keys.
+        columns = self._table.c
+        self._max_id = sa.select(sa.func.max(columns.id)).where(columns.sender_id == sa.bindparam("sender_id"))
+        self._delta = (sa.select(columns.id, columns.type_name, columns.data)
+                       .where(columns.sender_id == sa.bindparam("sender_id"), columns.id > sa.bindparam("last_id"))
+                       .order_by(columns.id))
         # Single statements need no transaction: no BEGIN and no ROLLBACK round trip around them. An engine of
         # its own, so its connections stay in autocommit instead of being switched on each checkout.
         self._autocommit = sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT",
@@ -147,11 +151,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._sessions.popitem(last=False)
 
     def _rows_after(self, sender_id: Text, last_id: int) -> Sequence[Any]:
-        table = self._table
-        query = (sa.select(table.c.id, table.c.type_name, table.c.data)
-                 .where(table.c.sender_id == sender_id, table.c.id > last_id).order_by(table.c.id))
         with self._autocommit.connect() as connection:
-            return connection.execute(query).all()
+            return connection.execute(self._delta, {"sender_id": sender_id, "last_id": last_id}).all()
 
     def _insert(self, sender_id: Text, rows: List[Dict[Text, Any]]) -> int:
         """Insert the rows in one statement; the id of the last one.

@@ -14,6 +14,7 @@ from rasa.core.utils import AvailableEndpoints
 
 from conversation_stores.lock_store import RedisTicketLockStore
 from conversation_stores.tracker_store import CachingSQLTrackerStore
+from tests.support.processes import REPO
 from tests.support.redis import start_redis
 from tests.unit.test_tracker_store import DOMAIN, dicts, run, say, start_session
 
@@ -60,21 +61,33 @@ def ours(port):
     return RedisTicketLockStore(host="127.0.0.1", port=port, db=1, key_prefix="test")
 
 
-def test_rasa_builds_both_stores_from_endpoints_yml(tmp_path, postgres, redis_port):
-    endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(
-        "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: postgresql\n"
-        f"  url: 127.0.0.1\n  port: {postgres.port}\n  db: assistant\n  username: postgres\n  cache_size: 7\n"
-        "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n  url: 127.0.0.1\n"
-        f"  port: {redis_port}\n  db: 1\n  key_prefix: built\n")
-    config = AvailableEndpoints.read_endpoints(str(endpoints))
+def test_the_production_endpoints_build_both_stores_from_the_environment(monkeypatch, postgres, redis_port):
+    """docker/endpoints.production.yml, read by Rasa as `rasa run --endpoints` reads it, on the real servers."""
+    for name, value in {"ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "TRACKER_DB_HOST": "127.0.0.1",
+                        "TRACKER_DB_PORT": str(postgres.port), "TRACKER_DB_NAME": "assistant",
+                        "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
+                        "REDIS_PORT": str(redis_port), "REDIS_PASSWORD": ""}.items():
+        monkeypatch.setenv(name, value)
+    config = AvailableEndpoints.read_endpoints(str(REPO / "docker" / "endpoints.production.yml"))
     tracker_store = TrackerStore.create(config.tracker_store, DOMAIN)
     lock_store = LockStore.create(config.lock_store)
     inner = getattr(tracker_store, "_tracker_store", tracker_store)
     inner = getattr(inner, "_tracker_store", inner)  # Rasa wraps it (awaitable, fail-safe)
-    assert isinstance(inner, CachingSQLTrackerStore) and inner.cache_size == 7
-    assert isinstance(lock_store, RedisTicketLockStore) and lock_store.key_prefix == "built:lock:"
-    assert lock_store.issue_ticket("built-1") == 0 and lock_store.red.exists("built:lock:built-1")
+    assert isinstance(inner, CachingSQLTrackerStore) and inner.cache_size == 1000
+    assert isinstance(lock_store, RedisTicketLockStore) and lock_store.key_prefix == "larkspur:lock:"
+    sender = f"prod-{uuid.uuid4().hex[:8]}"
+    assert lock_store.issue_ticket(sender) == 0 and lock_store.red.exists(f"larkspur:lock:{sender}")
+
+    async def store_and_read():
+        tracker = await tracker_store.get_or_create_tracker(sender)
+        say(tracker, "where is 10001", "10001")
+        await tracker_store.save(tracker)
+        return dicts(await pg_store(postgres, SQLTrackerStore).retrieve(sender))
+
+    assert len(run(store_and_read())) == 1 + 5
+    monkeypatch.delenv("REDIS_HOST")
+    with pytest.raises(Exception, match="REDIS_HOST"):
+        AvailableEndpoints.read_endpoints(str(REPO / "docker" / "endpoints.production.yml"))
 
 
 def theirs(port):
