@@ -26,7 +26,7 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 import sqlalchemy as sa
@@ -49,7 +49,6 @@ class _Session:
     last_id: int
     tracker: Optional[DialogueStateTracker] = None  # its first `stored` events are `rows`
     stored: int = 0
-    counts: Dict[Text, int] = field(default_factory=dict)
 
 
 class CachingSQLTrackerStore(SQLTrackerStore):
@@ -77,6 +76,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         # its own, so its connections stay in autocommit instead of being switched on each checkout.
         self._autocommit = sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT",
                                             **create_engine_kwargs(self.engine.url))
+        # What the shortcut saved (tests and debugging read it): reads of only the new rows, whole-session reads,
+        # rows read, and saves that needed Rasa's row count.
         self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
