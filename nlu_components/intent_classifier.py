@@ -95,8 +95,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
 
         scikit-learn's predict_proba multiplies by `coef_.T`, a transposed view that scipy copies whole
         (36 classes × 21,500 features, 6 MB here) on every call; and TfidfVectorizer.transform builds and
-        validates sparse matrices, which for one short message costs more than the arithmetic. `_scores`
-        computes the same numbers (a unit test holds them to scikit-learn's within 1e-12).
+        validates sparse matrices, which for one short message costs more than the arithmetic.
+        `_message_probabilities` computes the same numbers (a unit test holds them to scikit-learn's within
+        1e-12).
         """
         model = self.parts["model"]
         self._weights = np.ascontiguousarray(model.coef_.T)
