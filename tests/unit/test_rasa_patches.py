@@ -161,8 +161,8 @@ def test_endpoint_requests_share_keep_alive_connections():
         await runner.cleanup()
         return answers, len(set(peers))
 
-    answers, connections = asyncio.new_event_loop().run_until_complete(scenario(patch=False))
+    answers, connections = asyncio.run(scenario(patch=False))
     assert connections == 5  # Rasa's own: a new connection per call
-    patched_answers, patched_connections = asyncio.new_event_loop().run_until_complete(scenario(patch=True))
+    patched_answers, patched_connections = asyncio.run(scenario(patch=True))
     assert patched_answers == answers == [{"echo": n, "token": "s3cret"} for n in range(5)]
     assert patched_connections == 1

@@ -30,7 +30,11 @@ class ListBroker(EventBroker):
 
 
 def run(coroutine):
-    return asyncio.get_event_loop_policy().new_event_loop().run_until_complete(coroutine)
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def stores(path, count=2, **kwargs):
