@@ -87,16 +87,17 @@ def run_graphs_without_dask() -> None:
         return
 
     def plan(self: Any, targets: tuple) -> list:
+        """The targets' dependencies, each after its own (what `minimal_graph_schema` keeps), once per targets."""
         plans = self.__dict__.setdefault("_larkspur_plans", {})
         if targets not in plans:
-            nodes = self._graph_schema.minimal_graph_schema(list(targets)).nodes
-            order: list = []
+            nodes = self._graph_schema.nodes
+            order: Dict[str, None] = {}  # insertion-ordered set
 
             def visit(name: str) -> None:
                 if name in nodes and name not in order:
                     for dependency in nodes[name].needs.values():
                         visit(dependency)
-                    order.append(name)
+                    order[name] = None
 
             for target in targets:
                 visit(target)
@@ -162,13 +163,13 @@ def keep_endpoint_connections() -> None:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return original(self)
-        shared = self.__dict__.get("_larkspur_session")
-        if shared is None or shared.closed or shared._loop is not loop:
-            fresh = original(self)  # Rasa's headers, auth and timeout, on a pooled connector
-            shared = aiohttp.ClientSession(headers=fresh.headers, auth=fresh.auth, timeout=fresh.timeout,
+        owner, shared = self.__dict__.get("_larkspur_session", (None, None))
+        if shared is None or shared.closed or owner is not loop:
+            rasas = original(self)  # only for Rasa's headers, auth and timeout; it never connected
+            shared = aiohttp.ClientSession(headers=rasas.headers, auth=rasas.auth, timeout=rasas.timeout,
                                            connector=aiohttp.TCPConnector(keepalive_timeout=2.0))
-            loop.create_task(fresh.close())
-            self.__dict__["_larkspur_session"] = shared
+            rasas.detach()  # closed without a coroutine: its connector holds no connection
+            self.__dict__["_larkspur_session"] = (loop, shared)
         return _Borrowed(shared)
 
     session.__wrapped__ = original  # type: ignore[attr-defined]

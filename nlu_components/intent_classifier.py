@@ -101,11 +101,12 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         """
         model = self.parts["model"]
         self._weights = np.ascontiguousarray(model.coef_.T)
-        self._informative_chars = _informative_mask(self.parts["chars"])
         offset = len(self.parts["words"].vocabulary_)
         self._blocks = [(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, shift)
                         for vectorizer, shift in ((self.parts["words"], 0), (self.parts["chars"], offset))]
-        self._informative = set(np.flatnonzero(self._informative_chars) + offset) | set(range(offset))
+        # Per feature column: is it evidence? Every word n-gram is; a character n-gram only if it holds more
+        # than spaces (see `_features`).
+        self._informative = np.concatenate([np.ones(offset, dtype=bool), _informative_mask(self.parts["chars"])])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -128,9 +129,10 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         any unseen emoji). Such messages get confidence 0, so the FallbackClassifier asks instead.
         """
         shaped = [shape_text(text) for text in texts]
-        words, chars = self.parts["words"].transform(shaped), self.parts["chars"].transform(shaped)
-        evidence = (words.getnnz(axis=1) > 0) | (np.asarray(chars @ self._informative_chars).ravel() > 0)
-        return scipy.sparse.hstack([words, chars]).tocsr(), evidence
+        features = scipy.sparse.hstack([self.parts["words"].transform(shaped),
+                                        self.parts["chars"].transform(shaped)]).tocsr()
+        evidence = np.asarray(features @ self._informative.astype(float)).ravel() > 0
+        return features, evidence
 
     def _probabilities(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
         """What `predict_proba` gives (softmax of the linear scores), from the precomputed weights."""
@@ -161,9 +163,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             weights = (np.log(np.fromiter(counts.values(), dtype=float, count=len(counts))) + 1.0) * idf[columns]
             values.append(weights / np.sqrt(weights @ weights))
             indices.extend(columns + shift)
-        if not any(index in self._informative for index in indices):
-            return np.zeros(len(model.classes_))
         columns = np.asarray(indices, dtype=np.intp)
+        if not self._informative[columns].any():
+            return np.zeros(len(model.classes_))
         return scipy.special.softmax(np.concatenate(values) @ self._weights[columns] + model.intercept_)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -238,9 +240,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
 
 
 def _informative_mask(chars: TfidfVectorizer) -> np.ndarray:
-    """1.0 for each character n-gram that contains something other than spaces, else 0.0."""
-    mask = np.zeros(len(chars.vocabulary_))
-    mask[[index for gram, index in chars.vocabulary_.items() if gram.strip()]] = 1.0
+    """True for each character n-gram that contains something other than spaces."""
+    mask = np.zeros(len(chars.vocabulary_), dtype=bool)
+    mask[[index for gram, index in chars.vocabulary_.items() if gram.strip()]] = True
     return mask
 
 

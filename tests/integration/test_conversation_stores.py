@@ -16,7 +16,7 @@ from conversation_stores.lock_store import RedisTicketLockStore
 from conversation_stores.tracker_store import CachingSQLTrackerStore
 from tests.support.processes import REPO
 from tests.support.redis import start_redis
-from tests.unit.test_tracker_store import DOMAIN, dicts, run, say, start_session
+from tests.unit.test_tracker_store import DOMAIN, begin, dicts, run, say, start_session, take_turns
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +36,8 @@ def test_replicas_on_postgresql_see_what_rasa_would_build(postgres):
 
     async def scenario():
         a, b, rasa = pg_store(postgres), pg_store(postgres), pg_store(postgres, SQLTrackerStore)
-        tracker = await a.get_or_create_tracker(sender)
-        start_session(tracker)
-        await a.save(tracker)
-        for turn in range(6):
-            store = (a, b)[turn % 2]
-            tracker = await store.get_or_create_tracker(sender)
-            assert dicts(tracker) == dicts(await rasa.retrieve(sender)), f"turn {turn}"
-            say(tracker, f"where is order 3000{turn}", f"3000{turn}")
-            await store.save(tracker)
+        await begin(a, sender)
+        await take_turns((a, b), rasa, sender, 6, first_order=30000)
         other = await b.retrieve(sender)
         start_session(other)  # a new session, stored by b
         await b.save(other)

@@ -63,6 +63,24 @@ def dicts(tracker):
     return [event.as_dict() for event in tracker.events]
 
 
+async def begin(store, sender="shopper"):
+    """A conversation as it starts: created, its session started, saved."""
+    tracker = await store.get_or_create_tracker(sender)
+    start_session(tracker)
+    await store.save(tracker)
+    return tracker
+
+
+async def take_turns(replicas, rasa, sender, turns: int, first_order: int):
+    """The replicas answer one turn each in rotation; every read must be what Rasa's store reads."""
+    for turn in range(turns):
+        store = replicas[turn % len(replicas)]
+        tracker = await store.get_or_create_tracker(sender)
+        assert dicts(tracker) == dicts(await rasa.retrieve(sender)), f"turn {turn}"
+        say(tracker, f"where is order {first_order + turn}", str(first_order + turn))
+        await store.save(tracker)
+
+
 def rows(path):
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
@@ -76,15 +94,8 @@ def test_two_replicas_taking_turns_see_what_rasa_would_build(tmp_path):
     async def scenario():
         a, b = stores(tmp_path / "t.db")
         rasa = rasas(tmp_path / "t.db")
-        tracker = await a.get_or_create_tracker("shopper")
-        start_session(tracker)
-        await a.save(tracker)
-        for turn in range(6):
-            store = (a, b)[turn % 2]
-            tracker = await store.get_or_create_tracker("shopper")
-            assert dicts(tracker) == dicts(await rasa.retrieve("shopper")), f"turn {turn}"
-            say(tracker, f"where is order 1000{turn}", f"1000{turn}")
-            await store.save(tracker)
+        await begin(a)
+        await take_turns((a, b), rasa, "shopper", 6, first_order=10000)
         final = await a.retrieve("shopper")
         assert dicts(final) == dicts(await rasa.retrieve("shopper"))
         assert final.get_slot("order_id") == "10005"
@@ -99,9 +110,7 @@ def test_two_replicas_taking_turns_see_what_rasa_would_build(tmp_path):
 
 def test_the_same_rows_as_rasas_store(tmp_path):
     async def conversation(store):
-        tracker = await store.get_or_create_tracker("shopper")
-        start_session(tracker)
-        await store.save(tracker)
+        await begin(store)
         for turn in range(3):
             tracker = await store.retrieve("shopper")
             say(tracker, f"and order 2000{turn}?", f"2000{turn}")
@@ -141,9 +150,7 @@ def test_a_tracker_it_did_not_hand_out_is_saved_as_rasa_does(tmp_path):
     async def scenario():
         store, = stores(tmp_path / "t.db", count=1)
         rasa = rasas(tmp_path / "t.db")
-        tracker = await store.get_or_create_tracker("shopper")
-        start_session(tracker)
-        await store.save(tracker)
+        await begin(store)
         first = await store.retrieve("shopper")
         second = await store.retrieve("shopper")  # a concurrent reader: its own tracker
         assert first is not second
@@ -160,9 +167,7 @@ def test_a_tracker_it_did_not_hand_out_is_saved_as_rasa_does(tmp_path):
 
 def test_the_event_broker_gets_each_new_event_once(tmp_path):
     async def scenario(store):
-        tracker = await store.get_or_create_tracker("shopper")
-        start_session(tracker)
-        await store.save(tracker)
+        await begin(store)
         tracker = await store.retrieve("shopper")
         say(tracker, "where is 10005", "10005")
         await store.save(tracker)
