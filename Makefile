@@ -69,7 +69,7 @@ MIN_MACRO_F1 ?=
 evaluate: install train ## NLU on a held-out split and on unseen phrasings; reports to results/
 	$(PY) scripts/evaluate_nlu.py $(if $(MIN_MACRO_F1),--min-macro-f1 $(MIN_MACRO_F1))
 
-test-conversations: install train ## the conversation tests in tests/conversations with rasa test
+test-conversations: install train ## the conversation tests in tests/conversations, through the Rasa we serve (rasa_runtime)
 	$(PY) scripts/conversation_tests.py
 
 test: install system-deps validate train ## run every test
@@ -87,18 +87,19 @@ lock: install ## regenerate requirements.lock from the virtualenv
 clean: ## remove the virtualenv, runtime data and results
 	rm -rf $(VENV) var logs results .pytest_cache
 
-# Benchmarks (bench/; README, Performance). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
+# Benchmarks (bench/; docs/performance.md). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
 BENCH_LEVELS ?= 1,8,32,128
 BENCH_CONVERSATIONS ?= 48
 BENCH_REPLICAS ?= $(shell nproc)
 BENCH_SKIP_STOCK ?=
-BENCH_NLU_SAMPLE ?=
+BENCH_NLU_ARGS ?=
 bench-serve: install system-deps train ## serving: msg/s, p50/p95/p99, CPU, memory vs Rasa's starter -> results/bench-serve.*
 	BENCH_LEVELS=$(BENCH_LEVELS) BENCH_CONVERSATIONS=$(BENCH_CONVERSATIONS) BENCH_REPLICAS=$(BENCH_REPLICAS) \
 	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) $(PY) -m bench.serve
 
-bench-nlu: install train ## NLU: held-out split and Banking77 accuracy, F1, fallback -> results/bench-nlu/
-	BENCH_NLU_SAMPLE=$(BENCH_NLU_SAMPLE) $(PY) -m bench.nlu
+# BENCH_NLU_ARGS="--only banking77,hwu64 --seeds 2 --skip-full": a quick run (options: python -m bench.nlu --help)
+bench-nlu: install train ## NLU: held-out split, Banking77 and HWU64 (10-shot x 5 seeds, full) -> results/bench-nlu/
+	$(PY) -m bench.nlu $(BENCH_NLU_ARGS)
 
 bench-train: install ## rasa train: wall time, peak memory, cold and warm cache, model size -> results/bench-train.json
 	$(PY) -m bench.train

@@ -1,4 +1,6 @@
-"""Two-stage fallback: the first miss asks to rephrase, the second in a row offers a person.
+"""The fallback: a message the assistant is unsure of gets a clarifying question ("Do you mean A or B?",
+actions/clarification.py), or a request to rephrase when no reading is worth offering; an off-topic one gets a
+decline that says what the assistant can do; the second miss in a row offers a person.
 No business action ever runs on a guess: this action only talks."""
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import clarification
 from actions.observability import FALLBACKS
 
 MISSES = ("nlu_fallback", "out_of_scope")
@@ -52,17 +55,26 @@ class ActionFallback(Action):
         # Always hand the turn back to the shopper: as Rasa's core fallback this action is predicted when no
         # rule knows the next step, and without a listen the prediction loop would run it until Rasa's
         # action limit trips, which leaves the conversation unable to answer again.
-        return self._answer(dispatcher, tracker) + [FollowupAction("action_listen")]
+        return self._answer(dispatcher, tracker, domain) + [FollowupAction("action_listen")]
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
         if answered_this_turn(tracker):
             return []
         misses = consecutive_misses(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if misses < 2:
+            if intent == "out_of_scope":
+                FALLBACKS.labels("decline").inc()
+                dispatcher.utter_message(response="utter_out_of_scope")
+                return []
+            readings = clarification.options(tracker.latest_message, domain)
+            if readings:
+                FALLBACKS.labels("clarify").inc()
+                clarification.ask(dispatcher, readings, domain)
+                return []
             FALLBACKS.labels("rephrase").inc()
-            dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_ask_rephrase")
+            dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         FALLBACKS.labels("offer_handoff").inc()
         if tracker.active_loop.get("name"):

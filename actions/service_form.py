@@ -18,7 +18,7 @@ from actions.addresses import COUNTRIES, parse_address
 from actions.backends import Unavailable
 from actions.backends.request_context import request_id
 from actions.base import Turn
-from actions.contact_details import classify_contact, find_email
+from actions.contact_details import classify_contact, find_email, looks_like_partial_email
 from actions.order_choice import pick_order
 
 NEEDS_ORDER = {"order_status", "refund_status", "request_refund", "cancel_order", "change_address",
@@ -145,16 +145,18 @@ class ValidateServiceForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "login_email":
             return {}
         text = tracker.latest_message.get("text") or ""
-        email = next(iter(entity_values(tracker, "email")), None) or find_email(text)
+        # The whole address as typed first: an extractor may keep only the part it knows ("a@example.com" of
+        # "emma.garcía@example.com").
+        email = find_email(text) or next(iter(entity_values(tracker, "email")), None)
         if email:
             return {"login_email": email}
-        return {"login_email": text} if latest_intent(tracker) == "inform" else {}
+        return {"login_email": text} if latest_intent(tracker) == "inform" or "@" in text else {}
 
     async def validate_login_email(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         email = find_email(str(value))
         if not email:
-            dispatcher.utter_message(text="That doesn't look like an email address. Could you type the one on "
-                                          "your account, like name@example.com?")
+            dispatcher.utter_message(response="utter_email_incomplete" if looks_like_partial_email(str(value))
+                                     else "utter_email_invalid")
             return {"login_email": None}
         turn = Turn(dispatcher, tracker, domain)
         try:
@@ -307,7 +309,11 @@ class ValidateServiceForm(FormValidationAction):
         requested = tracker.get_slot("requested_slot")
         if tracker.get_slot("goal") != "update_account" or requested in VERIFYING:
             return {}
-        found = entity_values(tracker, "email") + entity_values(tracker, "phone")
+        # What the extractors marked, if it is a whole address or number; else what the text holds.
+        found = [value for value in entity_values(tracker, "email") + entity_values(tracker, "phone")
+                 if classify_contact(value)[0]]
+        if not found and classify_contact(tracker.latest_message.get("text") or "")[0]:
+            found = [tracker.latest_message.get("text")]
         if found and found[0] != tracker.get_slot("new_contact"):
             return {"new_contact": found[0]}
         if requested == "new_contact" and not found and latest_intent(tracker) in ("inform", "update_account"):
@@ -317,8 +323,7 @@ class ValidateServiceForm(FormValidationAction):
     def validate_new_contact(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         field, normalised = classify_contact(str(value))
         if field is None:
-            dispatcher.utter_message(text="That doesn't look like an email address or a phone number. "
-                                          "Could you type it again?")
+            dispatcher.utter_message(response="utter_contact_invalid")
             return {"new_contact": None}
         return {"new_contact": normalised}
 

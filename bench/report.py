@@ -141,7 +141,7 @@ def capacity(ours: Dict) -> Dict:
 
 
 def validate(document: Dict) -> None:
-    """Raise ValueError when the result document lacks what readers (README, CI, the plot) rely on."""
+    """Raise ValueError when the result document lacks what readers (docs/performance.md, CI, the plot) rely on."""
     if document.get("schema") != SCHEMA:
         raise ValueError(f"schema must be {SCHEMA!r}")
     for key in ("machine", "settings", "assistants", "targets", "capacity", "provisional"):

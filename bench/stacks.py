@@ -25,7 +25,7 @@ from tests.support.processes import REPO, Service, free_port, start_demoshop
 from tests.support.redis import start_redis
 
 RASA_BIN = str(Path(sys.executable).with_name("rasa"))
-OUR_RASA_CLI = (sys.executable, "-m", "launcher.rasa_server")  # JSON logs and our Rasa patches, as make run
+OUR_RASA_CLI = (sys.executable, "-m", "rasa_runtime")  # JSON logs and our Rasa patches, as make run
 TOKEN_SECRET = "bench-customer-token-secret-0123456789"
 
 
@@ -68,7 +68,7 @@ class Deployment:
 def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str, str], index: int,
                cwd: Optional[Path] = None, credentials: Optional[Path] = None,
                rasa_cli: Sequence[str] = (RASA_BIN,)) -> "tuple[TimedService, str, float]":
-    """One `rasa run`; ours goes through `launcher.rasa_server` (as `make run` does), stock through `rasa`."""
+    """One `rasa run`; ours goes through `rasa_runtime` (as `make run` does), stock through `rasa`."""
     port = free_port()
     args = [*rasa_cli, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1", "--enable-api"]
     if endpoints:

@@ -1,6 +1,6 @@
 """`make bench-train`: wall time and peak memory of `rasa train` for the full assistant, cold and warm.
 
-- cold: an empty cache directory (RASA_CACHE_DIRECTORY, rasa/engine/caching.py), so every component trains;
+- cold: an empty cache directory (RASA_CACHE_DIRECTORY, Rasa's rasa.engine.caching), so every component trains;
   what CI and a fresh clone pay. `rasa train --force` costs the same: it bypasses the cache.
 - warm: the same command again with that cache and unchanged data: rasa 3 fingerprints each graph node and
   reuses the cached outputs, so only packaging and the nodes whose inputs changed run.

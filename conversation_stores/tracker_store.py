@@ -1,8 +1,8 @@
 """Rasa's SQL tracker store, without reading a whole conversation back from the database on every message.
 
 Rasa's `SQLTrackerStore` reads all of a session's rows through the ORM on each message; on save it counts the
-stored rows (an ORM query with a sub-query) to find the new events, then inserts them through the ORM. In the
-serving benchmark that was a third of a Rasa process's samples (README, Performance).
+stored rows (an ORM query with a sub-query) to find the new events, then inserts them through the ORM. What
+that cost in the serving benchmark: docs/performance.md.
 
 `CachingSQLTrackerStore` keeps, per conversation, the rows of the current session as stored (the JSON text
 of each event) and the id of the last one. A retrieve asks the database only for rows after that id (a turn

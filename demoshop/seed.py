@@ -2,7 +2,7 @@
 
 The random generator is seeded, so ids, names, items, amounts and statuses never change; dates are laid
 relative to the moment of seeding, so "shipped two days ago, arriving tomorrow" stays true on first start.
-The first customers carry hand-picked stories (see SHOWCASE) that the README and the tests name.
+The first customers carry hand-picked stories (see SHOWCASE) that docs/demoshop.md and the tests name.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
     python = sys.executable
     shop_url = f"http://{settings.host}:{settings.demoshop_port}"
     rasa_args = [
-        python, "-m", "launcher.rasa_server", "run",
+        python, "-m", "rasa_runtime", "run",
         "--model", str(settings.model),
         "--endpoints", str(endpoints_for(settings, state_dir)),
         "--credentials", str(settings.credentials),

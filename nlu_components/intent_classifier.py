@@ -1,4 +1,4 @@
-"""Intent classification on TF-IDF word and character n-grams with logistic regression.
+"""Intent classification on TF-IDF word and character n-grams, and a sentence embedding, by logistic regression.
 
 Why not Rasa's own LogisticRegressionClassifier on CountVectorsFeaturizer output: on our held-out split this
 classifier scores about 3 points more macro F1 (README, "Understanding and dialogue"), for three reasons that
@@ -10,6 +10,10 @@ Rasa's component cannot be configured to have:
   into it by the other 16 topics.
 It also hands the topic probabilities to `RetrievalResponseSelector`, so the FAQ answer needs no second model,
 and it featurises text itself, so the pipeline needs no CountVectorsFeaturizer.
+
+When a `SentenceEncoderFeaturizer` runs before it, the message's sentence embedding joins the n-grams as a third
+block of features (scaled by `dense_weight`), so words the training data never used still land near the intent
+they mean (docs/nlu.md). Evidence stays lexical: a message with nothing the n-grams know gets no confidence.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu_components.sentence_features import sentence_embedding
 from nlu_components.text_shapes import shape_text
 
 logger = logging.getLogger(__name__)
@@ -72,6 +77,8 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             "C": 100.0,
             "max_iter": 5000,
             "ranking_length": 10,
+            # Weight of the sentence embedding against the two TF-IDF blocks (each block has length 1).
+            "dense_weight": 1.0,
             "random_state": 42,
         }
 
@@ -104,9 +111,13 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         offset = len(self.parts["words"].vocabulary_)
         self._blocks = [(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, shift)
                         for vectorizer, shift in ((self.parts["words"], 0), (self.parts["chars"], offset))]
+        # Columns after the two n-gram blocks hold the sentence embedding, when the model was trained with one.
+        self._dense_start = offset + len(self.parts["chars"].vocabulary_)
+        self._dense_size = self._weights.shape[0] - self._dense_start
         # Per feature column: is it evidence? Every word n-gram is; a character n-gram only if it holds more
-        # than spaces (see `_features`).
-        self._informative = np.concatenate([np.ones(offset, dtype=bool), _informative_mask(self.parts["chars"])])
+        # than spaces (see `_features`); an embedding never is.
+        self._informative = np.concatenate([np.ones(offset, dtype=bool), _informative_mask(self.parts["chars"]),
+                                            np.zeros(self._dense_size, dtype=bool)])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -121,7 +132,15 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
                                 sublinear_tf=True, lowercase=False)
         return words, chars
 
-    def _features(self, texts: List[Text]) -> Tuple[scipy.sparse.csr_matrix, np.ndarray]:
+    def _dense_block(self, embeddings: List[Optional[np.ndarray]], size: int) -> Optional[scipy.sparse.csr_matrix]:
+        """The scaled embeddings as sparse rows, or None for a model without them."""
+        if not size:
+            return None
+        rows = [np.zeros(size) if vector is None else vector for vector in embeddings]
+        return scipy.sparse.csr_matrix(np.vstack(rows) * self.config["dense_weight"])
+
+    def _features(self, texts: List[Text], embeddings: Optional[List[Optional[np.ndarray]]] = None
+                  ) -> Tuple[scipy.sparse.csr_matrix, np.ndarray]:
         """The feature rows, and whether each message had anything the model knows besides spaces.
 
         A message of only unknown characters (an emoji never seen, a script we have no examples in) has no
@@ -129,8 +148,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         any unseen emoji). Such messages get confidence 0, so the FallbackClassifier asks instead.
         """
         shaped = [shape_text(text) for text in texts]
-        features = scipy.sparse.hstack([self.parts["words"].transform(shaped),
-                                        self.parts["chars"].transform(shaped)]).tocsr()
+        blocks = [self.parts["words"].transform(shaped), self.parts["chars"].transform(shaped)]
+        dense = self._dense_block(embeddings or [None] * len(texts), self._dense_size)
+        features = scipy.sparse.hstack(blocks + ([dense] if dense is not None else [])).tocsr()
         evidence = np.asarray(features @ self._informative.astype(float)).ravel() > 0
         return features, evidence
 
@@ -141,12 +161,13 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             return model.predict_proba(features)
         return scipy.special.softmax(np.asarray(features @ self._weights) + model.intercept_, axis=1)
 
-    def _message_probabilities(self, text: Text) -> np.ndarray:
-        """`_probabilities(_features([text]))[0]` with evidence applied, without building sparse matrices:
-        per vectorizer, sublinear TF times IDF, L2-normalised, then the rows of the weights it selects."""
+    def _message_probabilities(self, text: Text, embedding: Optional[np.ndarray] = None) -> np.ndarray:
+        """`_probabilities(_features([text], [embedding]))[0]` with evidence applied, without building sparse
+        matrices: per vectorizer, sublinear TF times IDF, L2-normalised, then the rows of the weights it selects;
+        plus the embedding times its block of the weights."""
         model = self.parts["model"]
         if model.coef_.shape[0] == 1:
-            features, evidence = self._features([text])
+            features, evidence = self._features([text], [embedding])
             return self._probabilities(features)[0] * evidence[0]
         shaped = shape_text(text)
         indices: List[int] = []
@@ -166,7 +187,10 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         columns = np.asarray(indices, dtype=np.intp)
         if not self._informative[columns].any():
             return np.zeros(len(model.classes_))
-        return scipy.special.softmax(np.concatenate(values) @ self._weights[columns] + model.intercept_)
+        scores = np.concatenate(values) @ self._weights[columns] + model.intercept_
+        if self._dense_size and embedding is not None:
+            scores += (embedding * self.config["dense_weight"]) @ self._weights[self._dense_start:]
+        return scipy.special.softmax(scores)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on every example with an intent; a retrieval example's label is its full key (faq/topic)."""
@@ -177,7 +201,12 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         shaped = [shape_text(m.get(TEXT)) for m in examples]
         words, chars = self._vectorizers()
-        features = scipy.sparse.hstack([words.fit_transform(shaped), chars.fit_transform(shaped)]).tocsr()
+        blocks = [words.fit_transform(shaped), chars.fit_transform(shaped)]
+        embeddings = [sentence_embedding(m) for m in examples]
+        if any(vector is not None for vector in embeddings):
+            size = next(len(vector) for vector in embeddings if vector is not None)
+            blocks.append(self._dense_block(embeddings, size))
+        features = scipy.sparse.hstack(blocks).tocsr()
         model = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced",
                                    random_state=self.config["random_state"])
         model.fit(features, labels)
@@ -190,7 +219,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         """Set `intent` and `intent_ranking`, and the topic ranking of each retrieval intent."""
         if not self.parts or not messages:
             return messages
-        probabilities = [self._message_probabilities(m.get(TEXT) or "") for m in messages]
+        probabilities = [self._message_probabilities(m.get(TEXT) or "", sentence_embedding(m)) for m in messages]
         labels = self.parts["model"].classes_
         for message, row in zip(messages, probabilities):
             intents: Dict[Text, float] = defaultdict(float)

@@ -1,18 +1,37 @@
-"""Build data/nlu/out_of_scope_hwu64.yml: out-of-domain examples from the public HWU64 set.
+"""Build the generated `out_of_scope` files from public data: data/nlu/out_of_scope_hwu64.yml (HWU64) and
+data/nlu/out_of_scope_banking77.yml (Banking77).
 
 Our own intents are written by hand; only `out_of_scope` borrows from public data, to teach the model what
-a shop assistant is not for. Deterministic: the same input files give the same output.
+a shop assistant is not for. Both sets go through the same code (`select` and `render`); they differ only in
+their `OosSet` configuration: which intents of the source may be used, which texts are dropped, how many are
+kept, the seed and the header. Deterministic: the same input files give the same output.
 
-    python scripts/make_oos_examples.py ../shared/data/hwu64/train.csv > data/nlu/out_of_scope_hwu64.yml
+- HWU64 (bench/data/hwu64/train.csv): every intent except yes/no/stop chatter and the shopping-like ones
+  (takeaway orders, email, lists), 300 texts.
+- Banking77 (bench/data/banking77/train.csv): only an ALLOWLIST of banking intents a home-goods shop never
+  handles (ATMs, exchange rates, top-ups, PINs, virtual and spare cards...), never the refund, payment,
+  charge, delivery or account-details ones; about 200 texts.
+Both drop any text with a shop word (SHOP_WORDS); Banking77 also drops "refund", "order", "deliver",
+"charged", "payment", "account details" and "personal details" anywhere in a text. Test files are never read.
+
+    python scripts/make_oos_examples.py                    # regenerate both files in data/nlu/
+    python scripts/make_oos_examples.py --set hwu64        # one set to stdout (default input)
+    python scripts/make_oos_examples.py --set banking77 --input bench/data/banking77/train.csv --write
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import random
 import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
 
 EXCLUDED_PREFIXES = ("general_", "takeaway_", "email_", "lists_")  # yes/no/stop chatter and shopping-like lists
 SHOP_WORDS = re.compile(
@@ -20,40 +39,152 @@ SHOP_WORDS = re.compile(
     r"parcel|package|buy|bought|purchase\w*|price|cost|money|charge\w*|bank|card|help|human|person|agent|bot)\b",
     re.I,
 )
-TOTAL = 300
-SEED = 64
+# Banking77: texts with these anywhere (also inside a word: "reordered", "payments") are dropped as well.
+BANKING77_SHOP_PHRASES = re.compile(
+    r"refund|order|deliver|charged|payment|account details|personal details", re.I
+)
+# The only Banking77 intents used: banking a home-goods shop never does. Not refunds, payments, charges,
+# card delivery, transfers out, identity or account details: those are close to the shop's own intents.
+BANKING77_ALLOWLIST = frozenset({
+    "atm_support", "exchange_rate", "exchange_via_app", "exchange_charge", "fiat_currency_support",
+    "automatic_top_up", "top_up_by_bank_transfer_charge", "pending_top_up", "top_up_limits", "top_up_reverted",
+    "topping_up_by_card", "top_up_by_cash_or_cheque", "top_up_failed", "top_up_by_card_charge", "verify_top_up",
+    "pin_blocked", "change_pin", "get_physical_card", "getting_virtual_card", "get_disposable_virtual_card",
+    "disposable_card_limits", "order_physical_card", "getting_spare_card", "card_about_to_expire",
+    "activate_my_card", "card_swallowed", "cash_withdrawal_charge", "declined_cash_withdrawal",
+    "pending_cash_withdrawal", "wrong_amount_of_cash_received", "wrong_exchange_rate_for_cash_withdrawal",
+    "cash_withdrawal_not_recognised", "transfer_into_account", "receiving_money", "beneficiary_not_allowed",
+    "age_limit", "lost_or_stolen_phone", "card_linking", "virtual_card_not_working", "contactless_not_working",
+    "card_not_working", "lost_or_stolen_card", "compromised_card",
+})
 
 
-def main(path: str) -> int:
-    by_intent = defaultdict(list)
+@dataclass(frozen=True)
+class OosSet:
+    """One generated file: where its texts come from, which of them may be used, how many, and its header."""
+
+    name: str
+    default_input: Path
+    output: Path
+    total: int
+    seed: int
+    use_intent: Callable[[str], bool]
+    drop_text: Tuple[re.Pattern, ...]
+    header: Tuple[str, ...]
+
+
+def hwu64_intent(intent: str) -> bool:
+    return not intent.startswith(EXCLUDED_PREFIXES)
+
+
+def banking77_intent(intent: str) -> bool:
+    return intent in BANKING77_ALLOWLIST
+
+
+SETS: Dict[str, OosSet] = {
+    "hwu64": OosSet(
+        name="hwu64",
+        default_input=REPO / "bench" / "data" / "hwu64" / "train.csv",
+        output=REPO / "data" / "nlu" / "out_of_scope_hwu64.yml",
+        total=300,
+        seed=64,
+        use_intent=hwu64_intent,
+        drop_text=(SHOP_WORDS,),
+        header=(
+            "# Out-of-domain examples for `out_of_scope`, generated by scripts/make_oos_examples.py (do not edit).",
+            "# Source: HWU64 (Liu, Eshghi, Swietojanski and Rieser, \"Benchmarking Natural Language Understanding",
+            "# Services for building Conversational Agents\", IWSDS 2019), DialoGLUE train split,",
+            "# bench/data/hwu64/train.csv (see bench/data/hwu64/SOURCE.md); CC BY 4.0.",
+            "# Only non-shopping intents are used, and never as examples of the shop's own intents.",
+        ),
+    ),
+    "banking77": OosSet(
+        name="banking77",
+        default_input=REPO / "bench" / "data" / "banking77" / "train.csv",
+        output=REPO / "data" / "nlu" / "out_of_scope_banking77.yml",
+        total=200,
+        seed=77,
+        use_intent=banking77_intent,
+        drop_text=(SHOP_WORDS, BANKING77_SHOP_PHRASES),
+        header=(
+            "# Out-of-domain examples for `out_of_scope`, generated by scripts/make_oos_examples.py (do not edit).",
+            "# Source: Banking77 (Casanueva, Temcinas, Gerz, Henderson and Vulic, \"Efficient Intent Detection with",
+            "# Dual Sentence Encoders\", NLP4ConvAI 2020; PolyAI), train split, bench/data/banking77/train.csv",
+            "# (see bench/data/banking77/SOURCE.md); CC BY 4.0.",
+            "# Only an allowlist of banking intents a home-goods shop never handles (ATMs, exchange, top-ups, PINs,",
+            "# virtual cards...), without texts that mention refunds, orders, delivery, charges, payments or",
+            "# account or personal details; never as examples of the shop's own intents.",
+        ),
+    ),
+}
+
+
+def read_rows(path: Path) -> List[Tuple[str, str]]:
+    """(text, intent) rows of a `text,category` CSV."""
     with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            text, intent = row["text"].strip(), row["category"]
-            if intent.startswith(EXCLUDED_PREFIXES) or SHOP_WORDS.search(text) or len(text.split()) < 2:
-                continue
+        return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
+
+
+def usable(text: str, intent: str, config: OosSet) -> bool:
+    return (config.use_intent(intent) and len(text.split()) >= 2
+            and not any(pattern.search(text) for pattern in config.drop_text))
+
+
+def select(rows: Iterable[Tuple[str, str]], config: OosSet) -> List[str]:
+    """`config.total` texts (all usable ones if fewer): an even share of every usable intent, then a random
+    fill from the rest; the same rows and configuration always give the same texts."""
+    by_intent: Dict[str, List[str]] = defaultdict(list)
+    for raw, intent in rows:
+        text = " ".join(raw.split())
+        if usable(text, intent, config):
             by_intent[intent].append(text)
-    rng = random.Random(SEED)
+    rng = random.Random(config.seed)
     intents = sorted(by_intent)
-    per_intent = max(1, TOTAL // len(intents))
-    chosen = []
+    if not intents:
+        return []
+    per_intent = max(1, config.total // len(intents))
+    chosen: List[str] = []
     for intent in intents:
         texts = sorted(set(by_intent[intent]))
         chosen += rng.sample(texts, min(per_intent, len(texts)))
     rest = sorted({t for i in intents for t in by_intent[i]} - set(chosen))
-    chosen += rng.sample(rest, TOTAL - len(chosen))
-    print("# Out-of-domain examples for `out_of_scope`, generated by scripts/make_oos_examples.py (do not edit).")
-    print("# Source: HWU64 (Liu, Eshghi, Swietojanski and Rieser, \"Benchmarking Natural Language Understanding")
-    print("# Services for building Conversational Agents\", IWSDS 2019), DialoGLUE train split, CC BY 4.0.")
-    print("# Only non-shopping intents are used, and never as examples of the shop's own intents.")
-    print('version: "3.1"')
-    print("nlu:")
-    print("- intent: out_of_scope")
-    print("  examples: |")
-    for text in sorted(chosen):
-        clean = re.sub(r"[\[\]\(\)\{\}]", "", text)
-        print(f"    - {clean}")
+    chosen += rng.sample(rest, max(0, min(len(rest), config.total - len(chosen))))
+    return chosen
+
+
+def clean(text: str) -> str:
+    """No entity-annotation brackets in a YAML training example."""
+    return re.sub(r"[\[\]\(\)\{\}]", "", text)
+
+
+def render(chosen: Iterable[str], config: OosSet) -> str:
+    lines = [*config.header, 'version: "3.1"', "nlu:", "- intent: out_of_scope", "  examples: |"]
+    lines += [f"    - {clean(text)}" for text in sorted(chosen)]
+    return "\n".join(lines) + "\n"
+
+
+def build(config: OosSet, path: Optional[Path] = None) -> str:
+    return render(select(read_rows(path or config.default_input), config), config)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=sorted(SETS), help="one set (default: all, written to data/nlu/)")
+    parser.add_argument("--input", type=Path, help="the set's train CSV (default: its file under bench/data/)")
+    parser.add_argument("--write", action="store_true", help="with --set: write the file instead of printing it")
+    args = parser.parse_args(argv)
+    if args.input and not args.set:
+        parser.error("--input needs --set")
+    if args.set and not args.write:
+        sys.stdout.write(build(SETS[args.set], args.input))
+        return 0
+    for config in ([SETS[args.set]] if args.set else SETS.values()):
+        text = build(config, args.input)
+        config.output.write_text(text, encoding="utf-8")
+        count = sum(1 for line in text.splitlines() if line.startswith("    - "))
+        print(f"{config.output.relative_to(REPO)}: {count} examples")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main())

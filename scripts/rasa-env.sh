@@ -3,7 +3,7 @@
 # (README, Performance). `make run` and the benchmark apply it (launcher/tuning.py); by hand: source scripts/rasa-env.sh
 # Every value can be overridden from the environment.
 
-# TensorFlow's thread pools, for a model that needs TensorFlow (ours does not: launcher/tensorflow_stand_in.py
+# TensorFlow's thread pools, for a model that needs TensorFlow (ours does not: rasa_runtime/tensorflow_stand_in.py
 # then drops them). Rasa applies these at start-up (rasa/utils/tensorflow/environment.py). One replica per
 # core: a turn's small DIET/ResponseSelector graphs gain nothing from a second thread, and extra threads on a
 # shared core only add contention between replicas.

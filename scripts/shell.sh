@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make shell`: chat with the assistant in the terminal. Starts the demo shop and the action server in the
-# background (unless they already answer), runs `rasa shell`, and stops what it started when you leave.
+# background (unless they already answer), runs `rasa shell` through the runtime `make run` serves
+# (`python -m rasa_runtime shell`: its patches, no TensorFlow, JSON log lines), and stops what it started when
+# you leave.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -31,4 +33,4 @@ Chat with the Larkspur assistant (Ctrl-D or /stop to leave). Try: "where is my r
 To verify, use a seeded customer's email, e.g. $(curl -fsS -H "Authorization: Bearer ${DEMOSHOP_API_KEY:-demoshop-dev-key}" "http://127.0.0.1:$DEMOSHOP_PORT/v1/customers/C1001" | $BIN/python -c 'import json,sys; print(json.load(sys.stdin)["email"])'),
 and read the one-time code with:  make codes
 MSG
-$BIN/rasa shell --model models/larkspur.tar.gz --endpoints endpoints.yml
+$BIN/python -m rasa_runtime shell --model models/larkspur.tar.gz --endpoints endpoints.yml

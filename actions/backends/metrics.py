@@ -1,4 +1,4 @@
-"""Prometheus metrics of backend calls (the `assistant_` prefix of DESIGN.md)."""
+"""Prometheus metrics of backend calls, under the `assistant_` prefix (listed in docs/architecture.md)."""
 
 from __future__ import annotations
 

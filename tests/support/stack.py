@@ -59,7 +59,7 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Op
                          f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n'
                          f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n')
     # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
-    rasa = Service("rasa", [sys.executable, "-m", "launcher.rasa_server", "run", "--model", str(MODEL),
+    rasa = Service("rasa", [sys.executable, "-m", "rasa_runtime", "run", "--model", str(MODEL),
                             "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
                             "--endpoints", str(endpoints), "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
                    {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")

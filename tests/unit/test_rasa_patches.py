@@ -1,33 +1,82 @@
-"""The Rasa fixes the project carries keep Rasa's behaviour: valid action answers pass, invalid ones fail."""
+"""The Rasa fixes the project carries keep Rasa's behaviour, and each one's switch leaves Rasa's own code in place."""
 
 from __future__ import annotations
 
 import pytest
 from jsonschema import ValidationError
 
+import rasa
 import rasa.core.actions.action as action
-from launcher import rasa_patches
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import Event
+from rasa_runtime import patches as rasa_patches
 
 
 ORIGINAL = action.RemoteAction._validate_action_result
+# What each switch's patch replaces, as Rasa has it.
+RASAS = {
+    "RASA_PATCH_VALIDATE_ONCE": lambda: action.RemoteAction._validate_action_result,
+    "RASA_PATCH_EVENT_TYPES": lambda: Event.resolve_by_type,
+    "RASA_PATCH_GRAPH_RUNNER": lambda: DaskGraphRunner.run,
+}
+ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
 
 @pytest.fixture(autouse=True)
 def unpatched_afterwards():
-    """Each test leaves Rasa as it found it (apply_all patches four places)."""
-    from rasa.engine.runner.dask import DaskGraphRunner
-    from rasa.shared.core.events import Event
-    from rasa.utils.endpoints import EndpointConfig
-
-    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, EndpointConfig.session)
+    """Each test leaves Rasa as it found it (apply_all patches three places)."""
+    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run)
     yield
     action.RemoteAction._validate_action_result = ORIGINAL
-    Event.resolve_by_type, DaskGraphRunner.run, EndpointConfig.session = saved
+    Event.resolve_by_type, DaskGraphRunner.run = saved
+
+
+def test_rasa_is_unpatched_when_the_tests_start():
+    assert all(not hasattr(original, "__wrapped__") for original in ORIGINALS.values())
+    assert set(RASAS) == set(rasa_patches.SWITCHES)
+
+
+def test_every_patch_is_applied_by_default():
+    assert rasa_patches.apply_all({}) == {patch.__name__: True for patch in rasa_patches.SWITCHES.values()}
+    for variable, current in RASAS.items():
+        assert current() is not ORIGINALS[variable]
+        assert current().__wrapped__ is ORIGINALS[variable]
+    rasa_patches.apply_all({})  # twice (a second runtime in the process) wraps nothing twice
+    assert all(current().__wrapped__ is ORIGINALS[variable] for variable, current in RASAS.items())
+
+
+@pytest.mark.parametrize("variable", sorted(rasa_patches.SWITCHES))
+def test_a_patch_switched_off_is_not_applied_and_rasas_code_stays(variable):
+    applied = rasa_patches.apply_all({variable: "off", "UNRELATED": "off"})
+    assert applied[rasa_patches.SWITCHES[variable].__name__] is False
+    assert sum(applied.values()) == len(rasa_patches.SWITCHES) - 1
+    assert RASAS[variable]() is ORIGINALS[variable]
+    for other, current in RASAS.items():
+        if other != variable:
+            assert current().__wrapped__ is ORIGINALS[other]
+
+
+def test_switches_read_on_off_and_refuse_anything_else():
+    assert rasa_patches.switches({"RASA_PATCH_GRAPH_RUNNER": " OFF ", "RASA_PATCH_EVENT_TYPES": "on",
+                                  "RASA_PATCH_VALIDATE_ONCE": ""}) == {
+        "RASA_PATCH_VALIDATE_ONCE": True, "RASA_PATCH_EVENT_TYPES": True, "RASA_PATCH_GRAPH_RUNNER": False}
+    with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
+        rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})
+    assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())  # nothing half-applied
+
+
+def test_another_rasa_version_is_refused_unless_every_patch_is_off(monkeypatch):
+    monkeypatch.setattr(rasa, "__version__", "3.6.99")
+    with pytest.raises(RuntimeError, match="written for rasa 3.6.21, found 3.6.99"):
+        rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "off"})
+    assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())
+    assert not any(rasa_patches.apply_all({variable: "off" for variable in rasa_patches.SWITCHES}).values())
+    assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())
 
 
 @pytest.fixture
 def patched():
-    rasa_patches.apply_all()
+    rasa_patches.apply_all({})
     return action.RemoteAction("action_x", None)
 
 
@@ -127,42 +176,3 @@ def test_graphs_run_without_dask_give_dasks_results(served_agent):
     assert outputs() == with_dask
     with pytest.raises(Exception, match="clashes with a node name"):
         processor.graph_runner.run(inputs={"__tracker__": "run_RulePolicy0"}, targets=["select_prediction"])
-
-
-def test_endpoint_requests_share_keep_alive_connections():
-    """A real HTTP server counts the client connections that five action calls open."""
-    import asyncio
-
-    from aiohttp import web
-    from rasa.utils.endpoints import EndpointConfig
-
-    async def scenario(patch: bool):
-        peers = []
-
-        async def webhook(request):
-            peers.append(request.transport.get_extra_info("peername")[1])
-            return web.json_response({"echo": (await request.json())["n"], "token": request.query.get("token")})
-
-        app = web.Application()
-        app.router.add_post("/webhook", webhook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        if patch:
-            rasa_patches.keep_endpoint_connections()
-        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="s3cret")
-        answers = [await endpoint.request(json={"n": n}) for n in range(5)]
-        async with endpoint.session() as session:  # as rasa/core/agent.py uses it
-            async with session.get(f"http://127.0.0.1:{port}/missing") as response:
-                assert response.status == 404
-        assert not session.closed or not patch
-        await runner.cleanup()
-        return answers, len(set(peers))
-
-    answers, connections = asyncio.run(scenario(patch=False))
-    assert connections == 5  # Rasa's own: a new connection per call
-    patched_answers, patched_connections = asyncio.run(scenario(patch=True))
-    assert patched_answers == answers == [{"echo": n, "token": "s3cret"} for n in range(5)]
-    assert patched_connections == 1

@@ -9,7 +9,9 @@ import sys
 import tarfile
 import textwrap
 
-from launcher import tensorflow_stand_in as stand_in
+import pytest
+
+from rasa_runtime import tensorflow_stand_in as stand_in
 from tests.support.processes import REPO
 
 
@@ -23,11 +25,71 @@ def packed_model(path, components):
     return path
 
 
-def test_the_model_argument_is_found_in_a_rasa_command_line():
-    assert stand_in.model_argument(["run", "--model", "m.tar.gz", "--port", "1"]) == stand_in.Path("m.tar.gz")
-    assert stand_in.model_argument(["run", "-m", "x.tar.gz"]) == stand_in.Path("x.tar.gz")
-    assert stand_in.model_argument(["run", "--model=y.tar.gz"]) == stand_in.Path("y.tar.gz")
-    assert stand_in.model_argument(["run"]) is None
+PROJECT_COMPONENTS = ["nlu_components.intent_classifier.SparseIntentClassifier",
+                      "nlu_components.retrieval_selector.RetrievalResponseSelector",
+                      "nlu_components.sentence_features.SentenceEncoderFeaturizer"]
+RULES_ONLY = ["rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer", *PROJECT_COMPONENTS,
+              "rasa.core.policies.rule_policy.RulePolicy"]
+
+
+def test_the_models_are_found_in_a_rasa_command_line():
+    Path = stand_in.Path
+    assert stand_in.model_arguments(["run", "--model", "m.tar.gz", "--port", "1"]) == [Path("m.tar.gz")]
+    assert stand_in.model_arguments(["shell", "-m", "x.tar.gz"]) == [Path("x.tar.gz")]
+    assert stand_in.model_arguments(["run", "--model=y.tar.gz"]) == [Path("y.tar.gz")]
+    assert stand_in.model_arguments(["test", "core", "--stories", "s", "--model", "a.tar.gz", "b.tar.gz", "--out",
+                                     "o"]) == [Path("a.tar.gz"), Path("b.tar.gz")]  # compared
+    assert stand_in.model_arguments(["run"]) == []
+
+
+def test_the_project_components_are_tensorflow_free():
+    assert stand_in.needs_tensorflow(PROJECT_COMPONENTS) == []
+
+
+def test_the_trained_model_runs_without_tensorflow():
+    model = REPO / "models" / "larkspur.tar.gz"
+    if not model.exists():
+        pytest.skip("models/larkspur.tar.gz is missing: run `make train` (make test does)")
+    assert stand_in.needs_tensorflow(stand_in.components_of(model)) == [], \
+        "a component of config.yml is not on TENSORFLOW_FREE: check it never calls TensorFlow, then add it"
+
+
+def test_rasa_test_is_stood_in_unless_it_trains_or_a_model_needs_tensorflow(tmp_path, monkeypatch):
+    free = str(packed_model(tmp_path / "free.tar.gz", RULES_ONLY))
+    diet = str(packed_model(tmp_path / "diet.tar.gz", ["rasa.nlu.classifiers.diet_classifier.DIETClassifier"]))
+    installed = []
+    monkeypatch.setattr(stand_in, "install", lambda: installed.append(True))
+    for name in stand_in.TENSORFLOW_SETTINGS:
+        monkeypatch.setenv(name, "1")  # dropped when the stand-in is installed (monkeypatch restores them)
+    assert stand_in.install_if_safe(["test", "core", "--stories", "tests/conversations", "--model", free])
+    assert stand_in.install_if_safe(["test", "nlu", "--model", free, "--config", "config.yml"])
+    assert installed == [True, True]
+    assert not any(name in stand_in.os.environ for name in stand_in.TENSORFLOW_SETTINGS)
+    assert not stand_in.install_if_safe(["test", "core", "--model", free, diet])  # comparing with a DIET model
+    assert not stand_in.install_if_safe(["test", "nlu", "--model", free, "--cross-validation"])
+    assert not stand_in.install_if_safe(["test", "nlu", "--model", free, "-c", "a.yml", "b.yml"])  # compare mode
+    assert not stand_in.install_if_safe(["test", "nlu", "--model", free, "--config", str(tmp_path)])  # a folder
+    assert not stand_in.install_if_safe(["train", "--config", "config.yml"])
+    assert installed == [True, True]
+
+
+def test_the_switch_is_auto_or_off():
+    assert stand_in.enabled({}) and stand_in.enabled({"RASA_TENSORFLOW_STAND_IN": "auto"})
+    assert not stand_in.enabled({"RASA_TENSORFLOW_STAND_IN": "Off"})
+    with pytest.raises(ValueError, match="RASA_TENSORFLOW_STAND_IN='on': use auto or off"):
+        stand_in.enabled({"RASA_TENSORFLOW_STAND_IN": "on"})
+
+
+def test_another_rasa_version_is_refused(monkeypatch, tmp_path):
+    assert stand_in.rasa_version() == stand_in.RASA_VERSION == "3.6.21"
+    monkeypatch.setattr(stand_in, "rasa_version", lambda: "3.7.0")
+    finders = list(stand_in.sys.meta_path)
+    with pytest.raises(RuntimeError, match="tensorflow_stand_in.py was written for rasa 3.6.21, found 3.7.0"):
+        stand_in.install()
+    model = str(packed_model(tmp_path / "free.tar.gz", RULES_ONLY))
+    with pytest.raises(RuntimeError, match="written for rasa 3.6.21, found 3.7.0"):
+        stand_in.install_if_safe(["run", "--model", model])  # refused, not silently skipped
+    assert stand_in.sys.meta_path == finders
 
 
 def test_a_model_with_a_tensorflow_component_keeps_tensorflow(tmp_path):
@@ -53,7 +115,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 def test_under_the_stand_in_rasa_imports_and_a_tensorflow_call_fails_loudly():
     result = run_python("""
-        from launcher.tensorflow_stand_in import install
+        from rasa_runtime.tensorflow_stand_in import install
         install()
         import sys
         import rasa.core.agent, rasa.server
@@ -73,7 +135,7 @@ def test_under_the_stand_in_rasa_imports_and_a_tensorflow_call_fails_loudly():
 def test_installing_after_the_real_tensorflow_is_refused():
     result = run_python("""
         import tensorflow
-        from launcher.tensorflow_stand_in import install
+        from rasa_runtime.tensorflow_stand_in import install
         try:
             install()
         except RuntimeError as error:

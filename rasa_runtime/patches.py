@@ -1,12 +1,19 @@
-"""Fixes to Rasa 3.6.21 that this project carries, applied by `launcher.rasa_server` before Rasa starts.
+"""Fixes to Rasa 3.6.21 that this project carries, applied by `python -m rasa_runtime` before Rasa starts.
 
 Each patch names the Rasa code it replaces and keeps its behaviour; `tests/unit/test_rasa_patches.py` checks
-both. Remove a patch when the pinned Rasa no longer needs it.
+both. Each can be switched off by its environment variable in `SWITCHES` (`on`, the default, or `off`), to
+compare with Rasa's own code or to rule a patch out of a bug report; the runtime logs which ones it applied.
+Remove a patch when the pinned Rasa no longer needs it.
+
+Gone: `keep_endpoint_connections` (one pooled aiohttp session per endpoint for the action server). Rasa shipped
+the same change in 3.6.11 (RasaHQ/rasa#12886) and reverted it in 3.6.15 (#12965) for connection timeouts to
+the action server; ours never closed its session and relied on a client keep-alive shorter than Sanic's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import os
+from typing import Any, Callable, Dict, Mapping, Optional
 
 RASA_VERSION = "3.6.21"
 
@@ -23,9 +30,11 @@ def validate_action_responses_once() -> None:
 
     import rasa.core.actions.action as action
 
+    original = action.RemoteAction._validate_action_result
+    if hasattr(original, "__wrapped__"):
+        return
     schema = action.RemoteAction.action_response_format_spec()
     validator = validator_for(schema)(schema)
-    original = action.RemoteAction._validate_action_result
 
     def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
         try:
@@ -76,8 +85,8 @@ def run_graphs_without_dask() -> None:
     a policy prediction's time on our model. The nodes, their inputs and their outputs are the same: each
     node is called with its dependencies' `(name, output)` pairs in the schema's order, an input named like
     a node replaces it, a dependency nobody provides is passed as its bare name (dask's behaviour, which
-    `GraphNode` logs), and a RuntimeError still becomes Rasa's GraphRunError. Serving only: `rasa train`
-    does not go through the launcher.
+    `GraphNode` logs), and a RuntimeError still becomes Rasa's GraphRunError. `make train` runs plain
+    `rasa train`, so models are trained through dask (`python -m rasa_runtime train` would use this).
     """
     from rasa.engine.exceptions import GraphRunError
     from rasa.engine.runner.dask import DaskGraphRunner
@@ -126,64 +135,44 @@ def run_graphs_without_dask() -> None:
     DaskGraphRunner.run = run
 
 
-class _Borrowed:
-    """`async with` over a shared ClientSession that leaves it open (Rasa closes what `session()` returns)."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-
-    async def __aenter__(self) -> Any:
-        return self.session
-
-    async def __aexit__(self, *exc: Any) -> None:
-        return None
+# The patches in the order they are applied, each under the environment variable that switches it.
+SWITCHES: Dict[str, Callable[[], None]] = {
+    "RASA_PATCH_VALIDATE_ONCE": validate_action_responses_once,
+    "RASA_PATCH_EVENT_TYPES": resolve_event_types_once,
+    "RASA_PATCH_GRAPH_RUNNER": run_graphs_without_dask,
+}
 
 
-def keep_endpoint_connections() -> None:
-    """Reuse one HTTP client session (and its keep-alive connections) per endpoint instead of one per call.
+def switched_on(variable: str, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether a patch's switch is on: `on` (the default, also when empty) or `off`; anything else is refused."""
+    value = (os.environ if environ is None else environ).get(variable, "").strip().lower()
+    if value in ("", "on"):
+        return True
+    if value == "off":
+        return False
+    raise ValueError(f"{variable}={value!r}: a patch switch is on or off")
 
-    `EndpointConfig.request` opens a new aiohttp ClientSession for every request and closes it after, so every
-    custom action (two or three a turn) paid for a new connector and a TCP handshake with the action server,
-    and the action server for accepting it. The shared session has the same headers, auth and timeout, and
-    belongs to the event loop that made it (a new one is made for another loop, or after it was closed). Idle
-    connections are dropped after 2 s, before the action server's (Sanic's) 5 s keep-alive ends, so a
-    request never goes out on a connection the server is closing.
+
+def switches(environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
+    """Every patch's switch, by its variable (a value other than on or off is refused)."""
+    return {variable: switched_on(variable, environ) for variable in SWITCHES}
+
+
+def apply_all(environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
+    """Apply every patch whose switch is on, refusing a Rasa they were not written for.
+
+    Returns each patch's name with whether it was applied. Every switch is read before anything is patched
+    (a misspelt value patches nothing), and with every switch off Rasa is left as it is, on any version.
     """
-    import asyncio
+    wanted = {SWITCHES[variable]: on for variable, on in switches(environ).items()}
+    if any(wanted.values()):
+        import rasa
 
-    import aiohttp
-    from rasa.utils.endpoints import EndpointConfig
-
-    original = EndpointConfig.session
-    if hasattr(original, "__wrapped__"):
-        return
-
-    def session(self: Any) -> Any:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return original(self)
-        owner, shared = self.__dict__.get("_larkspur_session", (None, None))
-        if shared is None or shared.closed or owner is not loop:
-            rasas = original(self)  # only for Rasa's headers, auth and timeout; it never connected
-            shared = aiohttp.ClientSession(headers=rasas.headers, auth=rasas.auth, timeout=rasas.timeout,
-                                           connector=aiohttp.TCPConnector(keepalive_timeout=2.0))
-            rasas.detach()  # closed without a coroutine: its connector holds no connection
-            self.__dict__["_larkspur_session"] = (loop, shared)
-        return _Borrowed(shared)
-
-    session.__wrapped__ = original  # type: ignore[attr-defined]
-    EndpointConfig.session = session
-
-
-def apply_all() -> None:
-    """Apply every patch, refusing a Rasa they were not written for."""
-    import rasa
-
-    if rasa.__version__ != RASA_VERSION:
-        raise RuntimeError(f"launcher/rasa_patches.py was written for rasa {RASA_VERSION}, found {rasa.__version__}; "
-                           "check each patch against the new version")
-    validate_action_responses_once()
-    resolve_event_types_once()
-    run_graphs_without_dask()
-    keep_endpoint_connections()
+        if rasa.__version__ != RASA_VERSION:
+            raise RuntimeError(f"rasa_runtime/patches.py was written for rasa {RASA_VERSION}, found "
+                               f"{rasa.__version__}; check each patch against the new version (or switch them "
+                               f"off: {', '.join(f'{name}=off' for name in SWITCHES)})")
+    for patch, on in wanted.items():
+        if on:
+            patch()
+    return {patch.__name__: on for patch, on in wanted.items()}

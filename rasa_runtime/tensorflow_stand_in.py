@@ -1,4 +1,4 @@
-"""Serve a model that uses no TensorFlow without importing TensorFlow (pinned to rasa 3.6.21).
+"""Run a model that uses no TensorFlow without importing TensorFlow (pinned to rasa 3.6.21).
 
 Rasa imports TensorFlow at module level all over (`rasa.core.policies.policy` → featurizers →
 `rasa.utils.train_utils` → `tensorflow`), so even a model whose every component is scikit-learn or rules pays
@@ -7,12 +7,20 @@ graph contains only components on `TENSORFLOW_FREE` (checked in the model's meta
 `install()` puts a stand-in package under the name `tensorflow`: module-level uses (base classes, decorators,
 dtypes, type hints) resolve to inert placeholders, and nothing at run time calls them. Any other component, or
 a metadata file that cannot be read, keeps the real TensorFlow.
+
+The decision is the command line's: every model it names (`rasa run`/`shell --model`, `rasa test --model`,
+which takes several to compare) must be a packed, TensorFlow-free model, and the command must not train one
+from a config (`rasa test nlu --cross-validation`, or several configs to compare); `rasa train` names no model,
+so it keeps TensorFlow. `rasa test` imports Rasa's TensorFlow modules (TED, DIET) for its reports, which the
+stand-in answers like any other module-level use. `RASA_TENSORFLOW_STAND_IN=off` (default `auto`) always
+loads the real TensorFlow. Like the patches, it refuses a Rasa version it was not written for.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import json
 import logging
 import os
@@ -20,14 +28,16 @@ import sys
 import tarfile
 import types
 from pathlib import Path
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 logger = logging.getLogger(__name__)
 
+RASA_VERSION = "3.6.21"  # the Rasa whose modules' TensorFlow uses the placeholders were checked against
 # Graph components whose prediction code never calls TensorFlow (rasa 3.6.21; read before adding one).
 TENSORFLOW_FREE = frozenset({
     "nlu_components.intent_classifier.SparseIntentClassifier",
     "nlu_components.retrieval_selector.RetrievalResponseSelector",
+    "nlu_components.sentence_features.SentenceEncoderFeaturizer",  # ONNX Runtime
     "rasa.core.policies.ensemble.DefaultPolicyPredictionEnsemble",
     "rasa.core.policies.memoization.MemoizationPolicy",
     "rasa.core.policies.memoization.AugmentedMemoizationPolicy",
@@ -72,14 +82,46 @@ def needs_tensorflow(components: Iterable[str]) -> List[str]:
     return sorted(set(components) - TENSORFLOW_FREE)
 
 
-def model_argument(argv: List[str]) -> Optional[Path]:
-    """The `--model`/`-m` value of a `rasa run` command line."""
-    for index, arg in enumerate(argv):
-        if arg in ("--model", "-m") and index + 1 < len(argv):
-            return Path(argv[index + 1])
-        if arg.startswith("--model="):
-            return Path(arg.split("=", 1)[1])
-    return None
+def option_values(argv: List[str], *names: str) -> List[str]:
+    """Every value given to an option (`--model a b`, `-m a`, `--model=a`, repeated or not) on a command line."""
+    values: List[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg in names:
+            while index < len(argv) and not argv[index].startswith("-"):
+                values.append(argv[index])
+                index += 1
+        elif any(arg.startswith(f"{name}=") for name in names if name.startswith("--")):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def model_arguments(argv: List[str]) -> List[Path]:
+    """The models a Rasa command line names (`--model`/`-m`; `rasa test` takes several to compare)."""
+    return [Path(value) for value in option_values(argv, "--model", "-m")]
+
+
+def trains_from_config(argv: List[str]) -> bool:
+    """Whether a `rasa test` command line trains models from configs instead of testing the one it names."""
+    configs = option_values(argv, "--config", "-c")
+    return "--cross-validation" in argv or len(configs) > 1 or any(Path(config).is_dir() for config in configs)
+
+
+def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """`RASA_TENSORFLOW_STAND_IN`: `auto` (the default, also when empty) or `off`; anything else is refused."""
+    value = (os.environ if environ is None else environ).get("RASA_TENSORFLOW_STAND_IN", "").strip().lower()
+    if value in ("", "auto"):
+        return True
+    if value == "off":
+        return False
+    raise ValueError(f"RASA_TENSORFLOW_STAND_IN={value!r}: use auto or off")
+
+
+def rasa_version() -> str:
+    """The installed Rasa's version, read without importing Rasa (which would import TensorFlow)."""
+    return importlib.metadata.version("rasa")
 
 
 class _Placeholder(type):
@@ -105,13 +147,13 @@ class _Inert(metaclass=_Placeholder):
             return args[0]  # `@tf.function` and friends: keep the decorated function as it is
         if not _importing():
             raise RuntimeError(f"{cls.__qualname__} called: TensorFlow was replaced by a stand-in in this process "
-                               "(launcher.tensorflow_stand_in); serve this model with RASA_TENSORFLOW_STAND_IN=off")
+                               "(rasa_runtime.tensorflow_stand_in); run this model with RASA_TENSORFLOW_STAND_IN=off")
         return super().__new__(cls)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and callable(args[0]):
             return args[0]  # `@tf.function(jit_compile=True)`: the inert result of the call decorates
-        raise RuntimeError("TensorFlow was replaced by a stand-in in this process (launcher.tensorflow_stand_in)")
+        raise RuntimeError("TensorFlow was replaced by a stand-in in this process (rasa_runtime.tensorflow_stand_in)")
 
     def __getattr__(self, name: str) -> Any:
         return _child(type(self).__qualname__, name)
@@ -151,7 +193,13 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def install() -> None:
-    """Make `import tensorflow` return the stand-in (before anything imports the real one)."""
+    """Make `import tensorflow` return the stand-in (before anything imports the real one), on rasa 3.6.21 only."""
+    found = rasa_version()
+    if found != RASA_VERSION:
+        raise RuntimeError(f"rasa_runtime/tensorflow_stand_in.py was written for rasa {RASA_VERSION}, found {found}; "
+                           "check that the new Rasa's modules still only use TensorFlow at import time and that "
+                           "every component on TENSORFLOW_FREE is still free of it (or set "
+                           "RASA_TENSORFLOW_STAND_IN=off)")
     for name in STOOD_IN:
         if name in sys.modules and not isinstance(sys.modules[name], _StandInModule):
             raise RuntimeError(f"the real {name} is already imported; install the stand-in first")
@@ -160,23 +208,27 @@ def install() -> None:
 
 
 def install_if_safe(argv: List[str]) -> bool:
-    """Install the stand-in when the served model needs no TensorFlow; say why not otherwise."""
-    model = model_argument(argv)
-    if model is None or not model.is_file():
+    """Install the stand-in when no model the command line names needs TensorFlow; say why not otherwise."""
+    models = model_arguments(argv)
+    if not models or not all(model.is_file() for model in models):
         logger.info("TensorFlow loaded: no packed model named on the command line to check")
         return False
-    try:
-        missing = needs_tensorflow(components_of(model))
-    except (OSError, KeyError, ValueError, StopIteration, tarfile.TarError) as error:
-        logger.warning("TensorFlow loaded: cannot read %s's metadata (%s)", model, error)
+    if trains_from_config(argv):
+        logger.info("TensorFlow loaded: the command trains models from a config")
         return False
-    if missing:
-        logger.info("TensorFlow loaded: the model uses %s", ", ".join(missing))
-        return False
+    for model in models:
+        try:
+            missing = needs_tensorflow(components_of(model))
+        except (OSError, KeyError, ValueError, StopIteration, tarfile.TarError) as error:
+            logger.warning("TensorFlow loaded: cannot read %s's metadata (%s)", model, error)
+            return False
+        if missing:
+            logger.info("TensorFlow loaded: %s uses %s", model, ", ".join(missing))
+            return False
     install()
     # Rasa configures TensorFlow's thread pools and GPUs from these at start-up; without TensorFlow they mean
     # nothing, and calling the stand-in outside an import would (rightly) fail.
     for name in TENSORFLOW_SETTINGS:
         os.environ.pop(name, None)
-    logger.info("TensorFlow not loaded: no component of %s uses it", model)
+    logger.info("TensorFlow not loaded: no component of %s uses it", ", ".join(map(str, models)))
     return True
