@@ -1,7 +1,7 @@
 """What `make run` starts: the four processes of the embedded stack, their ports, logs and health checks.
 
 Every address comes from the environment with the embedded default, the same variables the processes
-read themselves (see .env.example), so `make run` with nothing set gives the stack the README describes.
+read themselves (see .env.example), so `make run` with nothing set gives the stack docs/operations.md describes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Intent classification on TF-IDF word and character n-grams, and a sentence embedding, by logistic regression.
 
 Why not Rasa's own LogisticRegressionClassifier on CountVectorsFeaturizer output: on our held-out split this
-classifier scores about 3 points more macro F1 (README, "Understanding and dialogue"), for three reasons that
+classifier scores a few points more macro F1 (docs/nlu.md), for three reasons that
 Rasa's component cannot be configured to have:
 - sublinear TF-IDF weights instead of raw counts, so frequent filler words ("please", "my") weigh less;
 - order numbers, codes and emails become one placeholder word each (`text_shapes.shape_text`);
@@ -101,7 +101,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         product, with no sparse matrices and no copies.
 
         scikit-learn's predict_proba multiplies by `coef_.T`, a transposed view that scipy copies whole
-        (36 classes × 21,500 features, 6 MB here) on every call; and TfidfVectorizer.transform builds and
+        (all classes × all features) on every call; and TfidfVectorizer.transform builds and
         validates sparse matrices, which for one short message costs more than the arithmetic.
         `_message_probabilities` computes the same numbers (a unit test holds them to scikit-learn's within
         1e-12).
@@ -144,7 +144,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         """The feature rows, and whether each message had anything the model knows besides spaces.
 
         A message of only unknown characters (an emoji never seen, a script we have no examples in) has no
-        evidence at all, and a linear model would still answer with its biases (it said `affirm`, 0.67, for
+        evidence at all, and a linear model would still answer with its biases (it said `affirm`, confidently, for
         any unseen emoji). Such messages get confidence 0, so the FallbackClassifier asks instead.
         """
         shaped = [shape_text(text) for text in texts]

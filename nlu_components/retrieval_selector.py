@@ -3,7 +3,7 @@
 Rasa's ResponseSelector trains a second TensorFlow model to pick the FAQ topic. Our intent classifier learns
 the topics as classes anyway, so this component only turns its topic ranking into the `response_selector`
 output Rasa's retrieval actions (`utter_faq`) and `rasa test` read. Without it, TensorFlow is needed by no
-component of the model, which is what makes the Rasa process small (README, Performance).
+component of the model, which is what makes the Rasa process small (docs/performance.md).
 """
 
 from __future__ import annotations

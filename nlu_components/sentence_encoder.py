@@ -18,6 +18,7 @@ Where the parts come from, and how each is checked:
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -73,9 +74,19 @@ def quantize_for_cpu(source: Path, target: Path) -> None:
 
     The package's file stores int8 weights that onnxruntime dequantises to float at load, so every product is
     a float one. Folding those weights (onnxruntime's basic graph optimisation) and quantising the result
-    dynamically gives int8 products: about 4x less time a message on one core, at the accuracy docs/nlu.md
+    dynamically gives int8 products: several times less time a message on one core, at the accuracy docs/nlu.md
     measures. Needs the `onnx` package, which only training uses.
     """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantiser logs a line per tensor at INFO on the root logger
+    try:
+        _quantize(source, target)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(source: Path, target: Path) -> None:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -124,6 +135,12 @@ class SentenceEncoder:
             out[rows] = self._run([encodings[row].ids for row in rows])
         return out
 
+    def set_cache_size(self, size: int) -> None:
+        """Keep at most `size` recent messages' vectors (0: none, e.g. to measure the encoder itself)."""
+        self._cache_size = size
+        while len(self._cache) > size:
+            self._cache.popitem(last=False)
+
     def encode_one(self, text: str) -> np.ndarray:
         """The embedding of one message (read-only; cached)."""
         cached = self._cache.get(text)
@@ -132,9 +149,10 @@ class SentenceEncoder:
             return cached
         vector = self._run([self._tokenizer.encode(text or "").ids])[0]
         vector.setflags(write=False)
-        self._cache[text] = vector
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        if self._cache_size:
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return vector
 
     def _run(self, token_ids: List[List[int]]) -> np.ndarray:

@@ -66,6 +66,11 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         """An encoder that has not yet written its model file (Rasa's GraphComponent contract)."""
         return cls(config, model_storage, resource)
 
+    @property
+    def encoder(self) -> Optional[SentenceEncoder]:
+        """The loaded encoder (None before training)."""
+        return self._encoder
+
     def train(self, training_data: TrainingData) -> Resource:
         """Store the served model file and its checksum in the trained model."""
         source = source_model()

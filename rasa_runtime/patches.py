@@ -22,8 +22,8 @@ def validate_action_responses_once() -> None:
     """Build the validator for the action server's answers once instead of on every custom-action call.
 
     `RemoteAction._validate_action_result` calls `jsonschema.validate`, which re-checks the constant schema
-    itself before every validation: in the serving benchmark that was a fifth of a Rasa process's CPU, as
-    each turn runs two or three custom actions (README, Performance). Same validation, same error message.
+    itself before every validation: in the serving benchmark that was a large share of a Rasa process's CPU, as
+    each turn runs two or three custom actions (docs/performance.md). Same validation, same error message.
     """
     from jsonschema import ValidationError
     from jsonschema.validators import validator_for
@@ -54,7 +54,7 @@ def resolve_event_types_once() -> None:
 
     `Event.resolve_by_type` rebuilds the list of all Event subclasses (recursively, with an `isabstract`
     check each) for every event it deserialises: building a tracker from its stored rows and reading an
-    action server's answer do that for each event. In the tracker store's benchmark that was a fifth of a
+    action server's answer do that for each event. In the tracker store's benchmark that was a large share of a
     turn's store time. Found classes are remembered by type name; an unknown name still goes to Rasa's
     lookup (so a subclass imported later is found, and the error for an unknown name is Rasa's).
     """
@@ -81,7 +81,7 @@ def run_graphs_without_dask() -> None:
     """Run a model's graph (every parse, every policy prediction) node by node instead of through dask.
 
     `DaskGraphRunner.run` recomputes the minimal schema (a recursive walk) and builds a dask graph on every
-    call, and dask's synchronous scheduler then orders and dispatches a handful of nodes: about a quarter of
+    call, and dask's synchronous scheduler then orders and dispatches a handful of nodes: a large share of
     a policy prediction's time on our model. The nodes, their inputs and their outputs are the same: each
     node is called with its dependencies' `(name, output)` pairs in the schema's order, an input named like
     a node replaces it, a dependency nobody provides is passed as its bare name (dask's behaviour, which

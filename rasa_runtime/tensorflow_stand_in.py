@@ -2,7 +2,7 @@
 
 Rasa imports TensorFlow at module level all over (`rasa.core.policies.policy` → featurizers →
 `rasa.utils.train_utils` → `tensorflow`), so even a model whose every component is scikit-learn or rules pays
-TensorFlow's ~500 MB of memory and seconds of start-up in each serving process. When the model's prediction
+TensorFlow's memory (docs/performance.md) and seconds of start-up in each serving process. When the model's prediction
 graph contains only components on `TENSORFLOW_FREE` (checked in the model's metadata before Rasa is imported),
 `install()` puts a stand-in package under the name `tensorflow`: module-level uses (base classes, decorators,
 dtypes, type hints) resolve to inert placeholders, and nothing at run time calls them. Any other component, or

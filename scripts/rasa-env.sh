@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Environment of the Rasa server process: performance knobs measured by `make bench-serve`
-# (README, Performance). `make run` and the benchmark apply it (launcher/tuning.py); by hand: source scripts/rasa-env.sh
+# (docs/performance.md). `make run` and the benchmark apply it (launcher/tuning.py); by hand: source scripts/rasa-env.sh
 # Every value can be overridden from the environment.
 
 # TensorFlow's thread pools, for a model that needs TensorFlow (ours does not: rasa_runtime/tensorflow_stand_in.py

@@ -13,6 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN: Dict[str, Any] = yaml.safe_load((REPO / "domain.yml").read_text())
+# Rasa sends the action server its domain with the retrieval responses of data/responses/ merged in.
+for _responses in sorted((REPO / "data" / "responses").glob("*.yml")):
+    DOMAIN["responses"].update(yaml.safe_load(_responses.read_text()).get("responses") or {})
 
 
 def user_event(text: str, intent: str, entities: Optional[List[dict]] = None, metadata: Optional[dict] = None) -> dict:
