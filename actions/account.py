@@ -6,10 +6,14 @@ from typing import Any, Dict, List
 
 from rasa_sdk.events import SlotSet
 
+from actions import formatting as fmt
 from actions.backends import Conflict, InvalidRequest
 from actions.base import ShopAction, Turn
 from actions.contact_details import classify_contact
 from actions.orders import propose
+
+# How each contact detail is named in a message ("the phone number on your account").
+FIELD_NAMES = {"email": "utter_contact_field_email", "phone": "utter_contact_field_phone"}
 
 
 class ActionUpdateAccount(ShopAction):
@@ -20,32 +24,34 @@ class ActionUpdateAccount(ShopAction):
     async def act(self, turn: Turn) -> List[Dict[str, Any]]:
         field, value = classify_contact(turn.slot("new_contact") or "")
         if field is None:
-            turn.say(text="I need a valid email address or phone number to update your account.")
+            turn.say(response="utter_contact_needed")
             return [SlotSet("new_contact", None)]
         customer = await turn.call(turn.clients.crm.get_customer, turn.customer_id)
         current = customer.email if field == "email" else customer.phone
         if current.replace(" ", "").lower() == value.replace(" ", "").lower():
-            turn.say(text=f"That's already the {label(field)} on your account, so there's nothing to change.")
+            turn.say(response="utter_contact_unchanged", field=label(turn, field))
             return [SlotSet("new_contact", None)]
-        return propose(turn, f"I'll change the {label(field)} on your account from {current} to {value}. Is that right?",
-                       {"op": "update_contact", "field": field, "value": value})
+        return propose(turn, {"op": "update_contact", "field": field, "value": value},
+                       response="utter_confirm_contact_change", field=label(turn, field), current=current,
+                       value=value)
 
 
-def label(field: str) -> str:
-    return "email address" if field == "email" else "phone number"
+def label(turn: Turn, field: str) -> str:
+    """The shopper's name for a contact detail: "email address" or "phone number"."""
+    return fmt.phrase(turn.domain, response=FIELD_NAMES[field])
 
 
 async def execute_update_contact(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Write the contact detail the shopper said yes to, or say why the CRM refused it."""
     field, value = operation["field"], operation["value"]
     try:
         await turn.call(turn.clients.crm.update_contact, turn.customer_id,
                         idempotency_key=turn.key("contact", operation), **{field: value})
     except Conflict:
-        turn.say(text="That email address belongs to another account, so I can't use it. "
-                      "Please give me a different one, or ask for a colleague.")
+        turn.say(response="utter_contact_email_taken")
         return [SlotSet("new_contact", None)]
     except InvalidRequest:
-        turn.say(text=f"Our system didn't accept that {label(field)}. Could you check it?")
+        turn.say(response="utter_contact_rejected", field=label(turn, field))
         return [SlotSet("new_contact", None)]
-    turn.say(text=f"Done: your {label(field)} is now {value}.")
+    turn.say(response="utter_contact_changed", field=label(turn, field), value=value)
     return [SlotSet("new_contact", None)]

@@ -1,18 +1,21 @@
 """What every custom action shares: the clients, a request id per run, timing, and one answer for a
-backend that is down, so no action ever surfaces a stack trace or silence."""
+backend that is down (`Turn.backend_calls`), so no action, nor the service form, ever surfaces a stack trace
+or silence."""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABCMeta, abstractmethod
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 import hashlib
 import json
 import logging
 import time
-from typing import Any, Callable, ClassVar, Dict, List, Optional, TypeVar
+from typing import Any, AsyncIterator, Callable, ClassVar, Dict, List, Optional, TypeVar
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backends import BackendError, NotFound, Unavailable
@@ -26,15 +29,26 @@ T = TypeVar("T")
 SYSTEM_NAMES = {"crm": "customer account", "orders": "order", "payments": "payment", "helpdesk": "support ticket"}
 
 
+@dataclass
+class BackendCalls:
+    """One `Turn.backend_calls` block: whether a call in it failed (and the shopper was told)."""
+
+    failed: bool = False
+
+
 class Turn:
     """One run of an action: the tracker, the dispatcher and the clients, with the helpers actions need."""
 
     def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any],
-                 clients: Optional[Backends] = None):
+                 clients: Optional[Backends] = None, *, action: str = "action"):
         self.dispatcher = dispatcher
         self.tracker = tracker
         self.domain = domain
         self.clients = clients or backends()
+        self.action = action
+        # The backend failure the shopper was told about in this run, and the events of that answer.
+        self.outage: Optional[BackendError] = None
+        self.outage_events: List[Dict[str, Any]] = []
 
     def slot(self, name: str) -> Any:
         return self.tracker.get_slot(name)
@@ -60,15 +74,45 @@ class Turn:
         raw = json.dumps([self.tracker.sender_id, *parts], sort_keys=True, default=str)
         return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
-    async def owned_order(self, order_id: Optional[str]) -> Optional[Order]:
-        """The order if it exists and belongs to the verified shopper; None otherwise (and we say nothing more)."""
-        if not order_id or not self.customer_id:
+    @asynccontextmanager
+    async def backend_calls(self) -> AsyncIterator[BackendCalls]:
+        """The one answer to a retailer system that fails, wrapped around the calls that may meet one.
+
+        A `BackendError` raised in the block does not escape: the shopper hears that the system concerned isn't
+        answering and is offered a person (once per run, however many calls fail), `outage` and `outage_events`
+        record it, the block's `failed` is set, and the code after the block runs. So the caller writes the
+        happy path inside the block and what to return without the answer after it.
+        """
+        block = BackendCalls()
+        try:
+            yield block
+        except BackendError as err:
+            block.failed = True
+            self._tell_outage(err)
+
+    def _tell_outage(self, err: BackendError) -> None:
+        if not isinstance(err, Unavailable):  # 401 or an unexpected 4xx: a configuration or contract problem
+            log.error("backend refused a request", extra={"action": self.action, "system": err.system,
+                                                          "status": err.status, "code": err.code,
+                                                          "conversation": self.conversation})
+        if self.outage is None:
+            self.outage = err
+            self.outage_events = backend_down(self, err)
+
+    async def owned_order(self, order_id: Optional[str], customer_id: Optional[str] = None) -> Optional[Order]:
+        """The order if it exists and belongs to `customer_id`; None otherwise (and we say nothing more).
+
+        `customer_id` defaults to this turn's verified shopper; the form passes the one it has just verified,
+        whose slot is only set by the events it returns.
+        """
+        owner = customer_id or self.customer_id
+        if not order_id or not owner:
             return None
         try:
             order = await self.call(self.clients.orders.get_order, order_id)
         except NotFound:
             return None
-        return order if order.customer_id == self.customer_id else None
+        return order if order.customer_id == owner else None
 
 
 def offer_handoff(turn: Turn, reason: str) -> List[Dict[str, Any]]:
@@ -102,26 +146,24 @@ class ShopAction(Action, metaclass=ABCMeta):
 
     @abstractmethod
     async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        """Do the action's work; backend failures are handled by `run`."""
+        """Do the action's work; a backend that fails is answered by `run`, through `Turn.backend_calls`."""
+
+    def after_outage(self, turn: Turn) -> List[Dict[str, Any]]:
+        """The events once the shopper has been told a system is down: the offer of a person."""
+        return turn.outage_events
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
-        turn = Turn(dispatcher, tracker, domain)
+        turn = Turn(dispatcher, tracker, domain, action=self.name())
         started, outcome = time.perf_counter(), "ok"
         with request_id(f"{turn.conversation}-{len(tracker.events)}"):
             try:
                 if self.needs_verified_customer and not turn.customer_id:
                     outcome = "not_verified"
                     return not_verified(turn)
-                return await self.act(turn)
-            except Unavailable as err:
-                outcome = "backend_unavailable"
-                return backend_down(turn, err)
-            except BackendError as err:  # 401 or an unexpected 4xx: a configuration or contract problem
-                outcome = "backend_error"
-                log.error("backend refused a request", extra={"action": self.name(), "system": err.system,
-                                                              "status": err.status, "code": err.code,
-                                                              "conversation": turn.conversation})
-                return backend_down(turn, err)
+                async with turn.backend_calls():
+                    return await self.act(turn)
+                outcome = "backend_unavailable" if isinstance(turn.outage, Unavailable) else "backend_error"
+                return self.after_outage(turn)
             finally:
                 ACTION_LATENCY.labels(self.name(), outcome).observe(time.perf_counter() - started)
 
@@ -141,7 +183,15 @@ class OrderAction(ShopAction):
 
 
 def backend_down(turn: Turn, err: BackendError) -> List[Dict[str, Any]]:
+    """Say that the system concerned isn't answering and offer a person (see `Turn.backend_calls`)."""
     system = SYSTEM_NAMES.get(err.system, err.system)
     turn.say(text=f"Sorry, our {system} system isn't answering right now, so I can't check that at the moment. "
                   "I can still answer questions about shipping, returns and payments.")
     return offer_handoff(turn, f"backend_unavailable:{err.system}")
+
+
+def form_ended_by_outage(turn: Turn) -> List[Dict[str, Any]]:
+    """The service form's events once an outage has been told: the offer of a person, the form ended, the turn
+    ended. Without the last, Rasa's "once the form is complete" rule would run the goal's action on what was
+    half collected, and the shopper would hear the outage twice, or "I couldn't confirm that it's you"."""
+    return turn.outage_events + [SlotSet("requested_slot", None), FollowupAction("action_listen")]

@@ -33,9 +33,7 @@ class ActionConfirmPending(ShopAction):
         executor = EXECUTORS.get(operation.get("op"))
         confidence = (turn.tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
         if executor is not None and confidence < MIN_CONFIRM_CONFIDENCE:
-            turn.say(text="Just to be sure: shall I go ahead? Please answer yes or no.",
-                     buttons=[{"title": "Yes, go ahead", "payload": "/affirm"},
-                              {"title": "No, leave it", "payload": "/deny"}])
+            turn.say(response="utter_confirm_again")
             return [SlotSet("pending", "confirm")]
         if executor is None:
             turn.say(response="utter_nothing_pending")
@@ -59,5 +57,5 @@ class ActionDeclinePending(ShopAction):
         elif intent == "stop":
             turn.say(response="utter_stopped")
         else:
-            turn.say(text="Alright! If anything else comes up, I'm here.")
+            turn.say(response="utter_nothing_to_decline")
         return list(CLEARED)

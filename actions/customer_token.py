@@ -11,22 +11,30 @@ Without the secret set, tokens are ignored and shoppers verify in chat.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Mapping, Optional
 
 import jwt
+from pydantic import Field, conint
+
+from foundation.settings import ProcessSettings, SettingsError
 
 METADATA_KEY = "customer_token"
 ALGORITHM = "HS256"
 DEFAULT_MAX_AGE = 3600
 
 
-def _secret(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    env = os.environ if environ is None else environ
-    secret = env.get("CUSTOMER_TOKEN_SECRET") or None
-    return secret
+class CustomerTokenSettings(ProcessSettings):
+    """The secret that signs customer tokens (unset: tokens are ignored) and the longest lifetime one may have."""
+
+    secret: Optional[str] = Field(None, env="CUSTOMER_TOKEN_SECRET")
+    max_age: conint(ge=1) = Field(DEFAULT_MAX_AGE, env="CUSTOMER_TOKEN_MAX_AGE")
+
+
+def _settings(environ: Optional[Mapping[str, str]] = None) -> CustomerTokenSettings:
+    """The action server's token settings (read once), or those of `environ` when given."""
+    return CustomerTokenSettings.current() if environ is None else CustomerTokenSettings.from_env(environ)
 
 
 def issue(customer_id: str, *, secret: str, ttl_seconds: int = DEFAULT_MAX_AGE, now: Optional[float] = None) -> str:
@@ -37,11 +45,10 @@ def issue(customer_id: str, *, secret: str, ttl_seconds: int = DEFAULT_MAX_AGE, 
 
 def verify(token: Any, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """The customer id a valid token vouches for, or None for a missing, forged, expired or too-long-lived one."""
-    secret = _secret(environ)
+    settings = _settings(environ)
+    secret, max_age = settings.secret, settings.max_age
     if not secret or not isinstance(token, str) or not token:
         return None
-    env = os.environ if environ is None else environ
-    max_age = int(env.get("CUSTOMER_TOKEN_MAX_AGE") or DEFAULT_MAX_AGE)
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]},
                             leeway=30)
@@ -53,10 +60,15 @@ def verify(token: Any, environ: Optional[Mapping[str, str]] = None) -> Optional[
 
 
 def main(argv: list) -> int:
+    """Print a token for a customer id, signed with the configured secret (local testing)."""
     if len(argv) != 2:
         print("usage: python -m actions.customer_token CUSTOMER_ID", file=sys.stderr)
         return 2
-    secret = _secret()
+    try:
+        secret = _settings().secret
+    except SettingsError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if not secret:
         print("error: set CUSTOMER_TOKEN_SECRET first (see .env.example)", file=sys.stderr)
         return 2

@@ -78,8 +78,7 @@ class ActionFallback(Action):
             return []
         FALLBACKS.labels("offer_handoff").inc()
         if tracker.active_loop.get("name"):
-            dispatcher.utter_message(text="Sorry, I'm still not following. If you'd rather talk to a person, "
-                                          "just say \"a person please\".")
+            dispatcher.utter_message(response="utter_still_not_following")
             return []
         dispatcher.utter_message(response="utter_offer_handoff")
         return [SlotSet("pending", "handoff"), SlotSet("handoff_reason", "fallback")]

@@ -1,4 +1,9 @@
-"""Handing a conversation to a person: a helpdesk ticket with everything said so far, then the bot pauses."""
+"""Handing a conversation to a person: a helpdesk ticket with everything said so far, then the bot pauses.
+
+An agent's reply does not come back into the chat: the helpdesk keeps the ticket's messages, and the agent
+answers by email, to the address of the customer on the ticket. So the shopper is told that, and when; an
+unverified shopper has no customer on the ticket and is asked to write to customer service with its number.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ from typing import Any, Dict, List, Optional
 
 from rasa_sdk.events import ConversationPaused, SlotSet
 
+from actions import formatting as fmt
 from actions.backends import BackendError
 from actions.backends.models import NewTicket, TranscriptLine
 from actions.base import ShopAction, Turn
 from actions.confirmation import CLEARED
 from actions.observability import HANDOFFS
+from actions.shop_policy import (REFUND_WINDOW_DAYS, SUPPORT_EMAIL, SUPPORT_HOURS_SATURDAY, SUPPORT_HOURS_WEEKDAYS,
+                                 SUPPORT_PHONE, SUPPORT_TIMEZONE)
 
 log = logging.getLogger("actions.handoff")
 
@@ -30,10 +38,15 @@ REASON_TEXT = {
     "fallback": "the assistant did not understand the shopper twice in a row",
     "verification_failed": "the shopper could not be verified in chat",
     "refund_failed": "a refund to the shopper failed",
-    "refund_outside_window": "the shopper wants a refund outside the 30-day window",
+    "refund_outside_window": f"the shopper wants a refund outside the {REFUND_WINDOW_DAYS}-day window",
     "double_charge": "the shopper was charged twice",
     "failed_payment": "the shopper's payment failed",
     "payment_query": "the shopper questions a payment",
+}
+# How each queue is named to the shopper ("I've passed this to our refunds team").
+TEAM_NAMES = {
+    "orders": "utter_team_orders", "refunds": "utter_team_refunds", "payments": "utter_team_payments",
+    "account": "utter_team_account", "general": "utter_team_general",
 }
 GOAL_TEXT = {
     "order_status": "where their order is", "refund_status": "where their refund is",
@@ -56,8 +69,8 @@ def transcript(events: List[Dict[str, Any]]) -> List[TranscriptLine]:
             entities = (event.get("parse_data") or {}).get("entities") or []
             if any(e.get("entity") == "verification_code" for e in entities) or re.fullmatch(r"\s*\d{6}\s*", text):
                 text = "[one-time code]"
-        lines.append(TranscriptLine("user" if kind == "user" else "bot", text[:4000],
-                                    None if stamp is None else str(stamp)))
+        lines.append(TranscriptLine(sender="user" if kind == "user" else "bot", text=text[:4000],
+                                    timestamp=None if stamp is None else str(stamp)))
     return lines[-MAX_TRANSCRIPT:]
 
 
@@ -126,13 +139,15 @@ class ActionHandoff(ShopAction):
         except BackendError as err:
             log.error("handoff failed: helpdesk unavailable", extra={"conversation": turn.conversation,
                                                                      "reason": reason, "error": str(err)})
-            turn.say(text="I'm sorry, I can't reach our support team's system right now. Please email "
-                          "support@larkspurhome.example or call +31 20 555 0199 (Mon-Fri 08:00-20:00, "
-                          "Sat 09:00-17:00 CET)" + (f" and mention order {ticket.metadata['order_id']}."
-                                                     if ticket.metadata.get("order_id") else "."))
+            order_id = ticket.metadata.get("order_id")
+            turn.say(response="utter_handoff_unavailable_order" if order_id else "utter_handoff_unavailable",
+                     support_email=SUPPORT_EMAIL, support_phone=SUPPORT_PHONE, weekday_hours=SUPPORT_HOURS_WEEKDAYS,
+                     saturday_hours=SUPPORT_HOURS_SATURDAY, timezone=SUPPORT_TIMEZONE, order_id=order_id or "")
             return list(CLEARED)
         HANDOFFS.labels(reason.split(":", 1)[0]).inc()
-        turn.say(text=f"I've passed this to our {ticket.queue} team as ticket #{created.id}. A colleague will "
-                      "continue right here (Mon-Fri 08:00-20:00, Sat 09:00-17:00 CET). They can see our whole "
-                      "conversation, so you won't need to repeat anything.")
+        # The ticket names the customer only when the shopper is verified; then the agent knows where to write.
+        turn.say(response="utter_handoff_reply_by_email" if ticket.customer_id else "utter_handoff_email_us",
+                 team=fmt.phrase(turn.domain, response=TEAM_NAMES[ticket.queue]), ticket_id=created.id,
+                 support_email=SUPPORT_EMAIL, weekday_hours=SUPPORT_HOURS_WEEKDAYS,
+                 saturday_hours=SUPPORT_HOURS_SATURDAY, timezone=SUPPORT_TIMEZONE)
         return list(CLEARED) + [SlotSet("handoff_ticket", str(created.id)), ConversationPaused()]

@@ -1,13 +1,11 @@
-"""Logs and metrics of the action server: JSON log lines without raw PII, Prometheus metrics."""
+"""Metrics of the action server (Prometheus) and the conversation reference its log lines carry instead of raw
+sender ids; the JSON log set-up itself is foundation/logging.py."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import sys
 
 from prometheus_client import Counter, Histogram
-from pythonjsonlogger.json import JsonFormatter
 
 ACTION_LATENCY = Histogram(
     "assistant_action_seconds",
@@ -22,15 +20,3 @@ FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not
 def conversation_ref(sender_id: str) -> str:
     """A stable, non-reversible id for a conversation: sender ids can be phone numbers or emails."""
     return hashlib.sha256(sender_id.encode()).hexdigest()[:16]
-
-
-def configure_json_logging(level: str = "INFO") -> None:
-    """Send every log line of this process to stdout as JSON, Python warnings included."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.captureWarnings(True)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-
 from actions import formatting as fmt
-from actions.backends import BackendError
 from actions.backends.models import Order
-from actions.base import Turn
+from actions.base import ShopAction, Turn, form_ended_by_outage
 
 # For each goal, the orders it can be about, most likely first.
 LIKELY_STATUSES = {
@@ -30,11 +26,11 @@ def likely_orders(orders: List[Order], goal: Optional[str]) -> List[Order]:
 
 
 async def pick_order(turn: Turn, customer_id: str, goal: Optional[str]) -> Optional[str]:
-    """The one order the request can be about, announced to the shopper; None when it is not clear."""
-    try:
-        orders = await turn.call(turn.clients.orders.list_orders, customer_id=customer_id, limit=20)
-    except BackendError:
-        return None  # the form asks for the number instead; the goal's action reports an outage
+    """The one order the request can be about, announced to the shopper; None when it is not clear.
+
+    A failing orders system raises to the caller's `Turn.backend_calls`.
+    """
+    orders = await turn.call(turn.clients.orders.list_orders, customer_id=customer_id, limit=20)
     candidates = likely_orders(orders, goal)
     if len(candidates) == 1 or len(orders) == 1:
         order = candidates[0] if candidates else orders[0]
@@ -43,20 +39,20 @@ async def pick_order(turn: Turn, customer_id: str, goal: Optional[str]) -> Optio
     return None
 
 
-class ActionAskOrderId(Action):
+class ActionAskOrderId(ShopAction):
     """Ask which order: the verified shopper's likely orders as buttons, or the number in plain words."""
 
-    def name(self) -> str:
-        return "action_ask_order_id"
+    action_name = "action_ask_order_id"
+    needs_verified_customer = False  # an unverified shopper is asked for the number
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
-        turn = Turn(dispatcher, tracker, domain)
+    def after_outage(self, turn: Turn) -> List[Dict[str, Any]]:
+        """The form's question for its `order_id` slot: an outage ends the form, as inside its validation."""
+        return form_ended_by_outage(turn)
+
+    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
         orders: List[Order] = []
         if turn.customer_id:
-            try:
-                orders = await turn.call(turn.clients.orders.list_orders, customer_id=turn.customer_id, limit=20)
-            except BackendError:
-                orders = []
+            orders = await turn.call(turn.clients.orders.list_orders, customer_id=turn.customer_id, limit=20)
         if not orders:
             turn.say(text="What's the order number? It's the 5-digit number in your order confirmation email, like 10234.")
             return []

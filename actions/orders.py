@@ -13,31 +13,45 @@ from actions import formatting as fmt
 from actions.backends import Conflict
 from actions.backends.models import Address, Order
 from actions.base import OrderAction, Turn
-from actions.shop_policy import can_cancel, can_change_address
+from actions.shop_policy import (DISPATCH_BUSINESS_DAYS, PAYMENT_WAIT_HOURS, REFUND_WINDOW_DAYS, can_cancel,
+                                 can_change_address)
 
 
-def describe_status(order: Order, today: date) -> str:
+def say_status(turn: Turn, order: Order, today: date) -> None:
     """One message that answers "where is my order?" for any status."""
-    head = f"Order {order.id} ({fmt.items(order)})"
+    order_id, items, shipment = order.id, fmt.items(order), order.shipment
     if order.status == "pending":
-        return (f"{head} is waiting for payment: we haven't received it yet. If the payment doesn't go "
-                "through within 24 hours the order is cancelled automatically.")
-    if order.status == "paid":
-        return f"{head} is paid and being prepared in our warehouse. It usually ships within 1-2 business days."
-    if order.status == "shipped" and order.shipment:
-        s = order.shipment
-        eta = s.estimated_delivery
-        when = "today" if eta == today else ("tomorrow" if (eta - today).days == 1 else f"on {fmt.day(eta)}")
-        return (f"{head} shipped on {fmt.day(s.shipped_at)} with {s.carrier} and should arrive {when}. "
-                f"Tracking number: {s.tracking_number} ({s.tracking_url})")
-    if order.status == "delivered" and order.shipment and order.shipment.delivered_at:
-        return f"{head} was delivered on {fmt.day(order.shipment.delivered_at)} by {order.shipment.carrier}."
-    if order.status == "cancelled":
-        when = f" on {fmt.day(order.cancelled_at)}" if order.cancelled_at else ""
-        return f"{head} was cancelled{when}."
-    if order.status == "returned":
-        return f"{head} was returned to us. Ask me \"where is my refund?\" to see where the money is."
-    return f"{head} is {order.status}."
+        turn.say(response="utter_order_status_pending", order_id=order_id, items=items,
+                 payment_wait_hours=PAYMENT_WAIT_HOURS)
+    elif order.status == "paid":
+        turn.say(response="utter_order_status_paid", order_id=order_id, items=items,
+                 dispatch_fastest=DISPATCH_BUSINESS_DAYS[0], dispatch_slowest=DISPATCH_BUSINESS_DAYS[1])
+    elif order.status == "shipped" and shipment:
+        turn.say(response="utter_order_status_shipped", order_id=order_id, items=items,
+                 shipped_on=fmt.day(shipment.shipped_at), carrier=shipment.carrier,
+                 arrival=arrival(turn, shipment.estimated_delivery, today),
+                 tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url)
+    elif order.status == "delivered" and shipment and shipment.delivered_at:
+        turn.say(response="utter_order_status_delivered", order_id=order_id, items=items,
+                 delivered_on=fmt.day(shipment.delivered_at), carrier=shipment.carrier)
+    elif order.status == "cancelled" and order.cancelled_at:
+        turn.say(response="utter_order_status_cancelled_on", order_id=order_id, items=items,
+                 cancelled_on=fmt.day(order.cancelled_at))
+    elif order.status == "cancelled":
+        turn.say(response="utter_order_status_cancelled", order_id=order_id, items=items)
+    elif order.status == "returned":
+        turn.say(response="utter_order_status_returned", order_id=order_id, items=items)
+    else:
+        turn.say(response="utter_order_status_other", order_id=order_id, items=items, status=order.status)
+
+
+def arrival(turn: Turn, eta: date, today: date) -> str:
+    """When a parcel should arrive, as the shopper says it: "today", "tomorrow" or "on Tue 26 Nov"."""
+    if eta == today:
+        return fmt.phrase(turn.domain, response="utter_arrival_today")
+    if (eta - today).days == 1:
+        return fmt.phrase(turn.domain, response="utter_arrival_tomorrow")
+    return fmt.phrase(turn.domain, response="utter_arrival_on_day", day=fmt.day(eta))
 
 
 class ActionOrderStatus(OrderAction):
@@ -46,15 +60,17 @@ class ActionOrderStatus(OrderAction):
     action_name = "action_order_status"
 
     async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
-        turn.say(text=describe_status(order, date.today()))
+        say_status(turn, order, date.today())
         return []
 
 
-def propose(turn: Turn, text: str, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Ask a yes/no question before changing anything; the operation waits in a slot for the answer."""
+def propose(turn: Turn, operation: Dict[str, Any], *, response: str, **variables: Any) -> List[Dict[str, Any]]:
+    """Ask a yes/no question before changing anything; the operation waits in a slot for the answer.
+
+    `response` is the question, with its yes and no buttons, in the domain.
+    """
     operation = {**operation, "nonce": uuid.uuid4().hex}
-    turn.say(text=text, buttons=[{"title": "Yes, go ahead", "payload": "/affirm"},
-                                 {"title": "No, leave it", "payload": "/deny"}])
+    turn.say(response=response, **variables)
     return [SlotSet("pending", "confirm"), SlotSet("pending_operation", operation)]
 
 
@@ -66,42 +82,49 @@ class ActionCancelOrder(OrderAction):
     async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         decision = can_cancel(order)
         if not decision.allowed:
-            turn.say(text=cancel_refusal(order))
+            say_cancel_refusal(turn, order)
             return []
-        refund = (f" The full {fmt.money(order.total, order.currency)} goes back to how you paid."
-                  if order.status == "paid" else " You haven't been charged for it.")
-        return propose(turn, f"Order {order.id} ({fmt.items(order)}) hasn't shipped yet, so I can cancel it.{refund} "
-                             "Shall I cancel it?", {"op": "cancel_order", "order_id": order.id})
+        operation = {"op": "cancel_order", "order_id": order.id}
+        if order.status == "paid":
+            return propose(turn, operation, response="utter_confirm_cancel_paid", order_id=order.id,
+                           items=fmt.items(order), amount=fmt.money(order.total, order.currency))
+        return propose(turn, operation, response="utter_confirm_cancel_unpaid", order_id=order.id,
+                       items=fmt.items(order))
 
 
-def cancel_refusal(order: Order) -> str:
+def say_cancel_refusal(turn: Turn, order: Order) -> None:
+    """Why an order that has left the warehouse (or is already cancelled) cannot be cancelled."""
     if order.status == "shipped":
-        return (f"Order {order.id} has already shipped, so it can't be cancelled any more. Once it arrives you "
-                "can return it within 30 days of delivery for a refund; refuse the parcel and it comes back to us too.")
-    if order.status == "delivered":
-        return (f"Order {order.id} has already been delivered, so it can't be cancelled. You can return it within "
-                "30 days of delivery, or ask me for a refund.")
-    if order.status == "cancelled":
-        return f"Order {order.id} is already cancelled; there's nothing more to do."
-    return f"Order {order.id} was returned, so there's nothing to cancel."
+        turn.say(response="utter_cancel_refused_shipped", order_id=order.id, refund_window_days=REFUND_WINDOW_DAYS)
+    elif order.status == "delivered":
+        turn.say(response="utter_cancel_refused_delivered", order_id=order.id,
+                 refund_window_days=REFUND_WINDOW_DAYS)
+    elif order.status == "cancelled":
+        turn.say(response="utter_cancel_refused_cancelled", order_id=order.id)
+    else:
+        turn.say(response="utter_cancel_refused_returned", order_id=order.id)
 
 
 async def execute_cancel(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Cancel the order the shopper said yes to, once, and tell them about the refund."""
     order_id = operation["order_id"]
     try:
         result = await turn.call(turn.clients.orders.cancel_order, order_id,
                                  idempotency_key=turn.key("cancel", operation), reason="customer request via chat")
     except Conflict:
         order = await turn.owned_order(order_id)
-        turn.say(text=cancel_refusal(order) if order else f"Order {order_id} can't be cancelled any more.")
+        if order:
+            say_cancel_refusal(turn, order)
+        else:
+            turn.say(response="utter_cancel_refused_no_longer", order_id=order_id)
         return []
     refunds = result.refunds
     if refunds:
         total = sum(r.amount for r in refunds)
-        turn.say(text=f"Done: order {order_id} is cancelled. Your refund of {fmt.money(total, refunds[0].currency)} "
-                      "is on its way to how you paid; you'll get an email confirmation too.")
+        turn.say(response="utter_cancelled_refund_on_its_way", order_id=order_id,
+                 amount=fmt.money(total, refunds[0].currency))
     else:
-        turn.say(text=f"Done: order {order_id} is cancelled. You weren't charged, so there's nothing to refund.")
+        turn.say(response="utter_cancelled_nothing_to_refund", order_id=order_id)
     return []
 
 
@@ -112,26 +135,26 @@ class ActionChangeAddress(OrderAction):
 
     async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         if not can_change_address(order).allowed:
-            turn.say(text=f"Order {order.id} has already left our warehouse ({order.status}), so I can't change "
-                          "its address any more. The carrier's tracking page may let you redirect the parcel.")
+            turn.say(response="utter_address_change_refused", order_id=order.id, status=order.status)
             return [SlotSet("new_address", None)]
         new = Address(**json.loads(turn.slot("new_address")))
         if new.name is None:
             new = Address(**{**new.__dict__, "name": order.shipping_address.name})
-        return propose(turn, f"I'll send order {order.id} to: {new.one_line()} instead of "
-                             f"{order.shipping_address.one_line()}. Is that right?",
-                       {"op": "change_address", "order_id": order.id, "address": new.to_json()})
+        return propose(turn, {"op": "change_address", "order_id": order.id, "address": new.to_json()},
+                       response="utter_confirm_address_change", order_id=order.id, new_address=new.one_line(),
+                       old_address=order.shipping_address.one_line())
 
 
 async def execute_change_address(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Send the order to the address the shopper said yes to, unless it shipped in the meantime."""
     address = Address(**operation["address"])
     try:
         order = await turn.call(turn.clients.orders.change_shipping_address, operation["order_id"], address,
                                 idempotency_key=turn.key("address", operation))
     except Conflict:
-        turn.say(text=f"Order {operation['order_id']} shipped in the meantime, so I couldn't change its address.")
+        turn.say(response="utter_address_change_too_late", order_id=operation["order_id"])
         return [SlotSet("new_address", None)]
-    turn.say(text=f"Done: order {order.id} will go to {order.shipping_address.one_line()}.")
+    turn.say(response="utter_address_changed", order_id=order.id, address=order.shipping_address.one_line())
     return [SlotSet("new_address", None)]
 
 
@@ -145,8 +168,8 @@ class ActionSendInvoice(OrderAction):
             invoice = await turn.call(turn.clients.orders.send_invoice, order.id,
                                       idempotency_key=turn.key("invoice", order.id, len(turn.tracker.events)))
         except Conflict:
-            turn.say(text=f"Order {order.id} hasn't been paid, so there's no invoice for it yet.")
+            turn.say(response="utter_invoice_not_paid", order_id=order.id)
             return []
-        turn.say(text=f"I've emailed invoice {invoice.invoice_number} for order {order.id} to {invoice.sent_to}. "
-                      "It should arrive within a few minutes; do check your spam folder.")
+        turn.say(response="utter_invoice_sent", order_id=order.id, invoice_number=invoice.invoice_number,
+                 sent_to=invoice.sent_to)
         return []

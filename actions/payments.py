@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 from actions import formatting as fmt
 from actions.backends.models import Order
 from actions.base import OrderAction, Turn, offer_handoff
-from actions.shop_policy import diagnose_payment
+from actions.shop_policy import HOLD_RELEASE_DAYS, PAYMENT_WAIT_HOURS, diagnose_payment
 
 
 class ActionPaymentIssue(OrderAction):
@@ -20,30 +20,29 @@ class ActionPaymentIssue(OrderAction):
         finding = diagnose_payment(order, payments)
         total = fmt.money(order.total, order.currency)
         if finding.kind == "double_charge":
-            times = ", ".join(f"{fmt.money(c.amount, c.currency)} on {fmt.day(c.created_at)}" for c in finding.charges)
-            turn.say(text=f"You're right: I see {len(finding.charges)} payments for order {order.id} ({times}) for an "
-                          f"order of {total}, so you paid {fmt.money(finding.extra, order.currency)} too much. "
-                          "A colleague from our payments team will refund the extra payment.")
+            charges = ", ".join(fmt.phrase(turn.domain, response="utter_charge_on_day",
+                                           amount=fmt.money(c.amount, c.currency), day=fmt.day(c.created_at))
+                                for c in finding.charges)
+            turn.say(response="utter_payment_double_charge", count=len(finding.charges), order_id=order.id,
+                     charges=charges, total=total, extra=fmt.money(finding.extra, order.currency))
             return offer_handoff(turn, "double_charge")
         if finding.kind == "failed_payment":
             charge = finding.charges[-1]
-            reason = f" ({charge.failure_reason})" if charge.failure_reason else ""
-            turn.say(text=f"The payment of {total} for order {order.id} by {fmt.method(charge)} failed on "
-                          f"{fmt.day(charge.created_at)}{reason}, so we haven't received any money. If your bank shows "
-                          "an amount, it's a temporary hold that disappears within 3-7 days. The order waits 24 hours "
-                          "for a new payment, then it's cancelled automatically.")
+            turn.say(response="utter_payment_failed_because" if charge.failure_reason else "utter_payment_failed",
+                     total=total, order_id=order.id, method=fmt.method(charge), failed_on=fmt.day(charge.created_at),
+                     reason=charge.failure_reason or "", hold_fastest=HOLD_RELEASE_DAYS[0],
+                     hold_slowest=HOLD_RELEASE_DAYS[1], payment_wait_hours=PAYMENT_WAIT_HOURS)
             return offer_handoff(turn, "failed_payment")
         if finding.kind == "failed_then_paid":
             ok = [c for c in finding.charges if c.status == "succeeded"][0]
-            turn.say(text=f"Your first payment attempt for order {order.id} failed, and the next one of {total} by "
-                          f"{fmt.method(ok)} went through on {fmt.day(ok.created_at)}. You've been charged once; "
-                          "the failed attempt may show as a hold for a few days and then disappears.")
+            turn.say(response="utter_payment_failed_then_paid", order_id=order.id, total=total, method=fmt.method(ok),
+                     paid_on=fmt.day(ok.created_at))
             return []
         if finding.kind == "no_payment":
-            turn.say(text=f"I don't see any payment for order {order.id} yet, so nothing has been taken for it.")
+            turn.say(response="utter_payment_none", order_id=order.id)
             return []
         charge = finding.charges[0]
-        turn.say(text=f"I see one payment of {fmt.money(charge.amount, charge.currency)} for order {order.id} by "
-                      f"{fmt.method(charge)} on {fmt.day(charge.created_at)}, which matches the order total of {total}.")
-        turn.say(text="If your statement shows something else, a colleague can look into it with you.")
+        turn.say(response="utter_payment_as_expected", amount=fmt.money(charge.amount, charge.currency),
+                 order_id=order.id, method=fmt.method(charge), paid_on=fmt.day(charge.created_at), total=total)
+        turn.say(response="utter_payment_can_look_into_it")
         return offer_handoff(turn, "payment_query")

@@ -13,42 +13,64 @@ from actions.backends import Conflict
 from actions.backends.models import Order, PaymentRecord, Refund
 from actions.base import OrderAction, Turn, offer_handoff
 from actions.orders import propose
-from actions.shop_policy import bank_days, expected_arrival, refund_deadline, refund_eligibility
+from actions.shop_policy import (REFUND_ISSUE_BUSINESS_DAYS, REFUND_WINDOW_DAYS, WARRANTY_YEARS, bank_days,
+                                 expected_arrival, refund_deadline, refund_eligibility)
 
 
-def describe_refund(refund: Refund, order_total: Decimal, today: date) -> str:
-    """One refund in a sentence: amount, method, when it was issued and when the bank should show it."""
+def bank_time(turn: Turn, refund_method: str) -> str:
+    """How long the shopper's bank or provider takes to show a refund: "a day", or a span of business days."""
+    fastest, slowest = bank_days(refund_method)
+    if slowest <= 1:
+        return fmt.phrase(turn.domain, response="utter_bank_time_a_day")
+    return fmt.phrase(turn.domain, response="utter_bank_time_business_days", fastest=fastest, slowest=slowest)
+
+
+def refund_amount(turn: Turn, refund: Refund, order_total: Decimal) -> str:
+    """The refund's amount, saying so when it is only part of the order's total."""
     amount = fmt.money(refund.amount, refund.currency)
-    partial = f" (part of the {fmt.money(order_total, refund.currency)} order)" if refund.amount < order_total else ""
-    low, high = bank_days(refund.method)
-    bank = "a day" if high <= 1 else f"{low}-{high} business days"
+    if refund.amount < order_total:
+        return fmt.phrase(turn.domain, response="utter_refund_amount_partial", amount=amount,
+                          order_total=fmt.money(order_total, refund.currency))
+    return amount
+
+
+def say_refund(turn: Turn, refund: Refund, order_total: Decimal, today: date) -> None:
+    """One refund in a message: amount, method, when it was issued and when the bank should show it."""
+    amount, method = refund_amount(turn, refund, order_total), fmt.method(refund)
     if refund.status == "issued":
         arrival = expected_arrival(refund)
-        late = " It should be there by now; if it isn't, please check with your bank." if arrival < today else ""
-        return (f"We refunded {amount}{partial} to your {fmt.method(refund)} on {fmt.day(refund.issued_at)}. "
-                f"Banks usually take {bank} to show it, so expect it by {fmt.day(arrival)}.{late}")
-    if refund.status == "pending":
-        return (f"A refund of {amount}{partial} to your {fmt.method(refund)} is being processed since "
-                f"{fmt.day(refund.created_at)}. We issue refunds within 2 business days; then your bank takes {bank}.")
-    return (f"A refund of {amount}{partial} to your {fmt.method(refund)} failed on {fmt.day(refund.created_at)}"
-            f"{': ' + refund.failure_reason if refund.failure_reason else ''}. The money hasn't left us, so it isn't lost.")
+        turn.say(response="utter_refund_issued_overdue" if arrival < today else "utter_refund_issued",
+                 refund_amount=amount, method=method, issued_on=fmt.day(refund.issued_at),
+                 bank_time=bank_time(turn, refund.method), expected_by=fmt.day(arrival))
+    elif refund.status == "pending":
+        turn.say(response="utter_refund_pending", refund_amount=amount, method=method,
+                 processing_since=fmt.day(refund.created_at), refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
+                 bank_time=bank_time(turn, refund.method))
+    elif refund.failure_reason:
+        turn.say(response="utter_refund_failed_because", refund_amount=amount, method=method,
+                 failed_on=fmt.day(refund.created_at), reason=refund.failure_reason)
+    else:
+        turn.say(response="utter_refund_failed", refund_amount=amount, method=method,
+                 failed_on=fmt.day(refund.created_at))
 
 
-def no_refund_reason(order: Order, today: date) -> str:
-    if order.status in ("pending", "paid"):
-        return f"Order {order.id} hasn't shipped and there's no refund on it. If you want your money back, I can cancel it instead."
-    if order.status == "shipped":
-        return f"Order {order.id} is still on its way, so there's no refund on it yet."
-    if order.status == "cancelled":
-        return f"Order {order.id} was cancelled before any payment was taken, so there's nothing to refund."
+def say_no_refund(turn: Turn, order: Order, today: date) -> None:
+    """Why an order has no refund, and what the shopper can do about it."""
     delivered = order.shipment.delivered_at.date() if order.shipment and order.shipment.delivered_at else None
-    if order.status == "returned":
-        return (f"Your return of order {order.id} is registered but no refund has been issued yet. We refund within "
-                "2 business days after the parcel reaches our warehouse.")
-    if delivered and today <= refund_deadline(delivered):
-        return (f"There's no refund on order {order.id}. It was delivered on {fmt.day(delivered)}, so you can still "
-                f"return it or ask for a refund until {fmt.day(refund_deadline(delivered))}.")
-    return f"There's no refund on order {order.id}."
+    if order.status in ("pending", "paid"):
+        turn.say(response="utter_no_refund_not_shipped", order_id=order.id)
+    elif order.status == "shipped":
+        turn.say(response="utter_no_refund_on_its_way", order_id=order.id)
+    elif order.status == "cancelled":
+        turn.say(response="utter_no_refund_cancelled_unpaid", order_id=order.id)
+    elif order.status == "returned":
+        turn.say(response="utter_no_refund_return_registered", order_id=order.id,
+                 refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS)
+    elif delivered and today <= refund_deadline(delivered):
+        turn.say(response="utter_no_refund_can_still_ask", order_id=order.id, delivered_on=fmt.day(delivered),
+                 deadline=fmt.day(refund_deadline(delivered)))
+    else:
+        turn.say(response="utter_no_refund", order_id=order.id)
 
 
 class ActionRefundStatus(OrderAction):
@@ -60,31 +82,25 @@ class ActionRefundStatus(OrderAction):
         payments: PaymentRecord = await turn.call(turn.clients.payments.payments_for_order, order.id)
         today = date.today()
         if not payments.refunds:
-            turn.say(text=no_refund_reason(order, today))
+            say_no_refund(turn, order, today)
             return []
         for refund in payments.refunds:
-            turn.say(text=describe_refund(refund, order.total, today))
+            say_refund(turn, refund, order.total, today)
         if any(r.status == "failed" for r in payments.refunds) and not any(
             r.status in ("issued", "pending") for r in payments.refunds
         ):
-            turn.say(text="A colleague from our payments team can send it again, for example to another account.")
+            turn.say(response="utter_refund_failed_can_resend")
             return offer_handoff(turn, "refund_failed")
         return []
 
 
+# Why the policy says no (shop_policy.Decision.reason), and the response that explains it.
 REFUSALS = {
-    "nothing_paid": "Order {id} hasn't been paid, so there's nothing to refund.",
-    "cancelled_refunds_automatically": "Order {id} is cancelled, and cancelled orders are refunded automatically. "
-                                       "Ask me \"where is my refund?\" to see where it is.",
-    "not_shipped_cancel_instead": "Order {id} hasn't shipped yet. The quickest way to get your money back is to "
-                                  "cancel it, which refunds the full amount. Say \"cancel my order\" if you'd like that.",
-    "not_delivered_yet": "Order {id} is still on its way. Once it's delivered you can return it within 30 days "
-                         "for a refund.",
-    "already_refunded": "Order {id} has already been refunded in full (or the refund is on its way). "
-                        "Ask me \"where is my refund?\" for the details.",
-    "window_passed": "I'm sorry, order {id} was delivered on {delivered}, and refunds can be requested within "
-                     "30 days of delivery, so until {deadline}. If the item is faulty, our 2-year warranty "
-                     "still covers it.",
+    "nothing_paid": "utter_refund_refused_nothing_paid",
+    "cancelled_refunds_automatically": "utter_refund_refused_cancelled",
+    "not_shipped_cancel_instead": "utter_refund_refused_not_shipped",
+    "not_delivered_yet": "utter_refund_refused_not_delivered",
+    "already_refunded": "utter_refund_refused_already_refunded",
 }
 
 
@@ -96,33 +112,31 @@ class ActionRequestRefund(OrderAction):
     async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
         payments = await turn.call(turn.clients.payments.payments_for_order, order.id)
         decision = refund_eligibility(order, payments, date.today())
+        if decision.reason == "window_passed":
+            delivered = order.shipment.delivered_at.date()
+            turn.say(response="utter_refund_refused_window_passed", order_id=order.id,
+                     delivered_on=fmt.day(delivered), refund_window_days=REFUND_WINDOW_DAYS,
+                     deadline=fmt.day(refund_deadline(delivered)), warranty_years=WARRANTY_YEARS)
+            return offer_handoff(turn, "refund_outside_window")
         if not decision.allowed:
-            delivered = order.shipment.delivered_at.date() if order.shipment and order.shipment.delivered_at else None
-            turn.say(text=REFUSALS[decision.reason].format(
-                id=order.id,
-                delivered=fmt.day(delivered) if delivered else "",
-                deadline=fmt.day(refund_deadline(delivered)) if delivered else "",
-            ))
-            if decision.reason == "window_passed":
-                return offer_handoff(turn, "refund_outside_window")
+            turn.say(response=REFUSALS[decision.reason], order_id=order.id, refund_window_days=REFUND_WINDOW_DAYS)
             return []
         charge = next(c for c in payments.charges if c.status == "succeeded")
-        amount = fmt.money(decision.amount, order.currency)
-        return propose(turn, f"Order {order.id} qualifies for a refund of {amount} to your {fmt.method(charge)}. "
-                             "Shall I go ahead?",
-                       {"op": "refund", "order_id": order.id, "amount": str(decision.amount)})
+        return propose(turn, {"op": "refund", "order_id": order.id, "amount": str(decision.amount)},
+                       response="utter_confirm_refund", order_id=order.id,
+                       amount=fmt.money(decision.amount, order.currency), method=fmt.method(charge))
 
 
 async def execute_refund(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Create the refund the shopper said yes to, once, and give its reference."""
     try:
         refund = await turn.call(turn.clients.payments.create_refund, operation["order_id"],
                                  amount=Decimal(operation["amount"]), reason="requested by customer via chat",
                                  idempotency_key=turn.key("refund", operation))
     except Conflict:
-        turn.say(text=f"Order {operation['order_id']} has been refunded in the meantime, so I haven't refunded it twice.")
+        turn.say(response="utter_refund_already_done", order_id=operation["order_id"])
         return []
-    low, high = bank_days(refund.method)
-    turn.say(text=f"Done: refund {refund.id} of {fmt.money(refund.amount, refund.currency)} for order "
-                  f"{refund.order_id} is on its way. We issue it within 2 business days, then your bank takes about "
-                  f"{high if low == 0 else f'{low}-{high}'} business days. Keep the reference {refund.id} in case you need it.")
+    turn.say(response="utter_refund_created", refund_id=refund.id, amount=fmt.money(refund.amount, refund.currency),
+             order_id=refund.order_id, refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
+             bank_time=bank_time(turn, refund.method))
     return [SlotSet("order_id", refund.order_id)]

@@ -1,11 +1,17 @@
 """The service form: collects what a request needs, in order: who the shopper is (unless a signed channel
 token already says so), which order, and the new address or contact detail. Which slots it needs follows
-the goal, so switching topic mid-way keeps what the shopper already said."""
+the goal, so switching topic mid-way keeps what the shopper already said. Who the shopper is, is proven by
+`actions/identity.py`; this module decides what each answer does to the form's slots.
+
+A retailer system that fails mid-form is answered by `Turn.backend_calls`, the same as in every action: the slot
+being checked stays empty, what was settled before stays, and the form and the turn end with a person offered.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -13,18 +19,20 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions import customer_token
+from actions import customer_token, identity
 from actions.addresses import COUNTRIES, parse_address
-from actions.backends import Unavailable
 from actions.backends.request_context import request_id
-from actions.base import Turn
+from actions.base import Turn, form_ended_by_outage
 from actions.contact_details import classify_contact, find_email, looks_like_partial_email
 from actions.order_choice import pick_order
 
 NEEDS_ORDER = {"order_status", "refund_status", "request_refund", "cancel_order", "change_address",
                "payment_issue", "invoice"}
-MAX_CODE_ATTEMPTS = 3
 VERIFYING = ("login_email", "verification_code")
+FORM_ACTION = "validate_service_form"
+# The Turn of the form's run in progress, shared by its extract and validate methods, so that an outage told
+# while checking one slot ends the whole form.
+_running: ContextVar[Optional[Turn]] = ContextVar("service_form_turn", default=None)
 REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|that one|this one)\b", re.I)
 
 
@@ -88,11 +96,16 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def running_turn(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> Turn:
+    """The Turn of the form's current run (a new one outside a run)."""
+    return _running.get() or Turn(dispatcher, tracker, domain, action=FORM_ACTION)
+
+
 class ValidateServiceForm(FormValidationAction):
     """Dynamic slots, extraction and validation of `service_form`."""
 
     def name(self) -> Text:
-        return "validate_service_form"
+        return FORM_ACTION
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
         events: List[Dict[str, Any]] = []
@@ -100,16 +113,25 @@ class ValidateServiceForm(FormValidationAction):
         vouched = customer_token.verify(metadata.get(customer_token.METADATA_KEY))
         if vouched and tracker.get_slot("customer_id") != vouched:
             events.append(SlotSet("customer_id", vouched))
-            tracker.add_slots(events)
-        turn = Turn(dispatcher, tracker, domain)
-        with request_id(f"{turn.conversation}-{len(tracker.events)}"):
-            return events + await super().run(dispatcher, tracker, domain)
+            tracker.add_slots(events)  # the SDK's way to let the checks below see an event before it is returned
+        turn = Turn(dispatcher, tracker, domain, action=FORM_ACTION)
+        running = _running.set(turn)
+        try:
+            with request_id(f"{turn.conversation}-{len(tracker.events)}"):
+                validated: List[Dict[str, Any]] = []
+                async with turn.backend_calls():  # the methods guard their own calls; this is the last line
+                    validated = await super().run(dispatcher, tracker, domain)
+                if turn.outage is not None:
+                    return events + validated + form_ended_by_outage(turn)
+                return events + validated
+        finally:
+            _running.reset(running)
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
         goal = tracker.get_slot("goal")
         slots = ["goal"]
         if not tracker.get_slot("customer_id"):
-            if (tracker.get_slot("verification") or {}).get("failed"):
+            if identity.has_failed(tracker.get_slot("verification")):
                 return slots  # the form ends; the goal's action explains and offers a person
             slots += list(VERIFYING)
         if goal in NEEDS_ORDER:
@@ -158,20 +180,10 @@ class ValidateServiceForm(FormValidationAction):
             dispatcher.utter_message(response="utter_email_incomplete" if looks_like_partial_email(str(value))
                                      else "utter_email_invalid")
             return {"login_email": None}
-        turn = Turn(dispatcher, tracker, domain)
-        try:
-            customer = await turn.call(turn.clients.crm.find_by_email, email)
-            verification = {"customer_id": None, "verification_id": None, "attempts": 0}
-            if customer is not None:
-                started = await turn.call(turn.clients.crm.start_verification, customer.id,
-                                          idempotency_key=turn.key("verify", email, len(tracker.events)))
-                verification.update(customer_id=customer.id, verification_id=started.verification_id)
-        except Unavailable:
-            return {"login_email": email, "verification": {"failed": True, "reason": "unavailable"}}
-        # The same words whether or not the address is known: the chat must not reveal who is a customer.
-        dispatcher.utter_message(text=f"Thanks. If {email} is on our records, I've just sent a 6-digit code to it. "
-                                      "It's valid for 10 minutes.")
-        return {"login_email": email, "verification": verification}
+        turn = running_turn(dispatcher, tracker, domain)
+        async with turn.backend_calls():
+            return {"login_email": email, "verification": await identity.start_check(turn, email)}
+        return {"login_email": None}  # asked again when the shopper tries later
 
     async def extract_verification_code(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "verification_code":
@@ -188,47 +200,31 @@ class ValidateServiceForm(FormValidationAction):
         if len(code) != 6:
             dispatcher.utter_message(text="The code has 6 digits. Could you type it again?")
             return {"verification_code": None}
-        state = dict(tracker.get_slot("verification") or {})
-        turn = Turn(dispatcher, tracker, domain)
-        state["attempts"] = int(state.get("attempts", 0)) + 1
-        result = None
-        if state.get("customer_id"):
-            try:
-                result = await turn.call(turn.clients.crm.check_verification, state["customer_id"],
-                                         state["verification_id"], code,
-                                         idempotency_key=turn.key("code", state, code))
-            except Unavailable:
-                return {"verification_code": None, "verification": {"failed": True, "reason": "unavailable"}}
-        if result is not None and result.verified:
-            return await self._verified(turn, state["customer_id"])
-        if result is not None and result.status == "expired":
-            started = await turn.call(turn.clients.crm.start_verification, state["customer_id"],
-                                      idempotency_key=turn.key("verify-again", state))
-            dispatcher.utter_message(text="That code has expired, so I've sent you a new one. Please type the new code.")
-            return {"verification_code": None,
-                    "verification": {**state, "verification_id": started.verification_id, "attempts": 0}}
-        left = result.attempts_left if result is not None else MAX_CODE_ATTEMPTS - state["attempts"]
-        if left <= 0 or (result is not None and result.status == "locked"):
-            dispatcher.utter_message(text="That's three wrong codes, so I've stopped the check to protect your account.")
-            return {"verification_code": None, "verification": {"failed": True, "reason": "locked"}}
-        dispatcher.utter_message(text=f"That code isn't right. You have {left} more "
-                                      f"{'try' if left == 1 else 'tries'}.")
-        return {"verification_code": None, "verification": state}
+        turn = running_turn(dispatcher, tracker, domain)
+        async with turn.backend_calls():
+            check = await identity.check_code(turn, tracker.get_slot("verification") or {}, code)
+            if check.customer_id is None:
+                return {"verification_code": None, "verification": check.state}
+            return await self._verified(turn, check)
+        return {"verification_code": None}  # the check stays as it was, so the shopper can type a code later
 
-    async def _verified(self, turn: Turn, customer_id: str) -> Dict[Text, Any]:
-        slots: Dict[Text, Any] = {"verification_code": "verified", "customer_id": customer_id,
-                                  "verification": {"customer_id": customer_id, "verified": True}}
-        turn.say(text="Thanks, you're verified.")
+    async def _verified(self, turn: Turn, check: identity.CodeCheck) -> Dict[Text, Any]:
+        """The shopper is verified; the order they named is checked, or the only likely one picked.
+
+        The identity holds even if the orders system then fails: only the order is left open.
+        """
+        slots: Dict[Text, Any] = {"verification_code": "verified", "customer_id": check.customer_id,
+                                  "verification": check.state}
         order_id = turn.slot("order_id")
-        if order_id:
-            turn.tracker.slots["customer_id"] = customer_id
-            if await turn.owned_order(order_id) is None:
-                turn.say(text=f"I couldn't find order {order_id} on your account, though.")
-                slots["order_id"] = None
-        elif turn.slot("goal") in NEEDS_ORDER:
-            picked = await pick_order(turn, customer_id, turn.slot("goal"))
-            if picked:
-                slots["order_id"] = picked
+        async with turn.backend_calls():
+            if order_id:
+                if await turn.owned_order(order_id, check.customer_id) is None:
+                    turn.say(text=f"I couldn't find order {order_id} on your account, though.")
+                    slots["order_id"] = None
+            elif turn.slot("goal") in NEEDS_ORDER:
+                picked = await pick_order(turn, check.customer_id, turn.slot("goal"))
+                if picked:
+                    slots["order_id"] = picked
         return slots
 
     # --- the order -------------------------------------------------------------------------------
@@ -256,9 +252,11 @@ class ValidateServiceForm(FormValidationAction):
             current = None
         customer_id = tracker.get_slot("customer_id")
         if starting and not current and customer_id:
-            picked = await pick_order(Turn(dispatcher, tracker, domain), customer_id, tracker.get_slot("goal"))
-            if picked:
-                return {"order_id": picked}
+            turn = running_turn(dispatcher, tracker, domain)
+            async with turn.backend_calls():
+                picked = await pick_order(turn, customer_id, tracker.get_slot("goal"))
+                if picked:
+                    return {"order_id": picked}
         return {"order_id": None} if cleared else {}
 
     async def validate_order_id(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
@@ -269,11 +267,13 @@ class ValidateServiceForm(FormValidationAction):
             dispatcher.utter_message(text="Order numbers have 5 digits, like 10234. Could you check yours? "
                                           "It's in your order confirmation email.")
             return {"order_id": None}
-        turn = Turn(dispatcher, tracker, domain)
-        if turn.customer_id and await turn.owned_order(order_id) is None:
-            dispatcher.utter_message(text=f"I couldn't find order {order_id} on your account. Could you check the number?")
-            return {"order_id": None}
-        return {"order_id": order_id}
+        turn = running_turn(dispatcher, tracker, domain)
+        async with turn.backend_calls():
+            if turn.customer_id and await turn.owned_order(order_id, turn.customer_id) is None:
+                dispatcher.utter_message(text=f"I couldn't find order {order_id} on your account. Could you check the number?")
+                return {"order_id": None}
+            return {"order_id": order_id}
+        return {"order_id": None}
 
     # --- what changes ----------------------------------------------------------------------------
 
@@ -295,8 +295,11 @@ class ValidateServiceForm(FormValidationAction):
     async def validate_new_address(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if isinstance(value, str) and value.startswith("{"):
             return {"new_address": value}  # already parsed
-        turn = Turn(dispatcher, tracker, domain)
-        order = await turn.owned_order(turn.slot("order_id"))
+        turn = running_turn(dispatcher, tracker, domain)
+        async with turn.backend_calls() as orders:
+            order = await turn.owned_order(turn.slot("order_id"), turn.customer_id)
+        if orders.failed:
+            return {"new_address": None}
         country = order.shipping_address.country if order else "NL"
         parsed = parse_address(str(value), default_country=country)
         if parsed.address is None:

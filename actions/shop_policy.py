@@ -1,7 +1,10 @@
 """The shop's business rules, in one place: refund eligibility, what can change before shipping, how
-long money takes to arrive. Actions ask these functions; they never decide such things themselves.
+long money takes to arrive, when customer service is open. Actions ask these functions; they never decide
+such things themselves.
 
-The figures match the help-centre articles in data/knowledge/ (refunds.md, orders.md).
+Every figure a message states (a window, a delay, the opening hours, the support address) is a constant here
+that the action passes to its domain response as a variable, so no other module and no response repeats it.
+The figures match the help-centre articles in data/knowledge/ and the FAQ answers in data/responses/faq.yml.
 """
 
 from __future__ import annotations
@@ -13,8 +16,25 @@ from typing import List, Optional, Tuple
 
 from actions.backends.models import Charge, Order, PaymentRecord, Refund
 
+# Days from delivery within which an order may be returned, and a refund asked for.
 REFUND_WINDOW_DAYS = 30
+# Business days we take to issue a refund once a return reaches the warehouse (or a refund is requested).
+REFUND_ISSUE_BUSINESS_DAYS = 2
+# Hours an order waits for its payment before it is cancelled automatically.
+PAYMENT_WAIT_HOURS = 24
+# Business days a paid order usually takes to leave the warehouse: (fastest, slowest).
+DISPATCH_BUSINESS_DAYS = (1, 2)
+# Days a bank takes to release the hold of a failed or double payment: (fastest, slowest).
+HOLD_RELEASE_DAYS = (3, 7)
+WARRANTY_YEARS = 2
 UNSHIPPED = ("pending", "paid")
+
+# Customer service: where a shopper writes or calls, and when a person answers (the FAQ's opening hours).
+SUPPORT_EMAIL = "support@larkspurhome.example"
+SUPPORT_PHONE = "+31 20 555 0199"
+SUPPORT_HOURS_WEEKDAYS = "08:00-20:00"  # Monday to Friday
+SUPPORT_HOURS_SATURDAY = "09:00-17:00"  # closed on Sundays
+SUPPORT_TIMEZONE = "CET"
 
 # Business days the shopper's bank or provider takes after we issue a refund: (fastest, slowest).
 BANK_DAYS = {
@@ -69,7 +89,7 @@ def refundable_amount(payments: PaymentRecord) -> Decimal:
 def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> Decision:
     """Whether the shopper may ask for a refund now, by the shop's refund policy.
 
-    Delivered or returned orders, within 30 days of delivery, with money still refundable. Unshipped
+    Delivered or returned orders, within REFUND_WINDOW_DAYS of delivery, with money still refundable. Unshipped
     orders are cancelled instead (which refunds in full), shipped ones wait until they arrive, and
     cancelled ones are refunded automatically.
     """
@@ -93,14 +113,17 @@ def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> De
 
 
 def refund_deadline(delivered: date) -> date:
+    """The last day a delivered order may be returned or refunded."""
     return delivered + timedelta(days=REFUND_WINDOW_DAYS)
 
 
 def bank_days(method: str) -> Tuple[int, int]:
+    """(fastest, slowest) business days the shopper's bank or provider takes to show an issued refund."""
     return BANK_DAYS.get(method, (3, 5))
 
 
 def add_business_days(start: date, days: int) -> date:
+    """The day `days` business days (Monday to Friday) after `start`."""
     current = start
     while days > 0:
         current += timedelta(days=1)

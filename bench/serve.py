@@ -25,22 +25,40 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from pydantic import Field, conint, validator
+
 from bench import conversations as scripts
 from bench import report
 from bench.loadgen import run_level_sync, warm_up
 from bench.sampler import Sampler, rss_by_root
 from bench.stacks import TOKEN_SECRET, Deployment, scrape, start_ours, start_stock, stock_project
-from launcher.tuning import rasa_env
 from bench.stats import parse_levels, summarize_latencies
-from tests.support.processes import REPO
+from foundation import REPO
+from foundation.settings import ProcessSettings, SettingsError
+from launcher.tuning import rasa_env
 
 MODEL = REPO / "models" / "larkspur.tar.gz"
 RESULTS = REPO / "results"
 CACHE = REPO / "var" / "bench"
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+class ServeBenchSettings(ProcessSettings):
+    """The serving benchmark's variables (or the make variables of the same name): the defaults of its options."""
+
+    levels: str = Field("1,8,32,128", env="BENCH_LEVELS")
+    conversations: conint(ge=1) = Field(48, env="BENCH_CONVERSATIONS")
+    replicas: conint(ge=1) = Field(default_factory=lambda: os.cpu_count() or 1, env="BENCH_REPLICAS")
+    warmup: conint(ge=0) = Field(6, env="BENCH_WARMUP")
+    skip_stock: bool = Field(False, env="BENCH_SKIP_STOCK")
+    skip_floor: bool = Field(False, env="BENCH_SKIP_FLOOR")
+    floor_rounds: conint(ge=1) = Field(10, env="BENCH_FLOOR_ROUNDS")
+    profile: conint(ge=0) = Field(0, env="BENCH_PROFILE")  # 0: no profile
+    shop_threads: conint(ge=1) = Field(16, env="DEMOSHOP_THREADS")  # the benchmark's demo shop, under load
+
+    @validator("levels")
+    def _levels(cls, value: str) -> str:
+        parse_levels(value)  # ValueError names what is wrong
+        return value
 
 
 def backend_delta(before: Dict[str, float], after: Dict[str, float], messages: int) -> Dict:
@@ -166,15 +184,21 @@ def rest_share(assistant: Dict) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the benchmark and write its results; 2 when a setting or the model is missing or unusable."""
+    try:
+        settings = ServeBenchSettings.from_env()
+    except SettingsError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", default=os.environ.get("BENCH_LEVELS") or "1,8,32,128")
-    parser.add_argument("--conversations", type=int, default=int(os.environ.get("BENCH_CONVERSATIONS") or 48))
-    parser.add_argument("--replicas", type=int, default=int(os.environ.get("BENCH_REPLICAS") or os.cpu_count() or 1))
-    parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP") or 6))
-    parser.add_argument("--skip-stock", action="store_true", default=_env_flag("BENCH_SKIP_STOCK"))
-    parser.add_argument("--skip-floor", action="store_true", default=_env_flag("BENCH_SKIP_FLOOR"))
-    parser.add_argument("--floor-rounds", type=int, default=int(os.environ.get("BENCH_FLOOR_ROUNDS") or 10))
-    parser.add_argument("--profile", type=int, default=int(os.environ.get("BENCH_PROFILE") or 0) or None,
+    parser.add_argument("--levels", default=settings.levels)
+    parser.add_argument("--conversations", type=int, default=settings.conversations)
+    parser.add_argument("--replicas", type=int, default=settings.replicas)
+    parser.add_argument("--warmup", type=int, default=settings.warmup)
+    parser.add_argument("--skip-stock", action="store_true", default=settings.skip_stock)
+    parser.add_argument("--skip-floor", action="store_true", default=settings.skip_floor)
+    parser.add_argument("--floor-rounds", type=int, default=settings.floor_rounds)
+    parser.add_argument("--profile", type=int, default=settings.profile or None,
                         help="py-spy the first Rasa replica during this concurrency level")
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--out", type=Path, default=RESULTS / "bench-serve.json")
@@ -201,7 +225,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         document["settings"]["model_mb"] = round(model.stat().st_size / 2**20, 1)
         print(f"starting ours: {args.replicas} Rasa replicas + PostgreSQL + Redis + action server + demo shop "
               f"(env from scripts/rasa-env.sh: {tuning})", flush=True)
-        ours = start_ours(tmp / "ours", model, args.replicas, tuning)
+        ours = start_ours(tmp / "ours", model, args.replicas, tuning, shop_threads=settings.shop_threads)
         try:
             print(f"[larkspur] start-up per replica: {ours.startup_s} s", flush=True)
             document["assistants"]["larkspur"] = measure(ours, "larkspur", levels, args.conversations, args.warmup,

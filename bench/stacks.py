@@ -4,8 +4,8 @@
   share them, as in production; the load generator spreads requests round-robin over the replicas.
 - stock: Rasa's starter assistant (`rasa init`) as shipped, one `rasa run` process, in-memory tracker store.
 
-Reuses tests/support (Service, free ports, the throw-away PostgreSQL) so the benchmark starts services
-exactly as the integration tests do.
+Starts them with foundation's helpers (processes.py, local_servers.py: the demo shop, the throw-away PostgreSQL
+and Redis), the ones the integration tests use, so the benchmark starts services exactly as they do.
 """
 
 from __future__ import annotations
@@ -14,41 +14,33 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import requests
 
-from tests.support.processes import REPO, Service, free_port, start_demoshop
-from tests.support.redis import start_redis
+from foundation import REPO
+from foundation.local_servers import PostgresServer, start_demoshop, start_redis
+from foundation.processes import ChildProcess, free_port
 
 RASA_BIN = str(Path(sys.executable).with_name("rasa"))
 OUR_RASA_CLI = (sys.executable, "-m", "rasa_runtime")  # JSON logs and our Rasa patches, as make run
 TOKEN_SECRET = "bench-customer-token-secret-0123456789"
 
 
-def wait_for_model(service: Service, url: str, timeout: float = 300) -> float:
+def wait_for_model(service: ChildProcess, url: str, timeout: float = 300) -> float:
     """Seconds from the process start until /status names a loaded model."""
-    started = service.started_at
-    service.wait_until(lambda: bool(requests.get(f"{url}/status", timeout=2).json().get("model_file")), timeout)
-    return time.monotonic() - started
-
-
-class TimedService(Service):
-    """A Service that remembers when it was started (for the start-up time)."""
-
-    def __init__(self, *args, **kwargs):
-        self.started_at = time.monotonic()
-        super().__init__(*args, **kwargs)
+    return service.wait_http(f"{url}/status", timeout, json_key="model_file")
 
 
 @dataclass
 class Deployment:
+    """One system under test as started: its Rasa URLs and processes, and what else to stop with it."""
+
     name: str
     urls: List[str]
-    rasa: List[Service]
+    rasa: List[ChildProcess]
     others: List = field(default_factory=list)  # services and servers to stop, in order
     startup_s: List[float] = field(default_factory=list)
     metrics_url: Optional[str] = None
@@ -67,7 +59,7 @@ class Deployment:
 
 def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str, str], index: int,
                cwd: Optional[Path] = None, credentials: Optional[Path] = None,
-               rasa_cli: Sequence[str] = (RASA_BIN,)) -> "tuple[TimedService, str, float]":
+               rasa_cli: Sequence[str] = (RASA_BIN,)) -> "tuple[ChildProcess, str, float]":
     """One `rasa run`; ours goes through `rasa_runtime` (as `make run` does), stock through `rasa`."""
     port = free_port()
     args = [*rasa_cli, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1", "--enable-api"]
@@ -75,16 +67,15 @@ def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str,
         args += ["--endpoints", str(endpoints)]
     if credentials:
         args += ["--credentials", str(credentials)]
-    service = TimedService(f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env},
+    service = ChildProcess(f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env},
                            tmp / f"rasa-{index}.log", cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     return service, url, wait_for_model(service, url)
 
 
-def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str]) -> Deployment:
-    """Demo shop, action server, PostgreSQL + Redis, and `replicas` Rasa servers sharing them."""
-    from tests.support.postgres import PostgresServer
-
+def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str], shop_threads: int = 16) -> Deployment:
+    """Demo shop (`shop_threads` WSGI threads), action server, PostgreSQL + Redis, and `replicas` Rasa servers
+    sharing them."""
     tmp.mkdir(parents=True, exist_ok=True)
     others: List = []
     deployment = Deployment("larkspur", [], [], others)
@@ -93,13 +84,13 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str]) -> De
         others.append(postgres)
         redis, redis_port = start_redis(tmp)
         others.append(redis)
-        shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": os.environ.get("DEMOSHOP_THREADS", "16")})
+        shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": str(shop_threads)})
         others.append(shop)
         action_port, metrics_port = free_port(), free_port()
         action_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
                       "ACTIONS_METRICS_PORT": str(metrics_port), "SANIC_HOST": "127.0.0.1",
                       "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
-        actions = Service("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
+        actions = ChildProcess("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
         others.insert(0, actions)
         actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=120)
         deployment.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"

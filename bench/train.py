@@ -26,7 +26,7 @@ import psutil
 
 from bench.report import machine
 from bench.stacks import RASA_BIN
-from tests.support.processes import REPO
+from foundation import REPO
 
 
 def tree_rss(proc: psutil.Process) -> int:

@@ -1,24 +1,62 @@
-"""What the channels share: settings from the environment, one error shape, the unconfigured-channel guard."""
+"""What the channels share: their settings from the environment, one error shape, the unconfigured-channel guard."""
 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Awaitable, Callable, List, Mapping, Optional, Sequence
+from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence
 
+from pydantic import AnyHttpUrl, Field, confloat
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from foundation.settings import ProcessSettings
 
 log = logging.getLogger("channels")
 
 Guard = Callable[[Request], Awaitable[Optional[HTTPResponse]]]
 
 
+class ChannelSettings(ProcessSettings):
+    """Every variable the messaging channels read, in the Rasa process (see .env.example).
+
+    Unset is None here: each connector supplies its own default where it has one (`SLACK_API_URL`, ...), and
+    answers 503 while a required one is unset. Read once per process, at the first channel's start.
+    """
+
+    slack_bot_token: Optional[str] = Field(None, env="SLACK_BOT_TOKEN")
+    slack_signing_secret: Optional[str] = Field(None, env="SLACK_SIGNING_SECRET")
+    slack_channel: Optional[str] = Field(None, env="SLACK_CHANNEL")
+    slack_proxy: Optional[str] = Field(None, env="SLACK_PROXY")
+    slack_api_url: Optional[AnyHttpUrl] = Field(None, env="SLACK_API_URL")
+    teams_app_id: Optional[str] = Field(None, env="TEAMS_APP_ID")
+    teams_app_password: Optional[str] = Field(None, env="TEAMS_APP_PASSWORD")
+    teams_tenant_id: Optional[str] = Field(None, env="TEAMS_TENANT_ID")
+    teams_openid_metadata_url: Optional[AnyHttpUrl] = Field(None, env="TEAMS_OPENID_METADATA_URL")
+    teams_token_url: Optional[AnyHttpUrl] = Field(None, env="TEAMS_TOKEN_URL")
+    teams_keys_min_refresh_seconds: Optional[confloat(ge=0)] = Field(None, env="TEAMS_KEYS_MIN_REFRESH_SECONDS")
+    twilio_account_sid: Optional[str] = Field(None, env="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: Optional[str] = Field(None, env="TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_number: Optional[str] = Field(None, env="TWILIO_WHATSAPP_NUMBER")
+    twilio_webhook_url: Optional[AnyHttpUrl] = Field(None, env="TWILIO_WEBHOOK_URL")
+    twilio_api_url: Optional[AnyHttpUrl] = Field(None, env="TWILIO_API_URL")
+
+    @classmethod
+    def field_of(cls, variable: str) -> str:
+        """The field a variable is read into; LookupError for a variable no channel declared here."""
+        fields: Dict[str, str] = {field.field_info.extra["env"]: name for name, field in cls.__fields__.items()}
+        if variable not in fields:
+            raise LookupError(f"{variable} is not a channel setting: declare it in ChannelSettings "
+                              f"(channels/common.py) and .env.example")
+        return fields[variable]
+
+
 def env(name: str, default: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    """The variable's value without surrounding blanks; `default` when unset or blank."""
-    value = (os.environ if environ is None else environ).get(name, "").strip()
-    return value or default
+    """The channel variable's value (from the process's ChannelSettings, or `environ` when given) without
+    surrounding blanks; `default` when unset or blank."""
+    settings = ChannelSettings.current() if environ is None else ChannelSettings.from_env(environ)
+    value = getattr(settings, ChannelSettings.field_of(name))
+    return default if value is None else str(value)
 
 
 def missing(names: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> List[str]:

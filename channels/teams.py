@@ -4,7 +4,9 @@ Inbound: every activity must carry `Authorization: Bearer <JWT>` issued by the B
 key from the JWKS named in the OpenID metadata document (`TEAMS_OPENID_METADATA_URL`), issuer = the metadata's
 `issuer`, audience = our app id, not expired (5 minutes clock skew), endorsed for the activity's `channelId`, and its
 `serviceurl` claim equal to the activity's `serviceUrl` (so a token cannot send our replies, and our access token,
-elsewhere). Anything else gets 401 and nothing is sent.
+elsewhere). Anything else gets 401 and nothing is sent. The keys are fetched and cached by PyJWT's `PyJWKClient`,
+which refetches them when a token names a key it has not seen (Microsoft rotates them), at most once per
+`TEAMS_KEYS_MIN_REFRESH_SECONDS`.
 Outbound: a client-credentials token from `TEAMS_TOKEN_URL`, then POST `<serviceUrl>/v3/conversations/<id>/activities`.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple
 from urllib.parse import quote
 
@@ -34,9 +36,10 @@ DEFAULT_TENANT = "botframework.com"  # multi-tenant bots; single-tenant ones set
 TOKEN_URL_TEMPLATE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 SCOPE = "https://api.botframework.com/.default"
 CLOCK_SKEW_SECONDS = 5 * 60
-KEYS_MAX_AGE_SECONDS = 24 * 3600
-KEYS_MIN_REFRESH_SECONDS = 60  # an unknown `kid` refetches the keys at most this often
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=15)
+KEYS_MAX_AGE_SECONDS = 24 * 3600  # the metadata and the keys are re-read once a day
+KEYS_MIN_REFRESH_SECONDS = 60  # default: an unknown `kid` refetches the keys at most this often
+HTTP_TIMEOUT_SECONDS = 15
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)
 BEARER = re.compile(r"^Bearer\s+(\S+)$")
 MENTION = re.compile(r"<at>[^<]*</at>")
 
@@ -46,27 +49,43 @@ class TokenError(Exception):
 
 
 class UnknownKey(TokenError):
-    """The token names a signing key we do not have (yet)."""
+    """The token names a signing key the Bot Connector does not publish (not even after a refetch)."""
 
 
-def validate_token(token: str, *, keys: Mapping[str, Dict[str, Any]], issuer: str, app_id: str,
-                   service_url: Optional[str], channel_id: Optional[str]) -> Dict[str, Any]:
-    """The token's claims if it is valid for this activity; raises TokenError otherwise."""
+class KeyDiscoveryFailed(Exception):
+    """The OpenID metadata or the JWKS could not be fetched or read: no token can be checked right now."""
+
+
+def signing_key_id(token: str) -> str:
+    """The `kid` of an RS256 token's header, read before any key is fetched; raises TokenError otherwise."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as err:
         raise TokenError(f"malformed token: {err}") from err
     if header.get("alg") != "RS256":
         raise TokenError(f"algorithm {header.get('alg')!r} not allowed")
-    jwk = keys.get(str(header.get("kid")))
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise TokenError("the token names no signing key")
+    return kid
+
+
+def validate_token(token: str, *, keys: Mapping[str, Mapping[str, Any]], issuer: str, app_id: str,
+                   service_url: Optional[str], channel_id: Optional[str]) -> Dict[str, Any]:
+    """The token's claims if it is valid for this activity; raises TokenError otherwise.
+
+    `keys` are the JWKs as the Bot Connector publishes them, by `kid`, with their `endorsements` (the channels
+    each key may sign for)."""
+    kid = signing_key_id(token)
+    jwk = keys.get(kid)
     if jwk is None:
-        raise UnknownKey(f"unknown signing key {header.get('kid')!r}")
+        raise UnknownKey(f"unknown signing key {kid!r}")
     endorsements = jwk.get("endorsements")
     if endorsements is not None and (not isinstance(channel_id, str) or channel_id not in endorsements):
         raise TokenError(f"signing key not endorsed for channel {channel_id!r}")
     try:
-        claims = jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"], audience=app_id, issuer=issuer,
-                            leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud"]})
+        claims = jwt.decode(token, RSAAlgorithm.from_jwk(dict(jwk)), algorithms=["RS256"], audience=app_id,
+                            issuer=issuer, leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud"]})
     except (jwt.PyJWTError, ValueError) as err:
         raise TokenError(str(err)) from err
     claimed = claims.get("serviceurl") or claims.get("serviceUrl")
@@ -76,32 +95,80 @@ def validate_token(token: str, *, keys: Mapping[str, Dict[str, Any]], issuer: st
     return claims
 
 
+class PublishedKeys(jwt.PyJWKClient):
+    """PyJWT's JWKS client (fetch, cache, one refetch for an unseen `kid` after a cooldown) that also keeps every key
+    as published: Microsoft's `endorsements` are not part of PyJWT's `PyJWK`, and the endorsement check needs them."""
+
+    def __init__(self, uri: str, *, refresh_cooldown: float) -> None:
+        super().__init__(uri, lifespan=KEYS_MAX_AGE_SECONDS, cooldown_duration=refresh_cooldown,
+                         timeout=HTTP_TIMEOUT_SECONDS)
+        self.published: Dict[str, Dict[str, Any]] = {}
+
+    def fetch_data(self) -> Any:
+        data = super().fetch_data()
+        keys = data.get("keys") if isinstance(data, dict) else None
+        self.published = {str(key["kid"]): key for key in keys if isinstance(key, dict) and "kid" in key} \
+            if isinstance(keys, list) else {}
+        return data
+
+
 @dataclass
 class SigningKeys:
-    """The Bot Connector's signing keys, discovered from the OpenID metadata document and cached."""
+    """The Bot Connector's issuer and signing keys, discovered from the OpenID metadata document (re-read once a
+    day); the keys themselves are fetched and cached by `PublishedKeys`."""
 
     metadata_url: str
+    refresh_cooldown: float = KEYS_MIN_REFRESH_SECONDS
     issuer: str = ""
-    keys: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    fetched_at: float = 0.0
+    jwks: Optional[PublishedKeys] = None
+    discovered_at: float = 0.0
     _lock: Optional[asyncio.Lock] = None
 
-    async def refresh(self, force: bool = False) -> None:
+    async def discover(self) -> PublishedKeys:
+        """The JWKS client for the metadata's `jwks_uri`; raises KeyDiscoveryFailed when the metadata is unreadable."""
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
-            age = time.monotonic() - self.fetched_at
-            if self.keys and (age < KEYS_MIN_REFRESH_SECONDS or (not force and age < KEYS_MAX_AGE_SECONDS)):
-                return
-            async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-                async with http.get(self.metadata_url) as answer:
-                    answer.raise_for_status()
-                    metadata = await answer.json(content_type=None)
-                async with http.get(metadata["jwks_uri"]) as answer:
-                    answer.raise_for_status()
-                    jwks = await answer.json(content_type=None)
+            if self.jwks is not None and time.monotonic() - self.discovered_at < KEYS_MAX_AGE_SECONDS:
+                return self.jwks
+            try:
+                async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+                    async with http.get(self.metadata_url) as answer:
+                        answer.raise_for_status()
+                        metadata = await answer.json(content_type=None)
+                jwks_uri = metadata["jwks_uri"]
+                if self.jwks is None or self.jwks.uri != jwks_uri:  # otherwise keep the cached keys
+                    self.jwks = PublishedKeys(jwks_uri, refresh_cooldown=self.refresh_cooldown)
+            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError,
+                    jwt.PyJWKClientError) as err:
+                raise KeyDiscoveryFailed(f"OpenID metadata {self.metadata_url}: {err!r}") from err
             self.issuer = metadata.get("issuer") or "https://api.botframework.com"
-            self.keys = {str(key["kid"]): key for key in jwks["keys"] if "kid" in key}
-            self.fetched_at = time.monotonic()
+            self.discovered_at = time.monotonic()
+            return self.jwks
+
+    async def published_with(self, kid: str) -> Mapping[str, Dict[str, Any]]:
+        """The published keys, `kid` among them: PyJWKClient refetches the set when `kid` is not in its cache (at
+        most once per cooldown); raises UnknownKey when it is still not there, KeyDiscoveryFailed when the JWKS
+        cannot be fetched."""
+        jwks = await self.discover()
+        try:
+            await asyncio.to_thread(jwks.get_signing_key, kid)  # urllib underneath: kept off the event loop
+        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as err:
+            raise KeyDiscoveryFailed(f"JWKS {jwks.uri}: {err}") from err
+        except jwt.PyJWKClientError as err:
+            raise UnknownKey(str(err)) from err
+        return jwks.published
+
+
+def seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment; `default` when unset."""
+    text = env(name)
+    try:
+        value = default if text is None else float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, 0 or more, not {text!r}")
+    return value
 
 
 class TeamsOutput(BotFramework):
@@ -157,28 +224,25 @@ class TeamsChannel(InputChannel):
         tenant = env("TEAMS_TENANT_ID", DEFAULT_TENANT)
         return cls(env("TEAMS_APP_ID", ""), env("TEAMS_APP_PASSWORD", ""),
                    env("TEAMS_OPENID_METADATA_URL", DEFAULT_OPENID_URL),
-                   env("TEAMS_TOKEN_URL") or TOKEN_URL_TEMPLATE.format(tenant=tenant), unset)
+                   env("TEAMS_TOKEN_URL") or TOKEN_URL_TEMPLATE.format(tenant=tenant), unset,
+                   keys_refresh_cooldown=seconds("TEAMS_KEYS_MIN_REFRESH_SECONDS", KEYS_MIN_REFRESH_SECONDS))
 
     def __init__(self, app_id: str, app_password: str, openid_url: str, token_url: str,
-                 unset: Optional[List[str]] = None) -> None:
+                 unset: Optional[List[str]] = None, keys_refresh_cooldown: float = KEYS_MIN_REFRESH_SECONDS) -> None:
         self.app_id = app_id
         self.app_password = app_password
         self.token_url = token_url
-        self.keys = SigningKeys(openid_url)  # fetched on the first request, not at start-up
+        self.keys = SigningKeys(openid_url, keys_refresh_cooldown)  # fetched on the first request, not at start-up
         self.unset = list(unset or [])
 
     async def authenticate(self, authorization: Optional[str], activity: Dict[str, Any]) -> None:
         match = BEARER.match(authorization or "")
         if not match:
             raise TokenError("no bearer token")
-        await self.keys.refresh()
-        kwargs = dict(issuer=self.keys.issuer, app_id=self.app_id, service_url=activity.get("serviceUrl"),
-                      channel_id=activity.get("channelId"))
-        try:
-            validate_token(match.group(1), keys=self.keys.keys, **kwargs)
-        except UnknownKey:
-            await self.keys.refresh(force=True)  # Microsoft rotates keys: look once more
-            validate_token(match.group(1), keys=self.keys.keys, **kwargs)
+        token = match.group(1)
+        keys = await self.keys.published_with(signing_key_id(token))  # junk tokens are refused before any fetch
+        validate_token(token, keys=keys, issuer=self.keys.issuer, app_id=self.app_id,
+                       service_url=activity.get("serviceUrl"), channel_id=activity.get("channelId"))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         teams_webhook = webhook_blueprint("teams_webhook")
@@ -196,8 +260,8 @@ class TeamsChannel(InputChannel):
             except TokenError as err:
                 log.warning("Teams request refused: %s", err)
                 return refuse(401, "unauthorized", "Missing or invalid Bot Connector token.")
-            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as err:
-                log.error("Teams: could not fetch the signing keys from %s: %s", self.keys.metadata_url, err)
+            except KeyDiscoveryFailed as err:
+                log.error("Teams: could not fetch the signing keys: %s", err)
                 return refuse(503, "key_discovery_failed", "Could not fetch the Bot Connector signing keys.")
             if activity.get("type") != "message":
                 return response.text("", status=200)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from demoshop import logs
 from demoshop.app import create_app
 from demoshop.config import Settings
 from demoshop.db import Database
 from demoshop.seed import seed_if_empty
+from foundation.logging import configure_json_logging
+from foundation.settings import SettingsError
 
 log = logging.getLogger("demoshop")
 
@@ -25,10 +26,16 @@ def build(settings: Settings):
 
 
 def main() -> int:
+    """Serve the demo shop until stopped; 2 when its settings or its database are unusable."""
     from waitress import serve
 
-    logs.configure()
-    settings = Settings.from_env()
+    configure_json_logging()
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a queue-depth warning per burst of requests
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        log.error("invalid configuration", extra={"error": str(exc)})
+        return 2
     try:
         app = build(settings)
     except Exception as exc:  # a wrong database URL must say so, not print a stack trace

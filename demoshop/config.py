@@ -1,47 +1,24 @@
-"""Settings of the demo shop, read once from the environment (twelve-factor)."""
+"""Settings of the demo shop, read once from the environment (or `.env`) at its start (twelve-factor)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import Field, conint
+
+from foundation.settings import Port, ProcessSettings
 
 DEFAULT_API_KEY = "demoshop-dev-key"
 DEFAULT_DB_PATH = Path("var") / "demoshop.sqlite"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(ProcessSettings):
     """Everything the demo shop reads from the environment; see `.env.example`."""
 
-    host: str
-    port: int
-    database_url: str
-    api_key: str
-    threads: int
-    fault_delay_ms: int
-    seed: int
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        url = env.get("DEMOSHOP_DATABASE_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
-        return cls(
-            host=env.get("DEMOSHOP_HOST", "127.0.0.1"),
-            port=_int(env, "DEMOSHOP_PORT", 8081),
-            database_url=url,
-            api_key=env.get("DEMOSHOP_API_KEY", DEFAULT_API_KEY),
-            threads=_int(env, "DEMOSHOP_THREADS", 8),
-            fault_delay_ms=_int(env, "DEMOSHOP_FAULT_DELAY_MS", 0),
-            seed=_int(env, "DEMOSHOP_SEED", 20240611),
-        )
-
-
-def _int(env, name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"error: {name} must be a whole number, got {raw!r}") from None
+    host: str = Field("127.0.0.1", env="DEMOSHOP_HOST")
+    port: Port = Field(8081, env="DEMOSHOP_PORT")
+    database_url: str = Field(f"sqlite:///{DEFAULT_DB_PATH}", env="DEMOSHOP_DATABASE_URL")
+    api_key: str = Field(DEFAULT_API_KEY, env="DEMOSHOP_API_KEY")
+    threads: conint(ge=1) = Field(8, env="DEMOSHOP_THREADS")
+    fault_delay_ms: conint(ge=0) = Field(0, env="DEMOSHOP_FAULT_DELAY_MS")
+    seed: int = Field(20240611, env="DEMOSHOP_SEED")

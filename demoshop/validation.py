@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from pydantic import BaseModel, constr, validator
+from pydantic import constr, validator
+
+from contract import v1
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,22}[0-9]$")
@@ -29,8 +31,8 @@ def check_phone(value: str) -> str:
     return value
 
 
-class AddressIn(BaseModel):
-    """A postal address as the shop accepts it."""
+class AddressIn(v1.Address):
+    """A postal address as the shop accepts it: the contract's `Address`, each field within the shop's limits."""
 
     name: Optional[Text] = None
     line1: Text

@@ -3,7 +3,9 @@
 FROM python:3.10-slim
 WORKDIR /app
 COPY requirements.txt requirements.lock ./
-RUN pip install --no-cache-dir -c requirements.lock Flask waitress pydantic SQLAlchemy psycopg2-binary python-json-logger
+RUN pip install --no-cache-dir -c requirements.lock Flask waitress pydantic python-dotenv SQLAlchemy psycopg2-binary python-json-logger
+COPY foundation ./foundation
+COPY contract ./contract
 COPY demoshop ./demoshop
 ENV DEMOSHOP_HOST=0.0.0.0 DEMOSHOP_PORT=8081 DEMOSHOP_DATABASE_URL=sqlite:////data/demoshop.sqlite
 RUN mkdir -p /data && chown 65534 /data

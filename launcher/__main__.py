@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from foundation.processes import StartupError, port_in_use, stop_pid
+from foundation.settings import SettingsError
 from launcher.services import REPO, StackSettings, stack_plan
-from launcher.supervisor import ManagedProcess, StartupError, StateFile, port_in_use, stop_all, stop_pid
+from launcher.supervisor import ManagedProcess, StateFile, stop_all
 
 
 class _Stop(Exception):
@@ -151,7 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return status(state_file)
     try:
         settings = StackSettings.from_env()
-    except ValueError as problem:
+    except SettingsError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     return run(settings, state_file, args.log_dir)

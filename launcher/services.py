@@ -1,22 +1,23 @@
 """What `make run` starts: the four processes of the embedded stack, their ports, logs and health checks.
 
-Every address comes from the environment with the embedded default, the same variables the processes
-read themselves (see .env.example), so `make run` with nothing set gives the stack docs/operations.md describes.
+Every address comes from the environment (or `.env`) with the embedded default, the same variables the
+processes read themselves (see .env.example), so `make run` with nothing set gives the stack
+docs/operations.md describes.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import ClassVar, Dict, List, Optional
 
 import yaml
+from pydantic import Field
 
+from foundation import REPO
+from foundation.settings import Port, ProcessSettings
 from launcher.tuning import rasa_env
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -43,39 +44,23 @@ class ServiceSpec:
         return self.url + self.health_path
 
 
-@dataclass(frozen=True)
-class StackSettings:
-    """The knobs of the embedded stack, read from the environment."""
+class StackSettings(ProcessSettings):
+    """The knobs of the embedded stack (`make run`), read once by the launcher and passed to the plan."""
 
-    host: str
-    demoshop_port: int
-    actions_port: int
-    rasa_port: int
-    webchat_port: int
-    model: Path
-    endpoints: Path
-    credentials: Path
-    rasa_auth_token: str
+    HOST: ClassVar[str] = "127.0.0.1"  # the embedded stack listens on loopback only
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "StackSettings":
-        def port(name: str, default: int) -> int:
-            raw = environ.get(name) or str(default)
-            if not raw.isdigit() or not 0 < int(raw) < 65536:
-                raise ValueError(f"{name}={raw!r} is not a TCP port (1-65535)")
-            return int(raw)
+    demoshop_port: Port = Field(8081, env="DEMOSHOP_PORT")
+    actions_port: Port = Field(5055, env="ACTIONS_PORT")
+    rasa_port: Port = Field(5005, env="RASA_PORT")
+    webchat_port: Port = Field(8080, env="WEBCHAT_PORT")
+    model: Path = Field(REPO / "models" / "larkspur.tar.gz", env="RASA_MODEL")
+    endpoints: Path = Field(REPO / "endpoints.yml", env="RASA_ENDPOINTS")
+    credentials: Path = Field(REPO / "credentials.yml", env="RASA_CREDENTIALS")
+    rasa_auth_token: str = Field("", env="RASA_AUTH_TOKEN")
 
-        return cls(
-            host="127.0.0.1",
-            demoshop_port=port("DEMOSHOP_PORT", 8081),
-            actions_port=port("ACTIONS_PORT", 5055),
-            rasa_port=port("RASA_PORT", 5005),
-            webchat_port=port("WEBCHAT_PORT", 8080),
-            model=Path(environ.get("RASA_MODEL") or REPO / "models" / "larkspur.tar.gz"),
-            endpoints=Path(environ.get("RASA_ENDPOINTS") or REPO / "endpoints.yml"),
-            credentials=Path(environ.get("RASA_CREDENTIALS") or REPO / "credentials.yml"),
-            rasa_auth_token=environ.get("RASA_AUTH_TOKEN", ""),
-        )
+    @property
+    def host(self) -> str:
+        return self.HOST
 
     @property
     def webchat_url(self) -> str:

@@ -8,63 +8,14 @@ behind that `make stop` cannot find.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-import requests
-
-from launcher.services import REPO, ServiceSpec
-
-
-class StartupError(RuntimeError):
-    """A process of the stack could not start; the message says which and where its log is."""
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this PID exists (zombies of our own children count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
-
-
-def stop_pid(pid: int, timeout: float = 20.0) -> bool:
-    """SIGTERM the process group led by `pid`, SIGKILL it after `timeout`; True if it was running."""
-    if not pid_alive(pid):
-        return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return True
-            time.sleep(0.1)
-    return True
+from foundation import REPO
+from foundation.logging import as_json_line  # noqa: F401  (named here by tests/unit/test_launcher.py)
+from foundation.processes import ChildProcess, pid_alive, stop_pid  # noqa: F401  (stop_pid: the same)
+from launcher.services import ServiceSpec
 
 
 @dataclass
@@ -100,95 +51,21 @@ class StateFile:
         return None
 
 
-def as_json_line(raw: bytes, source: str) -> bytes:
-    """A log line as one JSON object: JSON lines pass as they are, anything else is wrapped.
-
-    The services log JSON through Python logging, but native code writes straight to the stream
-    (TensorFlow's C++ start-up warnings, a crash's last words); those must not break a JSON log.
-    """
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-    try:
-        if isinstance(json.loads(text), dict):
-            return text.encode() + b"\n"
-    except ValueError:
-        pass
-    record = {"asctime": time.strftime("%Y-%m-%d %H:%M:%S"), "level": "INFO", "name": source, "message": text}
-    return json.dumps(record).encode() + b"\n"
-
-
-class ManagedProcess:
-    """One started service: its child process, its log file and its health check."""
+class ManagedProcess(ChildProcess):
+    """One service of the stack started from its spec: its log is `<log_dir>/<name>.log` in JSON lines."""
 
     def __init__(self, spec: ServiceSpec, log_dir: Path):
         self.spec = spec
-        self.log_path = log_dir / f"{spec.name}.log"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            spec.command, cwd=str(REPO), env={**os.environ, **spec.env},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the launcher only; it stops the children in order
-        )
-        self._pump = threading.Thread(target=self._copy_output, name=f"log-{spec.name}", daemon=True)
-        self._pump.start()
-
-    def _copy_output(self) -> None:
-        for raw in iter(self.proc.stdout.readline, b""):
-            if raw.strip():
-                self._log.write(as_json_line(raw, f"{self.spec.name}.console"))
-                self._log.flush()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def exited(self) -> Optional[int]:
-        return self.proc.poll()
-
-    def healthy(self) -> bool:
-        try:
-            answer = requests.get(self.spec.health_url, headers=self.spec.health_headers, timeout=2)
-        except requests.RequestException:
-            return False
-        if answer.status_code != 200:
-            return False
-        if self.spec.ready_json_key:
-            try:
-                return bool(answer.json().get(self.spec.ready_json_key))
-            except ValueError:
-                return False
-        return True
+        super().__init__(spec.title, spec.command, spec.env, log_dir / f"{spec.name}.log", cwd=REPO,
+                         json_source=f"{spec.name}.console")
 
     def wait_healthy(self, on_wait: Callable[[float], None] = lambda elapsed: None) -> float:
-        """Seconds until the health check passed; StartupError if the process died or took too long."""
-        started = time.monotonic()
-        while True:
-            elapsed = time.monotonic() - started
-            if self.exited() is not None:
-                raise StartupError(f"the {self.spec.title} exited with code {self.proc.returncode} while starting; "
-                                   f"last lines of {self.log_path}:\n{self.tail()}")
-            if self.healthy():
-                return elapsed
-            if elapsed > self.spec.startup_seconds:
-                raise StartupError(f"the {self.spec.title} did not answer {self.spec.health_url} within "
-                                   f"{self.spec.startup_seconds:.0f} s; see {self.log_path}:\n{self.tail()}")
-            on_wait(elapsed)
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        stop_pid(self.pid)
-        self.proc.poll()
-        self._pump.join(timeout=5)
-        self._log.close()
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        """Seconds from its start until its health check passed; StartupError if it died or took too long."""
+        return self.wait_http(self.spec.health_url, self.spec.startup_seconds, headers=self.spec.health_headers,
+                              json_key=self.spec.ready_json_key, on_wait=on_wait, interval=0.5)
 
 
 def stop_all(processes: List[ManagedProcess]) -> None:
     """Stop in reverse start order, so nothing is left calling a backend that is already gone."""
     for process in reversed(processes):
-        process.stop()
+        process.stop(timeout=20.0)

@@ -135,6 +135,11 @@ class SentenceEncoder:
             out[rows] = self._run([encodings[row].ids for row in rows])
         return out
 
+    @property
+    def cache_size(self) -> int:
+        """How many recent messages' vectors are kept."""
+        return self._cache_size
+
     def set_cache_size(self, size: int) -> None:
         """Keep at most `size` recent messages' vectors (0: none, e.g. to measure the encoder itself)."""
         self._cache_size = size

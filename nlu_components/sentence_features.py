@@ -4,6 +4,10 @@ It adds one dense *sentence* feature to the message text, the way Rasa's own den
 component after it can read it: `SparseIntentClassifier` joins it to its TF-IDF features (and so the FAQ topic
 ranking that `RetrievalResponseSelector` reads is semantic too).
 
+The encoder reads the text with order numbers, codes and emails replaced by one placeholder word each
+(`text_shapes.shape_text`, as the classifier's n-grams do): a number means nothing to the encoder, and every
+"it's 10004" or bare one-time code is then the same message to the encoder's cache of recent messages.
+
 Training writes the served model file (the pinned package's weights, re-quantised for int8 arithmetic on one
 core) and its sha256 into the trained model, so serving needs neither the weights package nor `onnx`: only the
 file the model carries, checked before it runs.
@@ -27,6 +31,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu_components.sentence_encoder import SentenceEncoder, quantize_for_cpu, sha256_of, source_model
+from nlu_components.text_shapes import shape_text
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +104,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         """Embed every training example with text, in batches."""
         messages = [message for message in training_data.training_examples if message.get(TEXT)]
         if messages and self._encoder is not None:
-            vectors = self._encoder.encode([message.get(TEXT) for message in messages])
+            vectors = self._encoder.encode([shape_text(message.get(TEXT)) for message in messages])
             for message, vector in zip(messages, vectors):
                 self._add(message, vector)
         return training_data
@@ -110,7 +115,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             return messages
         for message in messages:
             if message.get(TEXT):
-                self._add(message, self._encoder.encode_one(message.get(TEXT)))
+                self._add(message, self._encoder.encode_one(shape_text(message.get(TEXT))))
         return messages
 
     def _add(self, message: Message, vector: Any) -> None:

@@ -28,7 +28,7 @@ logger = logging.getLogger("rasa_runtime")
 
 def _json_logging(loglevel: object = None) -> None:
     """Stands in for `rasa.utils.io.configure_colored_logging`: same level handling, JSON output."""
-    from actions.observability import configure_json_logging
+    from foundation.logging import configure_json_logging
 
     level = loglevel or os.environ.get("LOG_LEVEL", "INFO")
     configure_json_logging(logging.getLevelName(level) if isinstance(level, int) else str(level))

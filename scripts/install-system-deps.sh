@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests start for real (PostgreSQL, Redis for the serving benchmark and Chromium
-# for the browser tests; RabbitMQ and nginx as the suites that need them arrive). Does nothing when they are already there.
+# Installs the Debian packages the tests start for real (PostgreSQL, Redis for the serving benchmark, Chromium
+# for the browser tests and nginx for the web chat's production configuration; RabbitMQ as the suite that needs it
+# arrives). Does nothing when they are already there.
 # Needs root (CI runs as root); otherwise prints the command to run.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have_cmd redis-server || need+=(redis-server)
 # Chromium: the browser the web chat tests (tests/browser) drive headless with Playwright.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# nginx: serves the web chat in production (docker/nginx/webchat.conf); tests/integration/test_webchat_nginx.py
+# starts it with that configuration.
+[ -x /usr/sbin/nginx ] || have_cmd nginx || need+=(nginx)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -6,7 +6,8 @@ import logging
 import signal
 import sys
 
-from actions.observability import configure_json_logging
+from foundation.logging import configure_json_logging
+from foundation.settings import SettingsError
 from webchat.server import Settings, make_server
 
 log = logging.getLogger("webchat")
@@ -20,7 +21,7 @@ def main() -> int:
     configure_json_logging()
     try:
         settings = Settings.from_env()
-    except ValueError as exc:
+    except SettingsError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return 2
     try:

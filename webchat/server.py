@@ -1,24 +1,28 @@
-"""The web chat's static server: the widget's files, a generated /config.js and /health, on the stdlib.
+"""The web chat's development server: the widget's files, a generated /config.js and /health, on the stdlib.
+
+For development and tests only (`python -m webchat`, `make run`). In production nginx serves webchat/ and proxies
+the widget's webhook to Rasa with docker/nginx/webchat.conf: docs/channels.md, "Serving it in production".
 
 Only files directly inside webchat/ (and its sub-folders) with a known static extension are served: no
 directory listings, no paths outside the folder, no Python sources, no dotfiles. Every answer carries a
 Content-Security-Policy that lets the page talk to the Rasa server (RASA_PUBLIC_URL) and nothing else.
-One JSON log line per request (the project's JSON logging, actions/observability.py).
+One JSON log line per request (the project's JSON logging, foundation/logging.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
+from pydantic import Field, validator
+
+from foundation.settings import PortOrZero, ProcessSettings
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
@@ -39,24 +43,16 @@ CONTENT_TYPES = {
 log = logging.getLogger("webchat")
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    rasa_url: str = DEFAULT_RASA_URL
+class Settings(ProcessSettings):
+    """What the web chat server reads from the environment (or `.env`): where it listens, where Rasa is."""
 
-    @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        port_text = env.get("WEBCHAT_PORT") or str(DEFAULT_PORT)
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ValueError(f"WEBCHAT_PORT must be a port number, not {port_text!r}") from None
-        if not 0 <= port <= 65535:
-            raise ValueError(f"WEBCHAT_PORT must be between 0 and 65535, not {port}")
-        return cls(host=env.get("WEBCHAT_HOST") or DEFAULT_HOST, port=port,
-                   rasa_url=normalise_rasa_url(env.get("RASA_PUBLIC_URL") or DEFAULT_RASA_URL))
+    host: str = Field(DEFAULT_HOST, env="WEBCHAT_HOST")
+    port: PortOrZero = Field(DEFAULT_PORT, env="WEBCHAT_PORT")  # 0: any free port
+    rasa_url: str = Field(DEFAULT_RASA_URL, env="RASA_PUBLIC_URL")
+
+    @validator("rasa_url")
+    def _an_http_base_url(cls, value: str) -> str:
+        return normalise_rasa_url(value)
 
 
 def normalise_rasa_url(url: str) -> str:
@@ -70,6 +66,7 @@ def normalise_rasa_url(url: str) -> str:
 
 
 def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, as a Content-Security-Policy source."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -82,6 +79,7 @@ def config_js(rasa_url: str) -> bytes:
 
 
 def content_security_policy(rasa_url: str) -> str:
+    """The page may load only its own files and talk only to itself and the Rasa server."""
     return "; ".join([
         "default-src 'self'",
         f"connect-src 'self' {origin(rasa_url)}",
@@ -120,10 +118,12 @@ def _path_of(request_target: str) -> str:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """One request: /health, /config.js or a static file, every answer with the security headers."""
+
     server_version = "larkspur-webchat"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    settings: Settings = Settings()  # replaced per server by make_server()
+    settings: Settings = Settings.construct()  # the defaults; replaced per server by make_server()
 
     def do_GET(self) -> None:
         self._answer(send_body=True)
@@ -194,6 +194,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(settings: Settings) -> Tuple[ThreadingHTTPServer, str]:
+    """A bound, not yet serving, server for these settings, and the URL it answers on."""
     handler = type("WebchatHandler", (Handler,), {"settings": settings})
     server = ThreadingHTTPServer((settings.host, settings.port), handler)
     server.daemon_threads = True

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Optional, TypeVar
+from typing import Any, ClassVar, Optional, Type, TypeVar
 from urllib.parse import quote
+
+from pydantic import ValidationError
 
 from actions.backends.errors import Unavailable
 from actions.backends.http import HttpCore
 from actions.backends.settings import SystemSettings
+from contract.v1 import Record
 
-T = TypeVar("T")
+R = TypeVar("R", bound=Record)
 
 
 class BackendClient:
@@ -27,12 +30,26 @@ class BackendClient:
         """A client configured from `<SYSTEM>_BASE_URL`, `<SYSTEM>_API_KEY` and `BACKEND_*`."""
         return cls(HttpCore(SystemSettings.from_env(cls.system, environ)))
 
-    def _parse(self, build: Callable[[Any], T], data: Any) -> T:
-        """Turn a JSON answer into a record; an answer of the wrong shape counts as an unavailable system."""
+    def _parse(self, record: Type[R], data: Any) -> R:
+        """Read a JSON answer as a contract record; an answer of the wrong shape counts as an unavailable system.
+
+        The message names the record and the first field that is missing or mistyped, never its value.
+        """
         try:
-            return build(data)
-        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-            raise Unavailable(self.system, f"unexpected answer: {exc.__class__.__name__}", code="bad_response") from None
+            return record.parse_obj(data)
+        except ValidationError as exc:
+            problem = _first_problem(record, exc)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            problem = exc.__class__.__name__
+        raise Unavailable(self.system, f"unexpected answer: {problem}", code="bad_response")
+
+
+def _first_problem(record: Type[Record], exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in (record.__name__, *first["loc"]) if part != "__root__")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def segment(value: Any) -> str:

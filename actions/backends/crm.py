@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from actions.backends.base import BackendClient, segment
-from actions.backends.models import Customer, Verification, VerificationResult
+from actions.backends.models import Customer, CustomerList, Verification, VerificationResult
 
 
 class CrmClient(BackendClient):
@@ -15,11 +15,11 @@ class CrmClient(BackendClient):
 
     def get_customer(self, customer_id: str) -> Customer:
         data = self.core.request("GET", f"/v1/customers/{segment(customer_id)}", "get_customer")
-        return self._parse(Customer.from_json, data)
+        return self._parse(Customer, data)
 
     def find_by_email(self, email: str) -> Optional[Customer]:
         data = self.core.request("GET", "/v1/customers", "find_customer", params={"email": email.strip()})
-        found: List[Customer] = self._parse(lambda d: [Customer.from_json(c) for c in d["customers"]], data)
+        found = self._parse(CustomerList, data).customers
         return found[0] if found else None
 
     def update_contact(
@@ -32,14 +32,14 @@ class CrmClient(BackendClient):
             "PATCH", f"/v1/customers/{segment(customer_id)}", "update_customer",
             json=body, idempotency_key=idempotency_key,
         )
-        return self._parse(Customer.from_json, data)
+        return self._parse(Customer, data)
 
     def start_verification(self, customer_id: str, *, idempotency_key: str, channel: str = "email") -> Verification:
         data = self.core.request(
             "POST", f"/v1/customers/{segment(customer_id)}/verification", "start_verification",
             json={"channel": channel}, idempotency_key=idempotency_key,
         )
-        return self._parse(Verification.from_json, data)
+        return self._parse(Verification, data)
 
     def check_verification(
         self, customer_id: str, verification_id: str, code: str, *, idempotency_key: str
@@ -48,4 +48,4 @@ class CrmClient(BackendClient):
             "POST", f"/v1/customers/{segment(customer_id)}/verification/check", "check_verification",
             json={"verification_id": verification_id, "code": code}, idempotency_key=idempotency_key,
         )
-        return self._parse(VerificationResult.from_json, data)
+        return self._parse(VerificationResult, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List
 
 from actions.backends.base import BackendClient, segment
-from actions.backends.models import NewTicket, Ticket, TicketMessage
+from actions.backends.models import NewTicket, Ticket, TicketList, TicketMessage
 
 
 class HelpdeskClient(BackendClient):
@@ -17,19 +17,19 @@ class HelpdeskClient(BackendClient):
         data = self.core.request(
             "POST", "/v1/tickets", "create_ticket", json=ticket.to_json(), idempotency_key=idempotency_key
         )
-        return self._parse(Ticket.from_json, data)
+        return self._parse(Ticket, data)
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         data = self.core.request("GET", f"/v1/tickets/{segment(ticket_id)}", "get_ticket")
-        return self._parse(Ticket.from_json, data)
+        return self._parse(Ticket, data)
 
     def tickets_for_conversation(self, conversation_id: str) -> List[Ticket]:
         data = self.core.request("GET", "/v1/tickets", "list_tickets", params={"conversation_id": conversation_id})
-        return self._parse(lambda d: [Ticket.from_json(t) for t in d["tickets"]], data)
+        return self._parse(TicketList, data).tickets
 
     def add_message(self, ticket_id: int, author: str, body: str, *, idempotency_key: str) -> TicketMessage:
         data = self.core.request(
             "POST", f"/v1/tickets/{segment(ticket_id)}/messages", "add_ticket_message",
             json={"author": author, "body": body}, idempotency_key=idempotency_key,
         )
-        return self._parse(TicketMessage.from_json, data)
+        return self._parse(TicketMessage, data)

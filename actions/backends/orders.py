@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from actions.backends.base import BackendClient, segment
-from actions.backends.models import Address, CancelResult, Invoice, Order
+from actions.backends.models import Address, CancelResult, Invoice, Order, OrderPage
 
 
 class OrdersClient(BackendClient):
@@ -15,7 +15,7 @@ class OrdersClient(BackendClient):
 
     def get_order(self, order_id: str) -> Order:
         data = self.core.request("GET", f"/v1/orders/{segment(order_id)}", "get_order")
-        return self._parse(Order.from_json, data)
+        return self._parse(Order, data)
 
     def list_orders(
         self, *, customer_id: Optional[str] = None, status: Optional[str] = None, limit: int = 20
@@ -26,7 +26,7 @@ class OrdersClient(BackendClient):
         if status:
             params["status"] = status
         data = self.core.request("GET", "/v1/orders", "list_orders", params=params)
-        return self._parse(lambda d: [Order.from_json(o) for o in d["orders"]], data)
+        return self._parse(OrderPage, data).orders
 
     def cancel_order(self, order_id: str, *, idempotency_key: str, reason: Optional[str] = None) -> CancelResult:
         body = {"reason": reason} if reason else {}
@@ -34,18 +34,18 @@ class OrdersClient(BackendClient):
             "POST", f"/v1/orders/{segment(order_id)}/cancel", "cancel_order",
             json=body, idempotency_key=idempotency_key,
         )
-        return self._parse(CancelResult.from_json, data)
+        return self._parse(CancelResult, data)
 
     def change_shipping_address(self, order_id: str, address: Address, *, idempotency_key: str) -> Order:
         data = self.core.request(
             "PUT", f"/v1/orders/{segment(order_id)}/shipping-address", "change_shipping_address",
             json=address.to_json(), idempotency_key=idempotency_key,
         )
-        return self._parse(Order.from_json, data)
+        return self._parse(Order, data)
 
     def send_invoice(self, order_id: str, *, idempotency_key: str) -> Invoice:
         """Email the order's VAT invoice to the customer's address on file."""
         data = self.core.request(
             "POST", f"/v1/orders/{segment(order_id)}/invoice", "send_invoice", json={}, idempotency_key=idempotency_key
         )
-        return self._parse(Invoice.from_json, data)
+        return self._parse(Invoice, data)

@@ -16,7 +16,7 @@ class PaymentsClient(BackendClient):
 
     def payments_for_order(self, order_id: str) -> PaymentRecord:
         data = self.core.request("GET", "/v1/payments", "list_payments", params={"order_id": str(order_id)})
-        return self._parse(PaymentRecord.from_json, data)
+        return self._parse(PaymentRecord, data)
 
     def create_refund(
         self, order_id: str, *, reason: str, idempotency_key: str, amount: Optional[Decimal] = None
@@ -26,8 +26,8 @@ class PaymentsClient(BackendClient):
         if amount is not None:
             body["amount"] = str(amount)
         data = self.core.request("POST", "/v1/refunds", "create_refund", json=body, idempotency_key=idempotency_key)
-        return self._parse(Refund.from_json, data)
+        return self._parse(Refund, data)
 
     def get_refund(self, refund_id: str) -> Refund:
         data = self.core.request("GET", f"/v1/refunds/{segment(refund_id)}", "get_refund")
-        return self._parse(Refund.from_json, data)
+        return self._parse(Refund, data)

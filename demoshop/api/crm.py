@@ -72,7 +72,7 @@ def find_customers():
         query = query.where(func.replace(func.replace(Customer.phone, " ", ""), "+", "") == digits)
     with database().read() as s:
         found = s.execute(query.limit(10)).scalars().all()
-        return jsonify({"customers": [serializers.customer(c) for c in found]})
+        return jsonify(serializers.customer_list(found))
 
 
 @bp.patch("/v1/customers/<customer_id>")
@@ -135,13 +135,7 @@ def start_verification(customer_id: str):
                 created_at=now,
             )
         )
-        return 201, {
-            "verification_id": verification.id,
-            "customer_id": customer.id,
-            "channel": body.channel,
-            "destination": _mask(destination, body.channel),
-            "expires_at": serializers.iso(verification.expires_at),
-        }
+        return 201, serializers.verification(verification, _mask(destination, body.channel))
 
     return mutation(body, act)
 
@@ -164,13 +158,12 @@ def check_verification(customer_id: str):
                 v.attempts += 1
                 if v.attempts >= MAX_CODE_ATTEMPTS:
                     v.status = "locked"
-        return 200, {
-            "verification_id": v.id,
-            "customer_id": v.customer_id,
-            "status": "invalid" if v.status == "pending" else v.status,
-            "verified": v.status == "verified",
-            "attempts_left": max(0, MAX_CODE_ATTEMPTS - v.attempts) if v.status == "pending" else 0,
-        }
+        return 200, serializers.verification_result(
+            v,
+            status="invalid" if v.status == "pending" else v.status,
+            verified=v.status == "verified",
+            attempts_left=max(0, MAX_CODE_ATTEMPTS - v.attempts) if v.status == "pending" else 0,
+        )
 
     return mutation(body, act)
 

@@ -92,7 +92,7 @@ def list_tickets():
     if customer_id:
         query = query.where(Ticket.customer_id == customer_id)
     with database().read() as s:
-        return jsonify({"tickets": [serializers.ticket(t, with_messages=False) for t in s.execute(query).scalars()]})
+        return jsonify(serializers.ticket_list(s.execute(query).scalars()))
 
 
 @bp.post("/v1/tickets/<int:ticket_id>/messages")

@@ -69,7 +69,7 @@ def list_orders():
             .scalars()
             .all()
         )
-        return jsonify({"orders": [serializers.order(o) for o in rows], "total": total, "limit": limit, "offset": offset})
+        return jsonify(serializers.order_page(rows, total=total, limit=limit, offset=offset))
 
 
 @bp.post("/v1/orders/<order_id>/cancel")
@@ -106,7 +106,7 @@ def cancel_order(order_id: str):
                 s.add(refund)
                 refunds.append(refund)
         s.flush()
-        return 200, {"order": serializers.order(order), "refunds": [serializers.refund(r) for r in refunds]}
+        return 200, serializers.cancel_result(order, refunds)
 
     return mutation(body, act)
 
@@ -148,7 +148,7 @@ def send_invoice(order_id: str):
                             subject=f"Your invoice {number}", body=f"Invoice {number} for order {order.id} (PDF attached).",
                             created_at=datetime.utcnow()))
         name, _, domain = customer.email.partition("@")
-        return 201, {"order_id": order.id, "invoice_number": number, "sent_to": f"{name[:1]}***@{domain}"}
+        return 201, serializers.invoice(order.id, number, f"{name[:1]}***@{domain}")
 
     return mutation(body, act)
 

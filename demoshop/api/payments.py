@@ -39,17 +39,7 @@ def payments_of_order():
             raise not_found("order", order_id)
         captured = sum(c.amount_cents for c in order.charges if c.status == "succeeded")
         refunded = sum(r.amount_cents for r in order.refunds if r.status == "issued")
-        return jsonify(
-            {
-                "order_id": order.id,
-                "currency": order.currency,
-                "order_total": to_str(order.total_cents),
-                "captured": to_str(captured),
-                "refunded": to_str(refunded),
-                "charges": [serializers.charge(c) for c in order.charges],
-                "refunds": [serializers.refund(r) for r in order.refunds],
-            }
-        )
+        return jsonify(serializers.payment_record(order, captured_cents=captured, refunded_cents=refunded))
 
 
 @bp.post("/v1/refunds")

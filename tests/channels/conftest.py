@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, List, Sequence
 
 import jwt
 import pytest
@@ -23,6 +23,8 @@ SLACK_BOT_USER = "U0LARKBOT"
 TEAMS_APP_ID = "4f1c9e2a-5d3b-4c6e-9a7f-0b1d2e3f4a5b"
 TEAMS_APP_PASSWORD = "teams-test-client-secret"
 TEAMS_KID = "larkspur-test-key"
+TEAMS_WEBCHAT_ONLY_KID = "larkspur-webchat-only-key"  # published, but endorsed for the web chat channel only
+TEAMS_KEYS_MIN_REFRESH_SECONDS = 2.0  # the server's cooldown between key refetches, short so tests can wait it out
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-test-auth-token-000000000"
 TWILIO_NUMBER = "whatsapp:+14155238886"
@@ -39,9 +41,10 @@ def pem(key: rsa.RSAPrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> Dict[str, Any]:
+def public_jwk(key: rsa.RSAPrivateKey, kid: str,
+               endorsements: Sequence[str] = ("msteams", "webchat")) -> Dict[str, Any]:
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
-    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256", "endorsements": ["msteams", "webchat"]}
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256", "endorsements": list(endorsements)}
 
 
 @dataclass
@@ -51,6 +54,15 @@ class Channels:
     microsoft: standins.StandIn
     twilio: standins.StandIn
     teams_key: rsa.RSAPrivateKey
+    teams_webchat_only_key: rsa.RSAPrivateKey
+    teams_jwks: Dict[str, List[Dict[str, Any]]]  # what the Microsoft stand-in serves at /keys, live
+
+    def publish_teams_key(self, key: rsa.RSAPrivateKey, kid: str) -> None:
+        """Microsoft rotating a new signing key in: the stand-in's JWKS lists it from now on."""
+        self.teams_jwks["keys"].append(public_jwk(key, kid))
+
+    def teams_key_fetches(self) -> int:
+        return len(self.microsoft.received(lambda r: r.path == "/keys"))
 
     @property
     def service_url(self) -> str:
@@ -67,19 +79,22 @@ class Channels:
 
 @pytest.fixture(scope="session")
 def channels(tmp_path_factory) -> Channels:
-    teams_key = private_key()
+    teams_key, webchat_only_key = private_key(), private_key()
     slack, twilio = standins.slack_api(), standins.twilio_api()
-    microsoft = standins.microsoft({"keys": [public_jwk(teams_key, TEAMS_KID)]})
+    jwks = {"keys": [public_jwk(teams_key, TEAMS_KID),
+                     public_jwk(webchat_only_key, TEAMS_WEBCHAT_ONLY_KID, endorsements=["webchat"])]}
+    microsoft = standins.microsoft(jwks)
     rasa_env = {
         "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack.url}/api/",
         "TEAMS_APP_ID": TEAMS_APP_ID, "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
         "TEAMS_OPENID_METADATA_URL": f"{microsoft.url}/openidconfiguration", "TEAMS_TOKEN_URL": f"{microsoft.url}/token",
+        "TEAMS_KEYS_MIN_REFRESH_SECONDS": str(TEAMS_KEYS_MIN_REFRESH_SECONDS),
         "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WHATSAPP_NUMBER": TWILIO_NUMBER,
         "TWILIO_WEBHOOK_URL": TWILIO_PUBLIC_URL, "TWILIO_API_URL": twilio.url,
     }
     stack = start_stack(tmp_path_factory.mktemp("channels"), env={"CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET},
                         rasa_env=rasa_env)  # the project's own credentials.yml
-    yield Channels(stack, slack, microsoft, twilio, teams_key)
+    yield Channels(stack, slack, microsoft, twilio, teams_key, webchat_only_key, jwks)
     stack.stop()
     for stand_in in (slack, microsoft, twilio):
         stand_in.stop()

@@ -10,7 +10,8 @@ from typing import Any, Dict, Optional
 import pytest
 import requests
 
-from tests.channels.conftest import TEAMS_APP_ID, TEAMS_APP_PASSWORD, TEAMS_KID, Channels, is_greeting, private_key
+from tests.channels.conftest import (TEAMS_APP_ID, TEAMS_APP_PASSWORD, TEAMS_KEYS_MIN_REFRESH_SECONDS, TEAMS_KID,
+                                     TEAMS_WEBCHAT_ONLY_KID, Channels, is_greeting, private_key)
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -73,6 +74,7 @@ REFUSED = {
     "not a jwt": lambda c: "not-a-jwt",
     "unknown key": lambda c: c.teams_token(key=private_key(), kid="rogue-key"),
     "known kid, wrong key": lambda c: c.teams_token(key=private_key(), kid=TEAMS_KID),
+    "key not endorsed for msteams": lambda c: c.teams_token(key=c.teams_webchat_only_key, kid=TEAMS_WEBCHAT_ONLY_KID),
     "wrong audience": lambda c: c.teams_token(audience="00000000-0000-0000-0000-000000000000"),
     "wrong issuer": lambda c: c.teams_token(issuer="https://sts.windows.net/evil/"),
     "expired": lambda c: c.teams_token(expires_in=-600),
@@ -94,3 +96,38 @@ def test_a_valid_token_cannot_redirect_replies_to_another_service_url(channels):
     body = activity(channels, "hi", conversation, serviceUrl="http://127.0.0.1:9/elsewhere/")
     answer = post(channels, body, channels.teams_token())  # the token names the real serviceUrl
     assert answer.status_code == 401
+
+
+def wait_out_the_key_refresh_cooldown() -> None:
+    time.sleep(TEAMS_KEYS_MIN_REFRESH_SECONDS + 0.5)
+
+
+def test_a_rotated_in_key_is_fetched_and_accepted_and_an_unknown_key_is_refused(channels):
+    assert post(channels, activity(channels, "hi", new_conversation()), channels.teams_token()).status_code == 200
+    new_key, new_kid = private_key(), f"larkspur-rotated-{uuid.uuid4().hex[:8]}"
+    channels.publish_teams_key(new_key, new_kid)  # Microsoft rotates a key in; the server's cached set lacks it
+    wait_out_the_key_refresh_cooldown()
+    fetches = channels.teams_key_fetches()
+
+    conversation = new_conversation()
+    answer = post(channels, activity(channels, "hi", conversation), channels.teams_token(key=new_key, kid=new_kid))
+    assert answer.status_code == 200
+    reply = channels.microsoft.wait_for(lambda r: r.path == f"/teams/v3/conversations/{conversation}/activities")[0]
+    assert is_greeting(reply.json()["text"])
+    assert channels.teams_key_fetches() == fetches + 1  # the set was refetched once, for the unseen kid
+    # the old key still works, from the cache
+    assert post(channels, activity(channels, "hi", new_conversation()), channels.teams_token()).status_code == 200
+    assert channels.teams_key_fetches() == fetches + 1
+
+    wait_out_the_key_refresh_cooldown()
+    conversation = new_conversation()
+    unknown = channels.teams_token(key=private_key(), kid="never-published")
+    answer = post(channels, activity(channels, "hi", conversation), unknown)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
+    assert channels.teams_key_fetches() == fetches + 2  # looked once more, still not published
+    # within the cooldown another unknown kid is refused without fetching the keys again
+    other = channels.teams_token(key=private_key(), kid="never-published-either")
+    assert post(channels, activity(channels, "hi", conversation), other).status_code == 401
+    assert channels.teams_key_fetches() == fetches + 2
+    time.sleep(0.5)
+    assert sent_to(channels, conversation) == []

@@ -18,7 +18,7 @@ from actions.orders import ActionCancelOrder, ActionChangeAddress, ActionOrderSt
 from actions.payments import ActionPaymentIssue
 from actions.refunds import ActionRefundStatus, ActionRequestRefund
 from tests.conftest import ShopApi
-from tests.support.conversation import entity, make_tracker, run, slot_events, texts, user_event
+from tests.support.conversation import entity, make_tracker, render, run, slot_events, texts, user_event
 from tests.support.processes import start_demoshop
 
 ENV = {"DEMOSHOP_API_KEY": "test-key", "BACKEND_MAX_ATTEMPTS": "2", "BACKEND_BACKOFF_INITIAL": "0.01",
@@ -113,7 +113,8 @@ def test_an_eligible_refund_is_proposed_then_created_once(api):
     assert slots["pending"] == "confirm" and slots["pending_operation"]["op"] == "refund"
     order = api.get("/v1/orders/10003").json()
     assert Decimal(slots["pending_operation"]["amount"]) == Decimal(order["total"])
-    assert "Shall I go ahead?" in texts(messages) and messages[0]["buttons"]
+    assert "Shall I go ahead?" in texts(messages)
+    assert [b["payload"] for b in render(messages[0])["buttons"]] == ["/affirm", "/deny"]
     before = len(api.get("/v1/payments", params={"order_id": "10003"}).json()["refunds"])
 
     yes = confirm(events, tracker)
@@ -218,12 +219,12 @@ def test_invoices_are_emailed_for_paid_orders_only(api):
 # --- account -------------------------------------------------------------------------------------------
 
 def test_a_new_phone_number_is_confirmed_then_written_to_the_crm(api):
-    tracker = make_tracker(slots=verified("C1020", new_contact="+31 6 5555 0101"))
+    tracker = make_tracker(slots=verified("C1020", new_contact="+31 6 5555 0101"))  # stored as E.164
     messages, events = run(ActionUpdateAccount(), tracker)
     assert "phone number" in texts(messages) and slot_events(events)["pending"] == "confirm"
     done, _ = run(ActionConfirmPending(), confirm(events, tracker))
-    assert "Done: your phone number is now +31 6 5555 0101" in texts(done)
-    assert api.get("/v1/customers/C1020").json()["phone"] == "+31 6 5555 0101"
+    assert "Done: your phone number is now +31655550101" in texts(done)
+    assert api.get("/v1/customers/C1020").json()["phone"] == "+31655550101"
 
 
 def test_an_email_of_another_customer_is_refused(api):
@@ -250,6 +251,9 @@ def test_handoff_creates_a_ticket_with_the_whole_context_and_pauses(api):
     messages, events = run(ActionHandoff(), tracker)
     ticket_id = slot_events(events)["handoff_ticket"]
     assert f"#{ticket_id}" in texts(messages) and "won't need to repeat" in texts(messages)
+    # Agents answer by email, not in this chat: the shopper is told so, and when.
+    assert "by email, at the address on your Larkspur account" in texts(messages)
+    assert "Mon-Fri 08:00-20:00, Sat 09:00-17:00 CET" in texts(messages) and "right here" not in texts(messages)
     assert any(e.get("event") == "pause" for e in events)
     ticket = api.get(f"/v1/tickets/{ticket_id}").json()
     assert (ticket["queue"], ticket["priority"], ticket["customer_id"]) == ("refunds", "high", "C1003")
@@ -262,8 +266,10 @@ def test_handoff_creates_a_ticket_with_the_whole_context_and_pauses(api):
 
 def test_a_person_on_request_goes_to_the_queue_of_the_topic(api):
     tracker = make_tracker("let me talk to a human", "human_handoff", slots={"goal": "payment_issue"})
-    _, events = run(ActionHandoff(), tracker)
+    messages, events = run(ActionHandoff(), tracker)
     ticket = api.get(f"/v1/tickets/{slot_events(events)['handoff_ticket']}").json()
+    # No customer on the ticket, so no address to answer to: the shopper is asked to write in with its number.
+    assert f"write to support@larkspurhome.example and mention ticket #{ticket['id']}" in texts(messages)
     assert ticket["queue"] == "payments" and ticket["metadata"]["reason"] == "customer_request"
     assert ticket["metadata"]["verified"] is False
 

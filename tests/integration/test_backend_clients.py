@@ -93,7 +93,8 @@ def test_business_errors_are_typed_and_do_not_open_the_breaker(orders):
         orders.cancel_order("10002", idempotency_key=uuid.uuid4().hex)
     assert conflict.value.code == "order_not_cancellable"
     with pytest.raises(InvalidRequest):
-        orders.change_shipping_address("10007", Address("x", "y", "z", "US"), idempotency_key=uuid.uuid4().hex)
+        abroad = Address(line1="x", city="y", postcode="z", country="US")
+        orders.change_shipping_address("10007", abroad, idempotency_key=uuid.uuid4().hex)
     assert orders.core.breaker.current_state == "closed"
     assert orders.get_order("10001").id == "10001"
 
@@ -123,7 +124,7 @@ def test_a_refund_repeated_with_its_key_is_created_once(payments):
 def test_cancel_and_readdress_before_shipping(orders):
     unshipped = [o for o in orders.list_orders(status="pending", limit=50) if o.id not in ("10008",)]
     target = unshipped[-1]
-    new = Address("Lijnbaan 10", "Rotterdam", "3012 EL", "NL", name="Kim de Boer")
+    new = Address(line1="Lijnbaan 10", city="Rotterdam", postcode="3012 EL", country="NL", name="Kim de Boer")
     moved = orders.change_shipping_address(target.id, new, idempotency_key=uuid.uuid4().hex)
     assert moved.shipping_address.line1 == "Lijnbaan 10" and moved.shipping_address.name == "Kim de Boer"
     key = uuid.uuid4().hex
@@ -135,7 +136,8 @@ def test_cancel_and_readdress_before_shipping(orders):
 def test_a_handoff_ticket_round_trips(shop_url):
     helpdesk = client(HelpdeskClient, shop_url)
     new = NewTicket(queue="payments", subject="Charged twice for 10009", summary="Two charges of 109.00 EUR.",
-                    transcript=[TranscriptLine("user", "you charged me twice")], metadata={"order_id": "10009"},
+                    transcript=[TranscriptLine(sender="user", text="you charged me twice")],
+                    metadata={"order_id": "10009"},
                     customer_id="C1004", conversation_id="conv-clients")
     ticket = helpdesk.create_ticket(new, idempotency_key=uuid.uuid4().hex)
     assert ticket.id > 0 and ticket.queue == "payments"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 import pytest
 
@@ -20,9 +21,11 @@ FORM = "service_form"
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    service, base = start_demoshop(tmp_path_factory.mktemp("form"))
+    tmp = tmp_path_factory.mktemp("form")
+    service, base = start_demoshop(tmp)
     shop = ShopApi(base)
     shop.backends = Backends.from_env({"DEMOSHOP_URL": base, "DEMOSHOP_API_KEY": "test-key"})
+    shop.database = tmp / "demoshop.sqlite"
     yield shop
     service.stop()
 
@@ -108,6 +111,38 @@ def test_a_right_code_verifies_and_an_order_of_someone_else_is_dropped(api):
     assert result["customer_id"] == "C1001" and result["verification_code"] == "verified"
     assert result["order_id"] is None and result["requested_slot"] == "order_id"
     assert "you're verified" in texts(messages) and "couldn't find order 10004" in texts(messages)
+
+
+def test_an_expired_code_is_replaced_by_a_new_one_that_works(api):
+    email = api.get("/v1/customers/C1001").json()["email"]
+    sender = "form-expired-code"
+    slots = {"goal": "order_status", "order_id": "10002", "login_email": email, "requested_slot": "verification_code"}
+    _, events = run(ValidateServiceForm(), form_turn(email, sender_id=sender, entities=[entity("email", email, email)],
+                                                     slots={**slots, "requested_slot": "login_email"}))
+    slots["verification"] = first = slot_events(events)["verification"]
+    code = latest_code(api, "C1001")
+    # The shop expires a code when its clock passes the code's stored end: move that end back to when the code
+    # was made, as if the shopper came back 10 minutes later.
+    with sqlite3.connect(api.database) as db:
+        db.execute("UPDATE verifications SET expires_at = created_at WHERE id = ?", (first["verification_id"],))
+
+    newest = api.get("/v1/outbox", params={"customer_id": "C1001"}).json()["messages"][0]["id"]
+    messages, events = run(ValidateServiceForm(), form_turn(code, sender_id=sender, slots=slots))
+    assert "That code has expired, so I've sent you a new one" in texts(messages)
+    assert api.get("/v1/outbox", params={"customer_id": "C1001"}).json()["messages"][0]["id"] > newest
+    result = slot_events(events)
+    renewed = result["verification"]
+    assert renewed["verification_id"] != first["verification_id"] and renewed["attempts"] == 0
+    assert result["verification_code"] is None and result["requested_slot"] == "verification_code"
+    assert "customer_id" not in result
+    new_code = latest_code(api, "C1001")
+
+    slots["verification"] = renewed
+    messages, events = run(ValidateServiceForm(), form_turn(new_code, sender_id=sender, slots=slots))
+    result = slot_events(events)
+    assert "you're verified" in texts(messages)
+    assert result["customer_id"] == "C1001" and result["verification_code"] == "verified"
+    assert result["requested_slot"] is None  # 10002 is C1001's: nothing left to ask
 
 
 def test_three_wrong_codes_end_the_check(api):

@@ -9,17 +9,21 @@ from typing import Dict, List, Optional, Sequence
 
 import requests
 
-from tests.support.processes import REPO, Service, free_port, start_demoshop
+from foundation import REPO
+from foundation.local_servers import start_demoshop
+from foundation.processes import ChildProcess, free_port
 
 MODEL = REPO / "models" / "larkspur.tar.gz"
 
 
 @dataclass
 class Stack:
-    shop: Service
+    """The started stack: its processes and URLs; `say` talks to it as a shopper would, `stop` ends it."""
+
+    shop: ChildProcess
     shop_url: str
-    actions: Service
-    rasa: Service
+    actions: ChildProcess
+    rasa: ChildProcess
     rasa_url: str
 
     def say(self, sender: str, text: str, metadata: Optional[dict] = None) -> List[Dict]:
@@ -48,21 +52,30 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Op
         raise RuntimeError(f"{MODEL} is missing: run `make train` first (make test does)")
     env = dict(env or {})
     shop, shop_url = start_demoshop(tmp)
-    action_port, rasa_port = free_port(), free_port()
-    backend_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
-                   "ACTIONS_METRICS_PORT": str(free_port()), **env}
-    actions = Service("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
-    actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
-    endpoints = tmp / "endpoints.yml"
-    # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-                         f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n'
-                         f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n')
-    # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
-    rasa = Service("rasa", [sys.executable, "-m", "rasa_runtime", "run", "--model", str(MODEL),
-                            "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
-                            "--endpoints", str(endpoints), "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
-                   {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
-    rasa.wait_until(lambda: requests.get(f"{rasa_url}/status", timeout=2).json().get("model_file"), timeout=240)
+    started = [shop]
+    try:
+        action_port, rasa_port = free_port(), free_port()
+        backend_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
+                       "ACTIONS_METRICS_PORT": str(free_port()), **env}
+        actions = ChildProcess("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
+        started.append(actions)
+        actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
+        endpoints = tmp / "endpoints.yml"
+        # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+                             f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n'
+                             f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n')
+        # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
+        rasa = ChildProcess("rasa", [sys.executable, "-m", "rasa_runtime", "run", "--model", str(MODEL),
+                                     "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
+                                     "--endpoints", str(endpoints),
+                                     "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
+                            {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")
+        started.append(rasa)
+        rasa_url = f"http://127.0.0.1:{rasa_port}"
+        rasa.wait_http(f"{rasa_url}/status", timeout=240, json_key="model_file")
+    except BaseException:  # nothing half-started is left running
+        for service in reversed(started):
+            service.stop()
+        raise
     return Stack(shop, shop_url, actions, rasa, rasa_url)

@@ -1,0 +1,68 @@
+"""Helpdesk records: the ticket a handoff opens, tickets as the helpdesk keeps them, and their messages."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from pydantic import StrictInt
+
+from contract.v1.wire import Record, UtcDateTime
+
+
+class TranscriptLine(Record):
+    """One line of the conversation a ticket carries; `sender` is user, bot or agent."""
+
+    sender: str
+    text: str
+    timestamp: Optional[str] = None
+
+
+class NewTicket(Record):
+    """What a handoff sends to the helpdesk: enough that the shopper never repeats themselves."""
+
+    queue: str
+    priority: str = "normal"
+    subject: str
+    summary: str
+    transcript: List[TranscriptLine] = []
+    metadata: Dict[str, Any] = {}
+    customer_id: Optional[str] = None
+    conversation_id: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The ticket as a request body, leaving out the ids it does not have."""
+        return {k: v for k, v in self.dict().items() if v is not None}
+
+
+class TicketMessage(Record):
+    """A message added to a ticket by an agent, the customer or the assistant."""
+
+    id: StrictInt
+    ticket_id: StrictInt
+    author: str
+    body: str
+    created_at: UtcDateTime
+
+
+class Ticket(Record):
+    """A helpdesk ticket; a ticket list leaves its `messages` out."""
+
+    id: StrictInt
+    queue: str
+    priority: str
+    status: str
+    subject: str
+    summary: str
+    transcript: List[TranscriptLine] = []
+    metadata: Dict[str, Any] = {}
+    customer_id: Optional[str] = None
+    conversation_id: Optional[str] = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    messages: List[TicketMessage] = []
+
+
+class TicketList(Record):
+    """The tickets of a conversation or a customer, newest first, without their messages."""
+
+    tickets: List[Ticket]

@@ -1,0 +1,49 @@
+"""Payment records: the charges and refunds of an order."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from contract.v1.wire import Money, Record, UtcDateTime
+
+
+class Charge(Record):
+    """One payment attempt against an order."""
+
+    id: str
+    order_id: str
+    amount: Money
+    currency: str
+    method: str
+    method_detail: Optional[str] = None
+    status: str
+    failure_reason: Optional[str] = None
+    created_at: UtcDateTime
+
+
+class Refund(Record):
+    """Money going back to the shopper: pending, issued or failed."""
+
+    id: str
+    order_id: str
+    charge_id: str
+    amount: Money
+    currency: str
+    method: str
+    status: str
+    reason: str
+    failure_reason: Optional[str] = None
+    created_at: UtcDateTime
+    issued_at: Optional[UtcDateTime] = None
+
+
+class PaymentRecord(Record):
+    """Everything the payment system knows about one order's money."""
+
+    order_id: str
+    currency: str
+    order_total: Money
+    captured: Money
+    refunded: Money
+    charges: List[Charge]
+    refunds: List[Refund]
