@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate test test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,7 +74,17 @@ evaluate: install train ## NLU: 5-fold cross-validation and the independent set,
 test-conversations: install train ## the conversation tests in tests/conversations, through the Rasa we serve (rasa_runtime)
 	$(PY) scripts/conversation_tests.py
 
-test: install system-deps validate train ## run every test
+# Settings of ruff and mypy (rule set, ignores, what mypy checks): pyproject.toml.
+lint: install ## ruff check, ruff format --check and mypy: fails on any finding, changes nothing
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and its formatting to the repository
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint system-deps validate train ## lint, then run every test
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory evaluate
@@ -82,12 +92,15 @@ test: install system-deps validate train ## run every test
 test-unit: install ## run the unit tests only
 	$(PY) -m pytest tests/unit
 
+test-fast: install ## the tests that need no trained model and no services (pytest -m "not slow")
+	$(PY) -m pytest -m "not slow"
+
 lock: install ## regenerate requirements.lock from the virtualenv
 	@{ echo "# Full pinned set of every package in the virtualenv (pip freeze of a Python 3.10 venv)."; \
 	   echo "# Regenerate with: make lock"; $(PY) -m pip freeze --exclude-editable | sort -f; } > requirements.lock
 
 clean: ## remove the virtualenv, runtime data and results
-	rm -rf $(VENV) var logs results .pytest_cache
+	rm -rf $(VENV) var logs results .pytest_cache .ruff_cache .mypy_cache
 
 # Benchmarks (bench/; docs/performance.md). Quick run: make bench-serve BENCH_LEVELS=1,8 BENCH_CONVERSATIONS=16
 BENCH_LEVELS ?= 1,8,32,128

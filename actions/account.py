@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 
@@ -21,9 +21,9 @@ class ActionUpdateAccount(ShopAction):
 
     action_name = "action_update_account"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
         field, value = classify_contact(turn.slot("new_contact") or "")
-        if field is None:
+        if field is None or value is None:  # classify_contact gives both or neither
             turn.say(response="utter_contact_needed")
             return [SlotSet("new_contact", None)]
         customer = await turn.call(turn.clients.crm.get_customer, turn.customer_id)
@@ -31,9 +31,14 @@ class ActionUpdateAccount(ShopAction):
         if current.replace(" ", "").lower() == value.replace(" ", "").lower():
             turn.say(response="utter_contact_unchanged", field=label(turn, field))
             return [SlotSet("new_contact", None)]
-        return propose(turn, {"op": "update_contact", "field": field, "value": value},
-                       response="utter_confirm_contact_change", field=label(turn, field), current=current,
-                       value=value)
+        return propose(
+            turn,
+            {"op": "update_contact", "field": field, "value": value},
+            response="utter_confirm_contact_change",
+            field=label(turn, field),
+            current=current,
+            value=value,
+        )
 
 
 def label(turn: Turn, field: str) -> str:
@@ -41,12 +46,16 @@ def label(turn: Turn, field: str) -> str:
     return fmt.phrase(turn.domain, response=FIELD_NAMES[field])
 
 
-async def execute_update_contact(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+async def execute_update_contact(turn: Turn, operation: dict[str, Any]) -> list[dict[str, Any]]:
     """Write the contact detail the shopper said yes to, or say why the CRM refused it."""
     field, value = operation["field"], operation["value"]
     try:
-        await turn.call(turn.clients.crm.update_contact, turn.customer_id,
-                        idempotency_key=turn.key("contact", operation), **{field: value})
+        await turn.call(
+            turn.clients.crm.update_contact,
+            turn.customer_id,
+            idempotency_key=turn.key("contact", operation),
+            **{field: value},
+        )
     except Conflict:
         turn.say(response="utter_contact_email_taken")
         return [SlotSet("new_contact", None)]

@@ -5,19 +5,50 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 from actions.backends.models import Address
 
 COUNTRIES = {
-    "nl": "NL", "netherlands": "NL", "the netherlands": "NL", "holland": "NL", "nederland": "NL",
-    "be": "BE", "belgium": "BE", "belgië": "BE", "belgique": "BE",
-    "de": "DE", "germany": "DE", "deutschland": "DE",
-    "fr": "FR", "france": "FR", "lu": "LU", "luxembourg": "LU", "at": "AT", "austria": "AT",
-    "dk": "DK", "denmark": "DK", "es": "ES", "spain": "ES", "it": "IT", "italy": "IT",
-    "ie": "IE", "ireland": "IE", "pt": "PT", "portugal": "PT", "se": "SE", "sweden": "SE",
-    "fi": "FI", "finland": "FI", "pl": "PL", "poland": "PL",
-    "gb": "GB", "uk": "GB", "united kingdom": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "nl": "NL",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "holland": "NL",
+    "nederland": "NL",
+    "be": "BE",
+    "belgium": "BE",
+    "belgië": "BE",
+    "belgique": "BE",
+    "de": "DE",
+    "germany": "DE",
+    "deutschland": "DE",
+    "fr": "FR",
+    "france": "FR",
+    "lu": "LU",
+    "luxembourg": "LU",
+    "at": "AT",
+    "austria": "AT",
+    "dk": "DK",
+    "denmark": "DK",
+    "es": "ES",
+    "spain": "ES",
+    "it": "IT",
+    "italy": "IT",
+    "ie": "IE",
+    "ireland": "IE",
+    "pt": "PT",
+    "portugal": "PT",
+    "se": "SE",
+    "sweden": "SE",
+    "fi": "FI",
+    "finland": "FI",
+    "pl": "PL",
+    "poland": "PL",
+    "gb": "GB",
+    "uk": "GB",
+    "united kingdom": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
 }
 POSTCODES = {
     "NL": r"\d{4}\s?[A-Za-z]{2}",
@@ -33,8 +64,8 @@ POSTCODES = {
 class ParsedAddress:
     """An address, or what is missing from the text."""
 
-    address: Optional[Address]
-    missing: Optional[str] = None
+    address: Address | None
+    missing: str | None = None
 
 
 def parse_address(text: str, default_country: str = "NL") -> ParsedAddress:
@@ -64,8 +95,8 @@ def parse_address(text: str, default_country: str = "NL") -> ParsedAddress:
         return ParsedAddress(None, "postcode")
     match, country = found
     part = others[index]
-    city = (part[: match.start()] + part[match.end():]).strip(" ,-")
-    before, tail = others[:index], others[index + 1:]
+    city = (part[: match.start()] + part[match.end() :]).strip(" ,-")
+    before, tail = others[:index], others[index + 1 :]
     if not city and tail:
         city, tail = tail[0], tail[1:]
     if not city and before and len(before) >= 1 and not re.search(r"\d", before[-1][:3]):
@@ -77,7 +108,7 @@ def parse_address(text: str, default_country: str = "NL") -> ParsedAddress:
     return ParsedAddress(Address(line1=street, line2=line2, city=city, postcode=postcode, country=country))
 
 
-def _postcode(text: str, country: str, allow_other: bool) -> Optional[Tuple[re.Match, str]]:
+def _postcode(text: str, country: str, allow_other: bool) -> tuple[re.Match, str] | None:
     """The postcode in `text` and the country it belongs to: the expected country's format first."""
     candidates = [country] + ([c for c in POSTCODES if c not in (country, "any")] if allow_other else []) + ["any"]
     for code in candidates:

@@ -5,19 +5,21 @@ or silence."""
 from __future__ import annotations
 
 import asyncio
-from abc import ABCMeta, abstractmethod
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 import hashlib
 import json
 import logging
 import time
-from typing import Any, AsyncIterator, Callable, ClassVar, Dict, List, Optional, TypeVar
+from abc import ABCMeta, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import formatting as fmt
 from actions.backends import BackendError, NotFound, Unavailable
 from actions.backends.models import Order
 from actions.backends.request_context import request_id
@@ -26,7 +28,13 @@ from actions.observability import ACTION_LATENCY, conversation_ref
 
 log = logging.getLogger("actions")
 T = TypeVar("T")
-SYSTEM_NAMES = {"crm": "customer account", "orders": "order", "payments": "payment", "helpdesk": "support ticket"}
+# How each retailer system is named to the shopper ("our order system isn't answering").
+SYSTEM_NAMES = {
+    "crm": "utter_system_crm",
+    "orders": "utter_system_orders",
+    "payments": "utter_system_payments",
+    "helpdesk": "utter_system_helpdesk",
+}
 
 
 @dataclass
@@ -39,22 +47,29 @@ class BackendCalls:
 class Turn:
     """One run of an action: the tracker, the dispatcher and the clients, with the helpers actions need."""
 
-    def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any],
-                 clients: Optional[Backends] = None, *, action: str = "action"):
+    def __init__(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+        clients: Backends | None = None,
+        *,
+        action: str = "action",
+    ):
         self.dispatcher = dispatcher
         self.tracker = tracker
         self.domain = domain
         self.clients = clients or backends()
         self.action = action
         # The backend failure the shopper was told about in this run, and the events of that answer.
-        self.outage: Optional[BackendError] = None
-        self.outage_events: List[Dict[str, Any]] = []
+        self.outage: BackendError | None = None
+        self.outage_events: list[dict[str, Any]] = []
 
     def slot(self, name: str) -> Any:
         return self.tracker.get_slot(name)
 
     @property
-    def customer_id(self) -> Optional[str]:
+    def customer_id(self) -> str | None:
         """Set only for a verified shopper."""
         return self.tracker.get_slot("customer_id")
 
@@ -66,7 +81,7 @@ class Turn:
         """Run a (blocking) client call off the event loop, keeping the request id."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    def say(self, text: Optional[str] = None, **kwargs: Any) -> None:
+    def say(self, text: str | None = None, **kwargs: Any) -> None:
         self.dispatcher.utter_message(text=text, **kwargs)
 
     def key(self, *parts: Any) -> str:
@@ -92,14 +107,21 @@ class Turn:
 
     def _tell_outage(self, err: BackendError) -> None:
         if not isinstance(err, Unavailable):  # 401 or an unexpected 4xx: a configuration or contract problem
-            log.error("backend refused a request", extra={"action": self.action, "system": err.system,
-                                                          "status": err.status, "code": err.code,
-                                                          "conversation": self.conversation})
+            log.error(
+                "backend refused a request",
+                extra={
+                    "action": self.action,
+                    "system": err.system,
+                    "status": err.status,
+                    "code": err.code,
+                    "conversation": self.conversation,
+                },
+            )
         if self.outage is None:
             self.outage = err
             self.outage_events = backend_down(self, err)
 
-    async def owned_order(self, order_id: Optional[str], customer_id: Optional[str] = None) -> Optional[Order]:
+    async def owned_order(self, order_id: str | None, customer_id: str | None = None) -> Order | None:
         """The order if it exists and belongs to `customer_id`; None otherwise (and we say nothing more).
 
         `customer_id` defaults to this turn's verified shopper; the form passes the one it has just verified,
@@ -115,23 +137,21 @@ class Turn:
         return order if order.customer_id == owner else None
 
 
-def offer_handoff(turn: Turn, reason: str) -> List[Dict[str, Any]]:
+def offer_handoff(turn: Turn, reason: str) -> list[dict[str, Any]]:
     """Ask whether the shopper wants a person; a yes hands off with this reason attached."""
-    turn.say(buttons=[{"title": "Yes, connect me", "payload": "/affirm"},
-                      {"title": "No, thanks", "payload": "/deny"}],
-             text="Would you like me to pass this to a colleague? They'll see everything we've said so far.")
+    turn.say(response="utter_offer_colleague")
     return [SlotSet("pending", "handoff"), SlotSet("handoff_reason", reason)]
 
 
-def order_not_found(turn: Turn, order_id: Optional[str]) -> List[Dict[str, Any]]:
+def order_not_found(turn: Turn, order_id: str | None) -> list[dict[str, Any]]:
     """The same words for an unknown order and somebody else's: reveal nothing."""
-    turn.say(text=f"I couldn't find order {order_id} on your account. Could you check the number? "
-                  "It's the 5-digit number in your order confirmation email.")
+    turn.say(response="utter_order_not_found", order_id=order_id)
     return [SlotSet("order_id", None)]
 
 
-def not_verified(turn: Turn) -> List[Dict[str, Any]]:
-    turn.say(text="I couldn't confirm that it's you, so I can't share or change order details here.")
+def not_verified(turn: Turn) -> list[dict[str, Any]]:
+    """An action that needs a verified shopper, without one: say so and offer a person."""
+    turn.say(response="utter_not_verified")
     return offer_handoff(turn, "verification_failed")
 
 
@@ -145,14 +165,14 @@ class ShopAction(Action, metaclass=ABCMeta):
         return self.action_name
 
     @abstractmethod
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
         """Do the action's work; a backend that fails is answered by `run`, through `Turn.backend_calls`."""
 
-    def after_outage(self, turn: Turn) -> List[Dict[str, Any]]:
+    def after_outage(self, turn: Turn) -> list[dict[str, Any]]:
         """The events once the shopper has been told a system is down: the offer of a person."""
         return turn.outage_events
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
         turn = Turn(dispatcher, tracker, domain, action=self.name())
         started, outcome = time.perf_counter(), "ok"
         with request_id(f"{turn.conversation}-{len(tracker.events)}"):
@@ -171,27 +191,31 @@ class ShopAction(Action, metaclass=ABCMeta):
 class OrderAction(ShopAction):
     """Base of actions about one of the verified shopper's orders (the `order_id` slot)."""
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
         order = await turn.owned_order(turn.slot("order_id"))
         if order is None:
             return order_not_found(turn, turn.slot("order_id"))
         return await self.act_on(turn, order)
 
     @abstractmethod
-    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
+    async def act_on(self, turn: Turn, order: Order) -> list[dict[str, Any]]:
         """Answer about, or propose a change to, this order (it exists and is the shopper's)."""
 
 
-def backend_down(turn: Turn, err: BackendError) -> List[Dict[str, Any]]:
+def backend_down(turn: Turn, err: BackendError) -> list[dict[str, Any]]:
     """Say that the system concerned isn't answering and offer a person (see `Turn.backend_calls`)."""
-    system = SYSTEM_NAMES.get(err.system, err.system)
-    turn.say(text=f"Sorry, our {system} system isn't answering right now, so I can't check that at the moment. "
-                  "I can still answer questions about shipping, returns and payments.")
+    system = fmt.phrase(
+        turn.domain,
+        # A subscript, not .get(): tests/unit/test_action_responses.py reads the names behind `SYSTEM_NAMES[...]`.
+        response=SYSTEM_NAMES[err.system] if err.system in SYSTEM_NAMES else "utter_system_other",  # noqa: SIM401
+        system=err.system,
+    )
+    turn.say(response="utter_backend_down", system=system)
     return offer_handoff(turn, f"backend_unavailable:{err.system}")
 
 
-def form_ended_by_outage(turn: Turn) -> List[Dict[str, Any]]:
+def form_ended_by_outage(turn: Turn) -> list[dict[str, Any]]:
     """The service form's events once an outage has been told: the offer of a person, the form ended, the turn
     ended. Without the last, Rasa's "once the form is complete" rule would run the goal's action on what was
     half collected, and the shopper would hear the outage twice, or "I couldn't confirm that it's you"."""
-    return turn.outage_events + [SlotSet("requested_slot", None), FollowupAction("action_listen")]
+    return [*turn.outage_events, SlotSet("requested_slot", None), FollowupAction("action_listen")]

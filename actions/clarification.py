@@ -12,16 +12,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 # What a clarifying question may offer: requests a shopper makes, not chat moves ("yes", "hi", "stop").
-OFFERABLE = frozenset({
-    "check_order_status", "check_refund_status", "request_refund", "cancel_order", "change_shipping_address",
-    "report_payment_issue", "request_invoice", "update_account", "human_handoff", "help", "faq",
-})
+OFFERABLE = frozenset(
+    {
+        "check_order_status",
+        "check_refund_status",
+        "request_refund",
+        "cancel_order",
+        "change_shipping_address",
+        "report_payment_issue",
+        "request_invoice",
+        "update_account",
+        "human_handoff",
+        "help",
+        "faq",
+    }
+)
 # A reading below this share of the probability is not worth a button.
 MIN_CONFIDENCE = 0.10
 FAQ = "faq"
@@ -45,16 +56,19 @@ class Option:
         return "utter_option_" + self.key.replace("/", "_")
 
 
-def _faq_topics(message: Dict[str, Any], faq_confidence: float) -> List[tuple]:
+def _faq_topics(message: dict[str, Any], faq_confidence: float) -> list[tuple]:
     """(topic key, joint confidence) of the FAQ topics the response selector ranked, best first."""
     ranking = (((message.get("response_selector") or {}).get(FAQ) or {}).get("ranking")) or []
-    return [(entry["intent_response_key"], faq_confidence * float(entry["confidence"])) for entry in ranking
-            if entry.get("intent_response_key")]
+    return [
+        (entry["intent_response_key"], faq_confidence * float(entry["confidence"]))
+        for entry in ranking
+        if entry.get("intent_response_key")
+    ]
 
 
-def _entities(message: Dict[str, Any]) -> Dict[str, str]:
+def _entities(message: dict[str, Any]) -> dict[str, str]:
     """The entities of the message worth carrying on, first value of each."""
-    carried: Dict[str, str] = {}
+    carried: dict[str, str] = {}
     for entity in message.get("entities") or []:
         name, value = entity.get("entity"), entity.get("value")
         if name in CARRIED_ENTITIES and isinstance(value, str) and name not in carried:
@@ -62,14 +76,14 @@ def _entities(message: Dict[str, Any]) -> Dict[str, str]:
     return carried
 
 
-def payload(key: str, entities: Dict[str, str]) -> str:
+def payload(key: str, entities: dict[str, str]) -> str:
     """The button payload that replays the message as `key` with its entities: `/intent{"order_id": "10042"}`."""
     if key.startswith(FAQ + "/"):
         return f"/{CHOOSE_FAQ}" + json.dumps({FAQ_TOPIC: key.split("/", 1)[1]})
     return f"/{key}" + (json.dumps(entities, ensure_ascii=False) if entities else "")
 
 
-def options(message: Dict[str, Any], domain: Dict[str, Any], most: int = 2) -> List[Option]:
+def options(message: dict[str, Any], domain: dict[str, Any], most: int = 2) -> list[Option]:
     """The best readings of the message worth offering, best first (at most `most`).
 
     The ranking is the classifier's, under the fallback's own entry; `faq` stands for its best topics, each
@@ -77,7 +91,7 @@ def options(message: Dict[str, Any], domain: Dict[str, Any], most: int = 2) -> L
     """
     responses = domain.get("responses") or {}
     entities = _entities(message)
-    scored: List[tuple] = []
+    scored: list[tuple] = []
     for entry in message.get("intent_ranking") or []:
         name, confidence = entry.get("name"), float(entry.get("confidence") or 0.0)
         if name not in OFFERABLE:
@@ -87,18 +101,19 @@ def options(message: Dict[str, Any], domain: Dict[str, Any], most: int = 2) -> L
         else:
             scored.append((name, confidence))
     scored.sort(key=lambda item: -item[1])
-    chosen = [Option(key, confidence, payload(key, entities)) for key, confidence in scored
-              if confidence >= MIN_CONFIDENCE]
+    chosen = [
+        Option(key, confidence, payload(key, entities)) for key, confidence in scored if confidence >= MIN_CONFIDENCE
+    ]
     return [option for option in chosen if option.response in responses][:most]
 
 
-def label(option: Option, domain: Dict[str, Any]) -> str:
+def label(option: Option, domain: dict[str, Any]) -> str:
     """The shopper-language name of a reading, from the domain's `utter_option_…` response."""
     variants = (domain.get("responses") or {}).get(option.response) or [{}]
     return variants[0].get("text") or option.key
 
 
-def ask(dispatcher: CollectingDispatcher, readings: List[Option], domain: Dict[str, Any]) -> None:
+def ask(dispatcher: CollectingDispatcher, readings: list[Option], domain: dict[str, Any]) -> None:
     """Ask which reading the shopper meant, with a button each and one for something else."""
     buttons = [{"title": label(option, domain), "payload": option.payload} for option in readings]
     buttons.append({"title": label(Option("something_else", 0.0, ""), domain), "payload": "/nlu_fallback"})
@@ -115,14 +130,14 @@ class ActionAnswerChosenFaq(Action):
     def name(self) -> str:
         return "action_answer_chosen_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
         topic = next(tracker.get_latest_entity_values(FAQ_TOPIC), None)
         response = chosen_faq_response(topic, domain)
         dispatcher.utter_message(response=response or "utter_ask_rephrase")
         return []
 
 
-def chosen_faq_response(topic: Optional[str], domain: Dict[str, Any]) -> Optional[str]:
+def chosen_faq_response(topic: str | None, domain: dict[str, Any]) -> str | None:
     """The domain response of an FAQ topic, or None for a topic the domain does not answer."""
     if not topic:
         return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Optional
 
 from actions.backends import CrmClient, HelpdeskClient, OrdersClient, PaymentsClient
 
@@ -19,12 +18,16 @@ class Backends:
     helpdesk: HelpdeskClient
 
     @classmethod
-    def from_env(cls, environ=None) -> "Backends":
-        return cls(CrmClient.from_env(environ), OrdersClient.from_env(environ),
-                   PaymentsClient.from_env(environ), HelpdeskClient.from_env(environ))
+    def from_env(cls, environ=None) -> Backends:
+        return cls(
+            CrmClient.from_env(environ),
+            OrdersClient.from_env(environ),
+            PaymentsClient.from_env(environ),
+            HelpdeskClient.from_env(environ),
+        )
 
 
-_current: Optional[Backends] = None
+_current: Backends | None = None
 _lock = threading.Lock()
 
 
@@ -37,7 +40,7 @@ def backends() -> Backends:
         return _current
 
 
-def use_backends(value: Optional[Backends]) -> None:
+def use_backends(value: Backends | None) -> None:
     """Point the actions at other clients (tests), or back at the environment's with None."""
     global _current
     with _lock:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, List
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 
@@ -11,8 +12,8 @@ from actions.base import ShopAction, Turn
 from actions.orders import execute_cancel, execute_change_address
 from actions.refunds import execute_refund
 
-Executor = Callable[[Turn, Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]
-EXECUTORS: Dict[str, Executor] = {
+Executor = Callable[[Turn, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+EXECUTORS: dict[str, Executor] = {
     "cancel_order": execute_cancel,
     "change_address": execute_change_address,
     "refund": execute_refund,
@@ -28,9 +29,9 @@ class ActionConfirmPending(ShopAction):
 
     action_name = "action_confirm_pending"
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        operation = turn.slot("pending_operation") or {}
-        executor = EXECUTORS.get(operation.get("op"))
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
+        operation: dict[str, Any] = turn.slot("pending_operation") or {}
+        executor = EXECUTORS.get(operation.get("op", ""))
         confidence = (turn.tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
         if executor is not None and confidence < MIN_CONFIRM_CONFIDENCE:
             turn.say(response="utter_confirm_again")
@@ -47,7 +48,7 @@ class ActionDeclinePending(ShopAction):
     action_name = "action_decline_pending"
     needs_verified_customer = False
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
         pending = turn.slot("pending")
         intent = (turn.tracker.latest_message.get("intent") or {}).get("name")
         if pending == "confirm":

@@ -9,7 +9,6 @@ Unicode letters here, not only A-Z. Phone numbers come in every national and int
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
 
 import phonenumbers
 
@@ -20,7 +19,7 @@ EMAIL = re.compile(r"[\w.%+\-]+@(?:[^\W_](?:[^\W_]|-)*\.)+[^\W\d_]{2,}")
 DEFAULT_REGION = "NL"
 
 
-def find_email(text: str) -> Optional[str]:
+def find_email(text: str) -> str | None:
     """The first whole email address in the text, lower-cased, or None."""
     found = EMAIL.search(text or "")
     return found.group(0).lower() if found else None
@@ -31,14 +30,14 @@ def looks_like_partial_email(text: str) -> bool:
     return "@" in (text or "") and find_email(text) is None
 
 
-def normalise_phone(text: str) -> Optional[str]:
+def normalise_phone(text: str) -> str | None:
     """The first valid phone number in the text, as E.164 (`+31612345678`), or None."""
     for match in phonenumbers.PhoneNumberMatcher(text or "", DEFAULT_REGION, leniency=phonenumbers.Leniency.VALID):
         return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     return None
 
 
-def classify_contact(text: str) -> Tuple[Optional[str], Optional[str]]:
+def classify_contact(text: str) -> tuple[str | None, str | None]:
     """("email", value) or ("phone", value) or (None, None)."""
     email = find_email(text)
     if email:

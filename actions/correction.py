@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -26,8 +26,13 @@ GOAL_ACTIONS = {
 }
 
 
-async def rerun(goal_action: type, events: List[Dict[str, Any]], dispatcher: CollectingDispatcher,
-                tracker: Tracker, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+async def rerun(
+    goal_action: type,
+    events: list[dict[str, Any]],
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Run the request's action here, on the corrected slots, inside this turn.
 
     A FollowupAction would leave Rasa at a step no rule continues, so the core fallback would have to end
@@ -44,29 +49,23 @@ class ActionCorrectOrder(Action):
     def name(self) -> str:
         return "action_correct_order"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
         goal = tracker.get_slot("goal")
         numbers = order_ids(tracker)
         contact = entity_values(tracker, "email") + entity_values(tracker, "phone")
         reset = [SlotSet("pending", None), SlotSet("pending_operation", None)]
         if numbers and goal:
-            events: List[Dict[str, Any]] = reset + [SlotSet("order_id", numbers[0])]
+            events: list[dict[str, Any]] = [*reset, SlotSet("order_id", numbers[0])]
             if not tracker.get_slot("customer_id"):
-                return events + [FollowupAction("service_form")]
+                return [*events, FollowupAction("service_form")]
             return await rerun(GOAL_ACTIONS[goal], events, dispatcher, tracker, domain)
         if contact and goal == "update_account" and tracker.get_slot("customer_id"):
-            return await rerun(ActionUpdateAccount, reset + [SlotSet("new_contact", contact[0])],
-                               dispatcher, tracker, domain)
+            return await rerun(
+                ActionUpdateAccount, [*reset, SlotSet("new_contact", contact[0])], dispatcher, tracker, domain
+            )
         if numbers:
             order_id = numbers[0]
-            dispatcher.utter_message(
-                text=f"What would you like to do with order {order_id}?",
-                buttons=[
-                    {"title": "Where is it?", "payload": f'/check_order_status{{"order_id":"{order_id}"}}'},
-                    {"title": "Where is my refund?", "payload": f'/check_refund_status{{"order_id":"{order_id}"}}'},
-                    {"title": "Cancel it", "payload": f'/cancel_order{{"order_id":"{order_id}"}}'},
-                ],
-            )
+            dispatcher.utter_message(response="utter_what_to_do_with_order", order_id=order_id)
             return [SlotSet("order_id", order_id)]
         dispatcher.utter_message(response="utter_help")
         return []

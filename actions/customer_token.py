@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import jwt
-from pydantic import Field, conint
+from pydantic import Field
 
 from foundation.settings import ProcessSettings, SettingsError
 
@@ -28,30 +29,31 @@ DEFAULT_MAX_AGE = 3600
 class CustomerTokenSettings(ProcessSettings):
     """The secret that signs customer tokens (unset: tokens are ignored) and the longest lifetime one may have."""
 
-    secret: Optional[str] = Field(None, env="CUSTOMER_TOKEN_SECRET")
-    max_age: conint(ge=1) = Field(DEFAULT_MAX_AGE, env="CUSTOMER_TOKEN_MAX_AGE")
+    secret: str | None = Field(None, env="CUSTOMER_TOKEN_SECRET")
+    max_age: int = Field(DEFAULT_MAX_AGE, ge=1, env="CUSTOMER_TOKEN_MAX_AGE")
 
 
-def _settings(environ: Optional[Mapping[str, str]] = None) -> CustomerTokenSettings:
+def _settings(environ: Mapping[str, str] | None = None) -> CustomerTokenSettings:
     """The action server's token settings (read once), or those of `environ` when given."""
     return CustomerTokenSettings.current() if environ is None else CustomerTokenSettings.from_env(environ)
 
 
-def issue(customer_id: str, *, secret: str, ttl_seconds: int = DEFAULT_MAX_AGE, now: Optional[float] = None) -> str:
+def issue(customer_id: str, *, secret: str, ttl_seconds: int = DEFAULT_MAX_AGE, now: float | None = None) -> str:
     """Sign a token for a customer (what a shop's login would do)."""
     issued = int(now if now is not None else time.time())
     return jwt.encode({"sub": customer_id, "iat": issued, "exp": issued + ttl_seconds}, secret, algorithm=ALGORITHM)
 
 
-def verify(token: Any, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def verify(token: Any, environ: Mapping[str, str] | None = None) -> str | None:
     """The customer id a valid token vouches for, or None for a missing, forged, expired or too-long-lived one."""
     settings = _settings(environ)
     secret, max_age = settings.secret, settings.max_age
     if not secret or not isinstance(token, str) or not token:
         return None
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]},
-                            leeway=30)
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}, leeway=30
+        )
     except jwt.PyJWTError:
         return None
     if int(claims["exp"]) - int(claims["iat"]) > max_age or not isinstance(claims["sub"], str):

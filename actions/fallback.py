@@ -5,7 +5,7 @@ No business action ever runs on a guess: this action only talks."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -51,14 +51,14 @@ class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
         # Always hand the turn back to the shopper: as Rasa's core fallback this action is predicted when no
         # rule knows the next step, and without a listen the prediction loop would run it until Rasa's
         # action limit trips, which leaves the conversation unable to answer again.
-        return self._answer(dispatcher, tracker, domain) + [FollowupAction("action_listen")]
+        return [*self._answer(dispatcher, tracker, domain), FollowupAction("action_listen")]
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if answered_this_turn(tracker):
             return []
         misses = consecutive_misses(tracker)

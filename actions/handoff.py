@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from rasa_sdk.events import ConversationPaused, SlotSet
 
@@ -19,18 +19,34 @@ from actions.backends.models import NewTicket, TranscriptLine
 from actions.base import ShopAction, Turn
 from actions.confirmation import CLEARED
 from actions.observability import HANDOFFS
-from actions.shop_policy import (REFUND_WINDOW_DAYS, SUPPORT_EMAIL, SUPPORT_HOURS_SATURDAY, SUPPORT_HOURS_WEEKDAYS,
-                                 SUPPORT_PHONE, SUPPORT_TIMEZONE)
+from actions.shop_policy import (
+    REFUND_WINDOW_DAYS,
+    SUPPORT_EMAIL,
+    SUPPORT_HOURS_SATURDAY,
+    SUPPORT_HOURS_WEEKDAYS,
+    SUPPORT_PHONE,
+    SUPPORT_TIMEZONE,
+)
 
 log = logging.getLogger("actions.handoff")
 
 QUEUE_BY_GOAL = {
-    "order_status": "orders", "cancel_order": "orders", "change_address": "orders", "invoice": "orders",
-    "refund_status": "refunds", "request_refund": "refunds", "payment_issue": "payments", "update_account": "account",
+    "order_status": "orders",
+    "cancel_order": "orders",
+    "change_address": "orders",
+    "invoice": "orders",
+    "refund_status": "refunds",
+    "request_refund": "refunds",
+    "payment_issue": "payments",
+    "update_account": "account",
 }
 QUEUE_BY_REASON = {
-    "refund_failed": "refunds", "refund_outside_window": "refunds", "double_charge": "payments",
-    "failed_payment": "payments", "payment_query": "payments", "verification_failed": "account",
+    "refund_failed": "refunds",
+    "refund_outside_window": "refunds",
+    "double_charge": "payments",
+    "failed_payment": "payments",
+    "payment_query": "payments",
+    "verification_failed": "account",
 }
 URGENT = {"double_charge", "refund_failed"}
 REASON_TEXT = {
@@ -45,21 +61,29 @@ REASON_TEXT = {
 }
 # How each queue is named to the shopper ("I've passed this to our refunds team").
 TEAM_NAMES = {
-    "orders": "utter_team_orders", "refunds": "utter_team_refunds", "payments": "utter_team_payments",
-    "account": "utter_team_account", "general": "utter_team_general",
+    "orders": "utter_team_orders",
+    "refunds": "utter_team_refunds",
+    "payments": "utter_team_payments",
+    "account": "utter_team_account",
+    "general": "utter_team_general",
 }
 GOAL_TEXT = {
-    "order_status": "where their order is", "refund_status": "where their refund is",
-    "request_refund": "a refund", "cancel_order": "cancelling an order", "change_address": "a new delivery address",
-    "payment_issue": "a payment problem", "invoice": "an invoice", "update_account": "updating their account",
+    "order_status": "where their order is",
+    "refund_status": "where their refund is",
+    "request_refund": "a refund",
+    "cancel_order": "cancelling an order",
+    "change_address": "a new delivery address",
+    "payment_issue": "a payment problem",
+    "invoice": "an invoice",
+    "update_account": "updating their account",
 }
 HIDDEN_SLOTS = {"verification_code", "verification", "login_email", "pending_operation", "requested_slot"}
 MAX_TRANSCRIPT = 80
 
 
-def transcript(events: List[Dict[str, Any]]) -> List[TranscriptLine]:
+def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
     """What was said, both ways; one-time codes are masked."""
-    lines: List[TranscriptLine] = []
+    lines: list[TranscriptLine] = []
     for event in events:
         kind, text = event.get("event"), event.get("text")
         if not text or kind not in ("user", "bot"):
@@ -69,13 +93,18 @@ def transcript(events: List[Dict[str, Any]]) -> List[TranscriptLine]:
             entities = (event.get("parse_data") or {}).get("entities") or []
             if any(e.get("entity") == "verification_code" for e in entities) or re.fullmatch(r"\s*\d{6}\s*", text):
                 text = "[one-time code]"
-        lines.append(TranscriptLine(sender="user" if kind == "user" else "bot", text=text[:4000],
-                                    timestamp=None if stamp is None else str(stamp)))
+        lines.append(
+            TranscriptLine(
+                sender="user" if kind == "user" else "bot",
+                text=text[:4000],
+                timestamp=None if stamp is None else str(stamp),
+            )
+        )
     return lines[-MAX_TRANSCRIPT:]
 
 
-def intents_so_far(events: List[Dict[str, Any]]) -> List[str]:
-    seen: List[str] = []
+def intents_so_far(events: list[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
     for event in events:
         if event.get("event") == "user":
             name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
@@ -84,7 +113,7 @@ def intents_so_far(events: List[Dict[str, Any]]) -> List[str]:
     return seen
 
 
-def queue_for(reason: str, goal: Optional[str]) -> str:
+def queue_for(reason: str, goal: str | None) -> str:
     return QUEUE_BY_REASON.get(reason) or QUEUE_BY_GOAL.get(goal or "", "general")
 
 
@@ -93,7 +122,9 @@ def build_ticket(turn: Turn, reason: str) -> NewTicket:
     tracker = turn.tracker
     goal, order_id = turn.slot("goal"), turn.slot("order_id")
     base_reason = reason.split(":", 1)[0]
-    why = REASON_TEXT.get(base_reason, "our systems were unavailable" if base_reason == "backend_unavailable" else base_reason)
+    why = REASON_TEXT.get(
+        base_reason, "our systems were unavailable" if base_reason == "backend_unavailable" else base_reason
+    )
     topic = GOAL_TEXT.get(goal or "", "a question")
     who = f"Verified customer {turn.customer_id}" if turn.customer_id else "An unverified shopper"
     last = (tracker.latest_message.get("text") or "").strip()
@@ -129,25 +160,43 @@ class ActionHandoff(ShopAction):
     action_name = "action_handoff"
     needs_verified_customer = False
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
         intent = (turn.tracker.latest_message.get("intent") or {}).get("name")
-        reason = "customer_request" if intent == "human_handoff" else (turn.slot("handoff_reason") or "customer_request")
+        reason = (
+            "customer_request" if intent == "human_handoff" else (turn.slot("handoff_reason") or "customer_request")
+        )
         ticket = build_ticket(turn, reason)
         try:
-            created = await turn.call(turn.clients.helpdesk.create_ticket, ticket,
-                                      idempotency_key=turn.key("handoff", len(turn.tracker.events)))
+            created = await turn.call(
+                turn.clients.helpdesk.create_ticket,
+                ticket,
+                idempotency_key=turn.key("handoff", len(turn.tracker.events)),
+            )
         except BackendError as err:
-            log.error("handoff failed: helpdesk unavailable", extra={"conversation": turn.conversation,
-                                                                     "reason": reason, "error": str(err)})
+            log.error(
+                "handoff failed: helpdesk unavailable",
+                extra={"conversation": turn.conversation, "reason": reason, "error": str(err)},
+            )
             order_id = ticket.metadata.get("order_id")
-            turn.say(response="utter_handoff_unavailable_order" if order_id else "utter_handoff_unavailable",
-                     support_email=SUPPORT_EMAIL, support_phone=SUPPORT_PHONE, weekday_hours=SUPPORT_HOURS_WEEKDAYS,
-                     saturday_hours=SUPPORT_HOURS_SATURDAY, timezone=SUPPORT_TIMEZONE, order_id=order_id or "")
+            turn.say(
+                response="utter_handoff_unavailable_order" if order_id else "utter_handoff_unavailable",
+                support_email=SUPPORT_EMAIL,
+                support_phone=SUPPORT_PHONE,
+                weekday_hours=SUPPORT_HOURS_WEEKDAYS,
+                saturday_hours=SUPPORT_HOURS_SATURDAY,
+                timezone=SUPPORT_TIMEZONE,
+                order_id=order_id or "",
+            )
             return list(CLEARED)
         HANDOFFS.labels(reason.split(":", 1)[0]).inc()
         # The ticket names the customer only when the shopper is verified; then the agent knows where to write.
-        turn.say(response="utter_handoff_reply_by_email" if ticket.customer_id else "utter_handoff_email_us",
-                 team=fmt.phrase(turn.domain, response=TEAM_NAMES[ticket.queue]), ticket_id=created.id,
-                 support_email=SUPPORT_EMAIL, weekday_hours=SUPPORT_HOURS_WEEKDAYS,
-                 saturday_hours=SUPPORT_HOURS_SATURDAY, timezone=SUPPORT_TIMEZONE)
-        return list(CLEARED) + [SlotSet("handoff_ticket", str(created.id)), ConversationPaused()]
+        turn.say(
+            response="utter_handoff_reply_by_email" if ticket.customer_id else "utter_handoff_email_us",
+            team=fmt.phrase(turn.domain, response=TEAM_NAMES[ticket.queue]),
+            ticket_id=created.id,
+            support_email=SUPPORT_EMAIL,
+            weekday_hours=SUPPORT_HOURS_WEEKDAYS,
+            saturday_hours=SUPPORT_HOURS_SATURDAY,
+            timezone=SUPPORT_TIMEZONE,
+        )
+        return [*CLEARED, SlotSet("handoff_ticket", str(created.id)), ConversationPaused()]

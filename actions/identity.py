@@ -9,7 +9,7 @@ CRM raises `BackendError` to the caller, whose `Turn.backend_calls` answers it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 
 from actions.base import Turn
 
@@ -17,24 +17,26 @@ MAX_CODE_ATTEMPTS = 3
 LOCKED = {"failed": True, "reason": "locked"}
 
 
-def has_failed(state: Optional[Dict[str, Any]]) -> bool:
+def has_failed(state: dict[str, Any] | None) -> bool:
     """The check was stopped (three wrong codes): no more codes in this conversation, a person is offered."""
     return bool((state or {}).get("failed"))
 
 
-async def start_check(turn: Turn, email: str) -> Dict[str, Any]:
+async def start_check(turn: Turn, email: str) -> dict[str, Any]:
     """Send a code to `email` if it is a customer's, and say so in words that do not tell whether it is.
 
     Returns the new check's state; for an unknown email it has no customer, so every code will be wrong.
     """
-    state: Dict[str, Any] = {"customer_id": None, "verification_id": None, "attempts": 0}
+    state: dict[str, Any] = {"customer_id": None, "verification_id": None, "attempts": 0}
     customer = await turn.call(turn.clients.crm.find_by_email, email)
     if customer is not None:
-        started = await turn.call(turn.clients.crm.start_verification, customer.id,
-                                  idempotency_key=turn.key("verify", email, len(turn.tracker.events)))
+        started = await turn.call(
+            turn.clients.crm.start_verification,
+            customer.id,
+            idempotency_key=turn.key("verify", email, len(turn.tracker.events)),
+        )
         state.update(customer_id=customer.id, verification_id=started.verification_id)
-    turn.say(text=f"Thanks. If {email} is on our records, I've just sent a 6-digit code to it. "
-                  "It's valid for 10 minutes.")
+    turn.say(response="utter_code_sent", email=email)
     return state
 
 
@@ -42,11 +44,11 @@ async def start_check(turn: Turn, email: str) -> Dict[str, Any]:
 class CodeCheck:
     """What a typed code led to: the check's new state, and the customer when the code was right."""
 
-    state: Dict[str, Any]
-    customer_id: Optional[str] = None
+    state: dict[str, Any]
+    customer_id: str | None = None
 
 
-async def check_code(turn: Turn, state: Dict[str, Any], code: str) -> CodeCheck:
+async def check_code(turn: Turn, state: dict[str, Any], code: str) -> CodeCheck:
     """Check a 6-digit code against the check in `state`, and tell the shopper how it went.
 
     Right: verified. Expired: a new code is sent and the count starts again. Wrong: the tries left, and after
@@ -55,24 +57,30 @@ async def check_code(turn: Turn, state: Dict[str, Any], code: str) -> CodeCheck:
     state = {**state, "attempts": int(state.get("attempts", 0)) + 1}
     result = None
     if state.get("customer_id"):
-        result = await turn.call(turn.clients.crm.check_verification, state["customer_id"],
-                                 state["verification_id"], code, idempotency_key=turn.key("code", state, code))
+        result = await turn.call(
+            turn.clients.crm.check_verification,
+            state["customer_id"],
+            state["verification_id"],
+            code,
+            idempotency_key=turn.key("code", state, code),
+        )
     if result is not None and result.verified:
-        turn.say(text="Thanks, you're verified.")
+        turn.say(response="utter_verified")
         return CodeCheck({"customer_id": state["customer_id"], "verified": True}, state["customer_id"])
     if result is not None and result.status == "expired":
         return CodeCheck(await restart(turn, state))
     left = result.attempts_left if result is not None else MAX_CODE_ATTEMPTS - state["attempts"]
     if left <= 0 or (result is not None and result.status == "locked"):
-        turn.say(text="That's three wrong codes, so I've stopped the check to protect your account.")
+        turn.say(response="utter_code_locked")
         return CodeCheck(dict(LOCKED))
-    turn.say(text=f"That code isn't right. You have {left} more {'try' if left == 1 else 'tries'}.")
+    turn.say(response="utter_code_wrong_one_left" if left == 1 else "utter_code_wrong", left=left)
     return CodeCheck(state)
 
 
-async def restart(turn: Turn, state: Dict[str, Any]) -> Dict[str, Any]:
+async def restart(turn: Turn, state: dict[str, Any]) -> dict[str, Any]:
     """The code expired: send a new one to the same customer; the new check starts with no attempts."""
-    started = await turn.call(turn.clients.crm.start_verification, state["customer_id"],
-                              idempotency_key=turn.key("verify-again", state))
-    turn.say(text="That code has expired, so I've sent you a new one. Please type the new code.")
+    started = await turn.call(
+        turn.clients.crm.start_verification, state["customer_id"], idempotency_key=turn.key("verify-again", state)
+    )
+    turn.say(response="utter_code_expired")
     return {**state, "verification_id": started.verification_id, "attempts": 0}

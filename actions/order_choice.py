@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from actions import formatting as fmt
 from actions.backends.models import Order
@@ -20,12 +20,12 @@ LIKELY_STATUSES = {
 }
 
 
-def likely_orders(orders: List[Order], goal: Optional[str]) -> List[Order]:
+def likely_orders(orders: list[Order], goal: str | None) -> list[Order]:
     statuses = LIKELY_STATUSES.get(goal or "", ())
     return [o for o in orders if o.status in statuses]
 
 
-async def pick_order(turn: Turn, customer_id: str, goal: Optional[str]) -> Optional[str]:
+async def pick_order(turn: Turn, customer_id: str, goal: str | None) -> str | None:
     """The one order the request can be about, announced to the shopper; None when it is not clear.
 
     A failing orders system raises to the caller's `Turn.backend_calls`.
@@ -34,7 +34,12 @@ async def pick_order(turn: Turn, customer_id: str, goal: Optional[str]) -> Optio
     candidates = likely_orders(orders, goal)
     if len(candidates) == 1 or len(orders) == 1:
         order = candidates[0] if candidates else orders[0]
-        turn.say(text=f"I've found order {order.id} ({fmt.items(order)}, placed {fmt.day(order.placed_at)}).")
+        turn.say(
+            response="utter_order_found",
+            order_id=order.id,
+            items=fmt.items(turn.domain, order),
+            placed_on=fmt.day(turn.domain, order.placed_at),
+        )
         return order.id
     return None
 
@@ -45,19 +50,23 @@ class ActionAskOrderId(ShopAction):
     action_name = "action_ask_order_id"
     needs_verified_customer = False  # an unverified shopper is asked for the number
 
-    def after_outage(self, turn: Turn) -> List[Dict[str, Any]]:
+    def after_outage(self, turn: Turn) -> list[dict[str, Any]]:
         """The form's question for its `order_id` slot: an outage ends the form, as inside its validation."""
         return form_ended_by_outage(turn)
 
-    async def act(self, turn: Turn) -> List[Dict[str, Any]]:
-        orders: List[Order] = []
+    async def act(self, turn: Turn) -> list[dict[str, Any]]:
+        orders: list[Order] = []
         if turn.customer_id:
             orders = await turn.call(turn.clients.orders.list_orders, customer_id=turn.customer_id, limit=20)
         if not orders:
-            turn.say(text="What's the order number? It's the 5-digit number in your order confirmation email, like 10234.")
+            turn.say(response="utter_order_number_please")
             return []
         likely = likely_orders(orders, turn.slot("goal"))
         shown = (likely + [o for o in orders if o not in likely])[:5]
-        turn.say(text="Which order is it about? Tap one, or type its number.",
-                 buttons=[{"title": fmt.order_label(o), "payload": f'/inform{{"order_id":"{o.id}"}}'} for o in shown])
+        turn.say(
+            response="utter_choose_order",
+            buttons=[
+                {"title": fmt.order_label(turn.domain, o), "payload": f'/inform{{"order_id":"{o.id}"}}'} for o in shown
+            ],
+        )
         return []

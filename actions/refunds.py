@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Dict, List
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 
@@ -13,8 +13,15 @@ from actions.backends import Conflict
 from actions.backends.models import Order, PaymentRecord, Refund
 from actions.base import OrderAction, Turn, offer_handoff
 from actions.orders import propose
-from actions.shop_policy import (REFUND_ISSUE_BUSINESS_DAYS, REFUND_WINDOW_DAYS, WARRANTY_YEARS, bank_days,
-                                 expected_arrival, refund_deadline, refund_eligibility)
+from actions.shop_policy import (
+    REFUND_ISSUE_BUSINESS_DAYS,
+    REFUND_WINDOW_DAYS,
+    WARRANTY_YEARS,
+    bank_days,
+    expected_arrival,
+    refund_deadline,
+    refund_eligibility,
+)
 
 
 def bank_time(turn: Turn, refund_method: str) -> str:
@@ -29,8 +36,12 @@ def refund_amount(turn: Turn, refund: Refund, order_total: Decimal) -> str:
     """The refund's amount, saying so when it is only part of the order's total."""
     amount = fmt.money(refund.amount, refund.currency)
     if refund.amount < order_total:
-        return fmt.phrase(turn.domain, response="utter_refund_amount_partial", amount=amount,
-                          order_total=fmt.money(order_total, refund.currency))
+        return fmt.phrase(
+            turn.domain,
+            response="utter_refund_amount_partial",
+            amount=amount,
+            order_total=fmt.money(order_total, refund.currency),
+        )
     return amount
 
 
@@ -39,19 +50,41 @@ def say_refund(turn: Turn, refund: Refund, order_total: Decimal, today: date) ->
     amount, method = refund_amount(turn, refund, order_total), fmt.method(refund)
     if refund.status == "issued":
         arrival = expected_arrival(refund)
-        turn.say(response="utter_refund_issued_overdue" if arrival < today else "utter_refund_issued",
-                 refund_amount=amount, method=method, issued_on=fmt.day(refund.issued_at),
-                 bank_time=bank_time(turn, refund.method), expected_by=fmt.day(arrival))
+        assert (
+            refund.issued_at is not None and arrival is not None
+        )  # an issued refund carries its date, which the message names
+        turn.say(
+            response="utter_refund_issued_overdue" if arrival < today else "utter_refund_issued",
+            refund_amount=amount,
+            method=method,
+            issued_on=fmt.day(turn.domain, refund.issued_at),
+            bank_time=bank_time(turn, refund.method),
+            expected_by=fmt.day(turn.domain, arrival),
+        )
     elif refund.status == "pending":
-        turn.say(response="utter_refund_pending", refund_amount=amount, method=method,
-                 processing_since=fmt.day(refund.created_at), refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
-                 bank_time=bank_time(turn, refund.method))
+        turn.say(
+            response="utter_refund_pending",
+            refund_amount=amount,
+            method=method,
+            processing_since=fmt.day(turn.domain, refund.created_at),
+            refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
+            bank_time=bank_time(turn, refund.method),
+        )
     elif refund.failure_reason:
-        turn.say(response="utter_refund_failed_because", refund_amount=amount, method=method,
-                 failed_on=fmt.day(refund.created_at), reason=refund.failure_reason)
+        turn.say(
+            response="utter_refund_failed_because",
+            refund_amount=amount,
+            method=method,
+            failed_on=fmt.day(turn.domain, refund.created_at),
+            reason=refund.failure_reason,
+        )
     else:
-        turn.say(response="utter_refund_failed", refund_amount=amount, method=method,
-                 failed_on=fmt.day(refund.created_at))
+        turn.say(
+            response="utter_refund_failed",
+            refund_amount=amount,
+            method=method,
+            failed_on=fmt.day(turn.domain, refund.created_at),
+        )
 
 
 def say_no_refund(turn: Turn, order: Order, today: date) -> None:
@@ -64,11 +97,18 @@ def say_no_refund(turn: Turn, order: Order, today: date) -> None:
     elif order.status == "cancelled":
         turn.say(response="utter_no_refund_cancelled_unpaid", order_id=order.id)
     elif order.status == "returned":
-        turn.say(response="utter_no_refund_return_registered", order_id=order.id,
-                 refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS)
+        turn.say(
+            response="utter_no_refund_return_registered",
+            order_id=order.id,
+            refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
+        )
     elif delivered and today <= refund_deadline(delivered):
-        turn.say(response="utter_no_refund_can_still_ask", order_id=order.id, delivered_on=fmt.day(delivered),
-                 deadline=fmt.day(refund_deadline(delivered)))
+        turn.say(
+            response="utter_no_refund_can_still_ask",
+            order_id=order.id,
+            delivered_on=fmt.day(turn.domain, delivered),
+            deadline=fmt.day(turn.domain, refund_deadline(delivered)),
+        )
     else:
         turn.say(response="utter_no_refund", order_id=order.id)
 
@@ -78,7 +118,7 @@ class ActionRefundStatus(OrderAction):
 
     action_name = "action_refund_status"
 
-    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
+    async def act_on(self, turn: Turn, order: Order) -> list[dict[str, Any]]:
         payments: PaymentRecord = await turn.call(turn.clients.payments.payments_for_order, order.id)
         today = date.today()
         if not payments.refunds:
@@ -109,34 +149,55 @@ class ActionRequestRefund(OrderAction):
 
     action_name = "action_request_refund"
 
-    async def act_on(self, turn: Turn, order: Order) -> List[Dict[str, Any]]:
+    async def act_on(self, turn: Turn, order: Order) -> list[dict[str, Any]]:
         payments = await turn.call(turn.clients.payments.payments_for_order, order.id)
         decision = refund_eligibility(order, payments, date.today())
         if decision.reason == "window_passed":
-            delivered = order.shipment.delivered_at.date()
-            turn.say(response="utter_refund_refused_window_passed", order_id=order.id,
-                     delivered_on=fmt.day(delivered), refund_window_days=REFUND_WINDOW_DAYS,
-                     deadline=fmt.day(refund_deadline(delivered)), warranty_years=WARRANTY_YEARS)
+            shipment = order.shipment
+            assert shipment is not None and shipment.delivered_at is not None  # the window runs from delivery
+            delivered = shipment.delivered_at.date()
+            turn.say(
+                response="utter_refund_refused_window_passed",
+                order_id=order.id,
+                delivered_on=fmt.day(turn.domain, delivered),
+                refund_window_days=REFUND_WINDOW_DAYS,
+                deadline=fmt.day(turn.domain, refund_deadline(delivered)),
+                warranty_years=WARRANTY_YEARS,
+            )
             return offer_handoff(turn, "refund_outside_window")
         if not decision.allowed:
             turn.say(response=REFUSALS[decision.reason], order_id=order.id, refund_window_days=REFUND_WINDOW_DAYS)
             return []
         charge = next(c for c in payments.charges if c.status == "succeeded")
-        return propose(turn, {"op": "refund", "order_id": order.id, "amount": str(decision.amount)},
-                       response="utter_confirm_refund", order_id=order.id,
-                       amount=fmt.money(decision.amount, order.currency), method=fmt.method(charge))
+        return propose(
+            turn,
+            {"op": "refund", "order_id": order.id, "amount": str(decision.amount)},
+            response="utter_confirm_refund",
+            order_id=order.id,
+            amount=fmt.money(decision.amount, order.currency),
+            method=fmt.method(charge),
+        )
 
 
-async def execute_refund(turn: Turn, operation: Dict[str, Any]) -> List[Dict[str, Any]]:
+async def execute_refund(turn: Turn, operation: dict[str, Any]) -> list[dict[str, Any]]:
     """Create the refund the shopper said yes to, once, and give its reference."""
     try:
-        refund = await turn.call(turn.clients.payments.create_refund, operation["order_id"],
-                                 amount=Decimal(operation["amount"]), reason="requested by customer via chat",
-                                 idempotency_key=turn.key("refund", operation))
+        refund = await turn.call(
+            turn.clients.payments.create_refund,
+            operation["order_id"],
+            amount=Decimal(operation["amount"]),
+            reason="requested by customer via chat",
+            idempotency_key=turn.key("refund", operation),
+        )
     except Conflict:
         turn.say(response="utter_refund_already_done", order_id=operation["order_id"])
         return []
-    turn.say(response="utter_refund_created", refund_id=refund.id, amount=fmt.money(refund.amount, refund.currency),
-             order_id=refund.order_id, refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
-             bank_time=bank_time(turn, refund.method))
+    turn.say(
+        response="utter_refund_created",
+        refund_id=refund.id,
+        amount=fmt.money(refund.amount, refund.currency),
+        order_id=refund.order_id,
+        refund_issue_days=REFUND_ISSUE_BUSINESS_DAYS,
+        bank_time=bank_time(turn, refund.method),
+    )
     return [SlotSet("order_id", refund.order_id)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from contextvars import ContextVar
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -20,25 +20,39 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions import customer_token, identity
+from actions import formatting as fmt
 from actions.addresses import COUNTRIES, parse_address
 from actions.backends.request_context import request_id
 from actions.base import Turn, form_ended_by_outage
 from actions.contact_details import classify_contact, find_email, looks_like_partial_email
 from actions.order_choice import pick_order
 
-NEEDS_ORDER = {"order_status", "refund_status", "request_refund", "cancel_order", "change_address",
-               "payment_issue", "invoice"}
+NEEDS_ORDER = {
+    "order_status",
+    "refund_status",
+    "request_refund",
+    "cancel_order",
+    "change_address",
+    "payment_issue",
+    "invoice",
+}
 VERIFYING = ("login_email", "verification_code")
+# How each part an address can lack (`ParsedAddress.missing`) is named to the shopper.
+ADDRESS_PARTS = {
+    "street": "utter_address_part_street",
+    "postcode": "utter_address_part_postcode",
+    "city": "utter_address_part_city",
+}
 FORM_ACTION = "validate_service_form"
 # The Turn of the form's run in progress, shared by its extract and validate methods, so that an outage told
 # while checking one slot ends the whole form.
-_running: ContextVar[Optional[Turn]] = ContextVar("service_form_turn", default=None)
+_running: ContextVar[Turn | None] = ContextVar("service_form_turn", default=None)
 REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|that one|this one)\b", re.I)
 
 
-def entity_values(tracker: Tracker, entity: str) -> List[str]:
+def entity_values(tracker: Tracker, entity: str) -> list[str]:
     """Distinct values of one entity in the latest message ("#10234" counts as 10234)."""
-    seen: List[str] = []
+    seen: list[str] = []
     for e in tracker.latest_message.get("entities") or []:
         value = str(e.get("value", "")).strip()
         if entity == "order_id":
@@ -48,24 +62,28 @@ def entity_values(tracker: Tracker, entity: str) -> List[str]:
     return seen
 
 
-def entity_span(tracker: Tracker, entity: str) -> Optional[str]:
+def entity_span(tracker: Tracker, entity: str) -> str | None:
     """The message text from the first to the last piece of an entity the model split ("street, postcode city")."""
-    pieces = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity
-              and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]
+    pieces = [
+        e
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") == entity and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+    ]
     if not pieces:
         return None
     text = tracker.latest_message.get("text") or ""
-    return text[min(e["start"] for e in pieces):max(e["end"] for e in pieces)].strip() or None
+    return text[min(e["start"] for e in pieces) : max(e["end"] for e in pieces)].strip() or None
 
 
-def order_ids(tracker: Tracker) -> List[str]:
+def order_ids(tracker: Tracker) -> list[str]:
     """Order numbers in the latest message, leaving out digits inside an address (a postcode such as 10115)."""
     entities = tracker.latest_message.get("entities") or []
-    addresses = [(e["start"], e["end"]) for e in entities
-                 if e.get("entity") == "address" and isinstance(e.get("start"), int)]
+    addresses = [
+        (e["start"], e["end"]) for e in entities if e.get("entity") == "address" and isinstance(e.get("start"), int)
+    ]
     if tracker.get_slot("requested_slot") == "new_address":
         return []
-    found: List[str] = []
+    found: list[str] = []
     for e in entities:
         if e.get("entity") != "order_id":
             continue
@@ -92,11 +110,11 @@ def previous_value(tracker: Tracker, slot: str) -> Any:
     return None
 
 
-def latest_intent(tracker: Tracker) -> Optional[str]:
+def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def running_turn(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> Turn:
+def running_turn(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Turn:
     """The Turn of the form's current run (a new one outside a run)."""
     return _running.get() or Turn(dispatcher, tracker, domain, action=FORM_ACTION)
 
@@ -104,11 +122,11 @@ def running_turn(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dic
 class ValidateServiceForm(FormValidationAction):
     """Dynamic slots, extraction and validation of `service_form`."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return FORM_ACTION
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]):
-        events: List[Dict[str, Any]] = []
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
+        events: list[dict[str, Any]] = []
         metadata = tracker.latest_message.get("metadata") or {}
         vouched = customer_token.verify(metadata.get(customer_token.METADATA_KEY))
         if vouched and tracker.get_slot("customer_id") != vouched:
@@ -118,7 +136,7 @@ class ValidateServiceForm(FormValidationAction):
         running = _running.set(turn)
         try:
             with request_id(f"{turn.conversation}-{len(tracker.events)}"):
-                validated: List[Dict[str, Any]] = []
+                validated: list[dict[str, Any]] = []
                 async with turn.backend_calls():  # the methods guard their own calls; this is the last line
                     validated = await super().run(dispatcher, tracker, domain)
                 if turn.outage is not None:
@@ -127,7 +145,7 @@ class ValidateServiceForm(FormValidationAction):
         finally:
             _running.reset(running)
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         goal = tracker.get_slot("goal")
         slots = ["goal"]
         if not tracker.get_slot("customer_id"):
@@ -149,12 +167,13 @@ class ValidateServiceForm(FormValidationAction):
 
     # --- goal ------------------------------------------------------------------------------------
 
-    def validate_goal(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_goal(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         """A new goal mid-form switches topic; but an answer to "what's your email?" that the model
         reads as "update my account" must not."""
         previous = previous_value(tracker, "goal")
         answering = tracker.get_slot("requested_slot") in VERIFYING and (
-            entity_values(tracker, "email") or entity_values(tracker, "verification_code")
+            entity_values(tracker, "email")
+            or entity_values(tracker, "verification_code")
             or find_email(tracker.latest_message.get("text") or "")
         )
         if previous and previous != value and answering:
@@ -163,7 +182,7 @@ class ValidateServiceForm(FormValidationAction):
 
     # --- identity --------------------------------------------------------------------------------
 
-    async def extract_login_email(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_login_email(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "login_email":
             return {}
         text = tracker.latest_message.get("text") or ""
@@ -174,31 +193,34 @@ class ValidateServiceForm(FormValidationAction):
             return {"login_email": email}
         return {"login_email": text} if latest_intent(tracker) == "inform" or "@" in text else {}
 
-    async def validate_login_email(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def validate_login_email(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         email = find_email(str(value))
         if not email:
-            dispatcher.utter_message(response="utter_email_incomplete" if looks_like_partial_email(str(value))
-                                     else "utter_email_invalid")
+            dispatcher.utter_message(
+                response="utter_email_incomplete" if looks_like_partial_email(str(value)) else "utter_email_invalid"
+            )
             return {"login_email": None}
         turn = running_turn(dispatcher, tracker, domain)
         async with turn.backend_calls():
             return {"login_email": email, "verification": await identity.start_check(turn, email)}
         return {"login_email": None}  # asked again when the shopper tries later
 
-    async def extract_verification_code(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_verification_code(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "verification_code":
             return {}
         text = tracker.latest_message.get("text") or ""
         code = next(iter(entity_values(tracker, "verification_code")), None)
         found = re.search(r"(?<!\d)(\d[\d ]{4,8}\d)(?!\d)", text)
-        if code or found:
-            return {"verification_code": code or found.group(1)}
+        if code:
+            return {"verification_code": code}
+        if found:
+            return {"verification_code": found.group(1)}
         return {"verification_code": text} if latest_intent(tracker) == "inform" else {}
 
-    async def validate_verification_code(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def validate_verification_code(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         code = re.sub(r"\D", "", str(value))
         if len(code) != 6:
-            dispatcher.utter_message(text="The code has 6 digits. Could you type it again?")
+            dispatcher.utter_message(response="utter_code_six_digits")
             return {"verification_code": None}
         turn = running_turn(dispatcher, tracker, domain)
         async with turn.backend_calls():
@@ -208,28 +230,33 @@ class ValidateServiceForm(FormValidationAction):
             return await self._verified(turn, check)
         return {"verification_code": None}  # the check stays as it was, so the shopper can type a code later
 
-    async def _verified(self, turn: Turn, check: identity.CodeCheck) -> Dict[Text, Any]:
+    async def _verified(self, turn: Turn, check: identity.CodeCheck) -> dict[str, Any]:
         """The shopper is verified; the order they named is checked, or the only likely one picked.
 
         The identity holds even if the orders system then fails: only the order is left open.
         """
-        slots: Dict[Text, Any] = {"verification_code": "verified", "customer_id": check.customer_id,
-                                  "verification": check.state}
+        customer_id = check.customer_id
+        assert customer_id is not None  # called only once the code matched
+        slots: dict[str, Any] = {
+            "verification_code": "verified",
+            "customer_id": customer_id,
+            "verification": check.state,
+        }
         order_id = turn.slot("order_id")
         async with turn.backend_calls():
             if order_id:
-                if await turn.owned_order(order_id, check.customer_id) is None:
-                    turn.say(text=f"I couldn't find order {order_id} on your account, though.")
+                if await turn.owned_order(order_id, customer_id) is None:
+                    turn.say(response="utter_order_not_found_after_verifying", order_id=order_id)
                     slots["order_id"] = None
             elif turn.slot("goal") in NEEDS_ORDER:
-                picked = await pick_order(turn, check.customer_id, turn.slot("goal"))
+                picked = await pick_order(turn, customer_id, turn.slot("goal"))
                 if picked:
                     slots["order_id"] = picked
         return slots
 
     # --- the order -------------------------------------------------------------------------------
 
-    async def extract_order_id(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_order_id(self, dispatcher, tracker, domain) -> dict[str, Any]:
         """The order the request is about: named in the message, typed when asked, or the only likely one.
 
         A new request that names no order and does not refer back ("it", "that order") starts afresh,
@@ -259,40 +286,43 @@ class ValidateServiceForm(FormValidationAction):
                     return {"order_id": picked}
         return {"order_id": None} if cleared else {}
 
-    async def validate_order_id(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def validate_order_id(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         if value is None:
             return {"order_id": None}
         order_id = str(value).strip().lstrip("#")
         if not re.fullmatch(r"\d{5}", order_id):
-            dispatcher.utter_message(text="Order numbers have 5 digits, like 10234. Could you check yours? "
-                                          "It's in your order confirmation email.")
+            dispatcher.utter_message(response="utter_order_number_invalid")
             return {"order_id": None}
         turn = running_turn(dispatcher, tracker, domain)
         async with turn.backend_calls():
             if turn.customer_id and await turn.owned_order(order_id, turn.customer_id) is None:
-                dispatcher.utter_message(text=f"I couldn't find order {order_id} on your account. Could you check the number?")
+                dispatcher.utter_message(response="utter_order_not_on_account", order_id=order_id)
                 return {"order_id": None}
             return {"order_id": order_id}
         return {"order_id": None}
 
     # --- what changes ----------------------------------------------------------------------------
 
-    async def extract_new_address(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_new_address(self, dispatcher, tracker, domain) -> dict[str, Any]:
         requested = tracker.get_slot("requested_slot")
         if tracker.get_slot("goal") != "change_address" or requested in VERIFYING:
             return {}
-        if requested == "new_address" and latest_intent(tracker) in ("inform", "change_shipping_address", "nlu_fallback"):
+        if requested == "new_address" and latest_intent(tracker) in (
+            "inform",
+            "change_shipping_address",
+            "nlu_fallback",
+        ):
             return {"new_address": tracker.latest_message.get("text")}  # asked for it: the whole answer is the address
         span = entity_span(tracker, "address")
         if not span:
             return {}
         text = tracker.latest_message.get("text") or ""
-        rest = re.match(r"\s*,?\s*([A-Za-zÀ-ÿ ]+?)\s*[.!?]*$", text[text.find(span) + len(span):])
+        rest = re.match(r"\s*,?\s*([A-Za-zÀ-ÿ ]+?)\s*[.!?]*$", text[text.find(span) + len(span) :])
         if rest and rest.group(1).lower() in COUNTRIES:  # "..., Germany" after what the model marked
             span = f"{span}, {rest.group(1)}"
         return {"new_address": span}
 
-    async def validate_new_address(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def validate_new_address(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         if isinstance(value, str) and value.startswith("{"):
             return {"new_address": value}  # already parsed
         turn = running_turn(dispatcher, tracker, domain)
@@ -303,18 +333,23 @@ class ValidateServiceForm(FormValidationAction):
         country = order.shipping_address.country if order else "NL"
         parsed = parse_address(str(value), default_country=country)
         if parsed.address is None:
-            dispatcher.utter_message(text=f"I couldn't find the {parsed.missing} in that address. Please write it as "
-                                          "street and number, postcode, city, country.")
+            assert parsed.missing is not None  # parse_address names the part it lacks whenever it has no address
+            dispatcher.utter_message(
+                response="utter_address_incomplete", missing=fmt.phrase(domain, response=ADDRESS_PARTS[parsed.missing])
+            )
             return {"new_address": None}
         return {"new_address": json.dumps(parsed.address.to_json())}
 
-    async def extract_new_contact(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_new_contact(self, dispatcher, tracker, domain) -> dict[str, Any]:
         requested = tracker.get_slot("requested_slot")
         if tracker.get_slot("goal") != "update_account" or requested in VERIFYING:
             return {}
         # What the extractors marked, if it is a whole address or number; else what the text holds.
-        found = [value for value in entity_values(tracker, "email") + entity_values(tracker, "phone")
-                 if classify_contact(value)[0]]
+        found = [
+            value
+            for value in entity_values(tracker, "email") + entity_values(tracker, "phone")
+            if classify_contact(value)[0]
+        ]
         if not found and classify_contact(tracker.latest_message.get("text") or "")[0]:
             found = [tracker.latest_message.get("text")]
         if found and found[0] != tracker.get_slot("new_contact"):
@@ -323,10 +358,9 @@ class ValidateServiceForm(FormValidationAction):
             return {"new_contact": tracker.latest_message.get("text")}
         return {}
 
-    def validate_new_contact(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_new_contact(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         field, normalised = classify_contact(str(value))
         if field is None:
             dispatcher.utter_message(response="utter_contact_invalid")
             return {"new_contact": None}
         return {"new_contact": normalised}
-

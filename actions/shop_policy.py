@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import List, Optional, Tuple
 
 from actions.backends.models import Charge, Order, PaymentRecord, Refund
 
@@ -117,7 +116,7 @@ def refund_deadline(delivered: date) -> date:
     return delivered + timedelta(days=REFUND_WINDOW_DAYS)
 
 
-def bank_days(method: str) -> Tuple[int, int]:
+def bank_days(method: str) -> tuple[int, int]:
     """(fastest, slowest) business days the shopper's bank or provider takes to show an issued refund."""
     return BANK_DAYS.get(method, (3, 5))
 
@@ -132,7 +131,7 @@ def add_business_days(start: date, days: int) -> date:
     return current
 
 
-def expected_arrival(refund: Refund) -> Optional[date]:
+def expected_arrival(refund: Refund) -> date | None:
     """The latest day an issued refund should show on the shopper's statement."""
     if refund.status != "issued" or refund.issued_at is None:
         return None
@@ -144,7 +143,7 @@ class PaymentFinding:
     """What the payment records of an order show, for a shopper who reports a payment problem."""
 
     kind: str  # double_charge | failed_payment | failed_then_paid | looks_fine | no_payment
-    charges: List[Charge]
+    charges: list[Charge]
     extra: Decimal = Decimal("0")
 
 

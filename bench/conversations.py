@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import yaml
 
@@ -26,21 +25,21 @@ class Turn:
 @dataclass(frozen=True)
 class Script:
     name: str
-    turns: List[Turn]
+    turns: list[Turn]
     weight: int = 1
-    token: Optional[str] = None  # CRM customer id a signed customer token vouches for
+    token: str | None = None  # CRM customer id a signed customer token vouches for
 
 
 @dataclass
 class Conversation:
     sender: str
     script: Script
-    metadata: Dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
 
 
-def parse(document: Dict) -> Dict[str, List[Script]]:
+def parse(document: dict) -> dict[str, list[Script]]:
     """Validate the YAML document: both assistants, named scripts, non-empty turns, positive weights."""
-    scripts: Dict[str, List[Script]] = {}
+    scripts: dict[str, list[Script]] = {}
     for assistant in ASSISTANTS:
         entries = document.get(assistant)
         if not entries:
@@ -58,18 +57,18 @@ def parse(document: Dict) -> Dict[str, List[Script]]:
     return scripts
 
 
-def load(path: Path = SCRIPTS) -> Dict[str, List[Script]]:
+def load(path: Path = SCRIPTS) -> dict[str, list[Script]]:
     return parse(yaml.safe_load(path.read_text()))
 
 
-def plan(scripts: List[Script], count: int, seed: int = 7, prefix: str = "bench") -> List[Conversation]:
+def plan(scripts: list[Script], count: int, seed: int = 7, prefix: str = "bench") -> list[Conversation]:
     """`count` conversations drawn by weight, each with a unique sender id (trackers never collide)."""
     rng = random.Random(seed)
     chosen = rng.choices(scripts, weights=[s.weight for s in scripts], k=count)
     return [Conversation(f"{prefix}-{i:05d}-{rng.getrandbits(32):08x}", s) for i, s in enumerate(chosen)]
 
 
-def attach_tokens(conversations: List[Conversation], issue) -> None:
+def attach_tokens(conversations: list[Conversation], issue) -> None:
     """Give each conversation whose script names a customer the metadata `{"customer_token": issue(id)}`."""
     for conversation in conversations:
         if conversation.script.token:

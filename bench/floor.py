@@ -1,6 +1,7 @@
 """The floor of a turn: NLU and policy prediction alone, in process, no HTTP, no tracker store, no actions.
 
-`python -m bench.floor --model M --assistant larkspur|stock` prints JSON: per-message time of
+`python -m bench.floor --model M --assistant larkspur|stock` prints JSON (ours with the served runtime's Rasa
+fixes, rasa_runtime/patches.py; the stock starter without): per-message time of
 `agent.parse_message` (the NLU pipeline) and of one policy-ensemble prediction
 (`MessageProcessor.predict_next_with_tracker` on a tracker holding the parsed message). A turn needs at
 least two predictions (the answer, then `action_listen`), so floor = parse + 2 x predict. Whatever a served
@@ -22,7 +23,6 @@ import json
 import logging
 import sys
 import time
-from typing import Dict, List
 
 from bench import conversations as scripts  # bench/__init__.py turns Rasa's telemetry off first
 from bench.stats import summarize_latencies
@@ -31,7 +31,7 @@ NLU_MEAN_MS = 3.0  # the targets for the NLU cost of one message on one core
 NLU_P95_MS = 8.0
 
 
-async def measure(model: str, texts: List[str], served: List[str], rounds: int) -> Dict:
+async def measure(model: str, texts: list[str], served: list[str], rounds: int) -> dict:
     from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -42,14 +42,15 @@ async def measure(model: str, texts: List[str], served: List[str], rounds: int) 
     processor = agent.processor
     domain = agent.domain
 
-    async def one(text: str, parse_times: List[float], predict_times: List[float]) -> None:
+    async def one(text: str, parse_times: list[float], predict_times: list[float]) -> None:
         t0 = time.perf_counter()
         parsed = await agent.parse_message(text)
         parse_times.append(time.perf_counter() - t0)
         tracker = DialogueStateTracker.from_events(
-            "floor", [ActionExecuted("action_listen"),
-                      UserUttered(text, parsed.get("intent"), parsed.get("entities"), parsed)],
-            slots=domain.slots)
+            "floor",
+            [ActionExecuted("action_listen"), UserUttered(text, parsed.get("intent"), parsed.get("entities"), parsed)],
+            slots=domain.slots,
+        )
         t1 = time.perf_counter()
         processor.predict_next_with_tracker(tracker)
         predict_times.append(time.perf_counter() - t1)
@@ -60,16 +61,16 @@ async def measure(model: str, texts: List[str], served: List[str], rounds: int) 
         encoder.set_cache_size(0)
     for text in texts:  # warm-up: lazy imports, TF function tracing
         await one(text, [], [])
-    parse_times: List[float] = []
-    predict_times: List[float] = []
+    parse_times: list[float] = []
+    predict_times: list[float] = []
     for _ in range(rounds):
         for text in texts:
             await one(text, parse_times, predict_times)
     parse = summarize_latencies(parse_times)
     predict = summarize_latencies(predict_times)
-    for encoder, size in zip(encoders, cache_sizes):
+    for encoder, size in zip(encoders, cache_sizes, strict=True):
         encoder.set_cache_size(size)  # empty, then as served
-    served_times: List[float] = []
+    served_times: list[float] = []
     for text in served:
         await one(text, served_times, [])
     try:
@@ -92,7 +93,7 @@ async def measure(model: str, texts: List[str], served: List[str], rounds: int) 
     }
 
 
-def sentence_encoders(agent) -> List:
+def sentence_encoders(agent) -> list:
     """The sentence encoders of the loaded model's graph (Rasa's runner or ours keeps the nodes)."""
     nodes = getattr(agent.processor.graph_runner, "_instantiated_nodes", {})
     found = [getattr(getattr(node, "_component", None), "encoder", None) for node in nodes.values()]
@@ -110,6 +111,10 @@ def main() -> int:
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # else every prediction prints its debug lines and is timed with them
+    if args.assistant == "larkspur":
+        from rasa_runtime.patches import apply_all
+
+        apply_all()  # the Rasa fixes `make run` serves with (each switchable off by its RASA_PATCH_* variable)
     loaded = scripts.load()[args.assistant]
     texts = sorted({t.text for s in loaded for t in s.turns})
     served = [t.text for c in scripts.plan(loaded, args.conversations) for t in c.script.turns]
@@ -118,8 +123,11 @@ def main() -> int:
     for label, key in (("as served", "parse_served_ms"), ("every message encoded", "parse_ms")):
         figures = result[key]
         verdict = "PASS" if figures["mean_ms"] <= NLU_MEAN_MS and figures["p95_ms"] <= NLU_P95_MS else "MISS"
-        print(f"NLU per message, {label}: mean {figures['mean_ms']} ms, p95 {figures['p95_ms']} ms "
-              f"(targets: mean <= {NLU_MEAN_MS} ms, p95 <= {NLU_P95_MS} ms): {verdict}", flush=True)
+        print(
+            f"NLU per message, {label}: mean {figures['mean_ms']} ms, p95 {figures['p95_ms']} ms "
+            f"(targets: mean <= {NLU_MEAN_MS} ms, p95 <= {NLU_P95_MS} ms): {verdict}",
+            flush=True,
+        )
     return 0
 
 

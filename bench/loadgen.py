@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 import aiohttp
@@ -28,31 +28,37 @@ class LevelResult:
     conversations: int
     messages: int = 0
     errors: int = 0
-    error_samples: List[str] = field(default_factory=list)
-    latencies_s: List[float] = field(default_factory=list)
-    by_turn: Dict[str, List[float]] = field(default_factory=dict)  # "script#turn: text" -> latencies
+    error_samples: list[str] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    by_turn: dict[str, list[float]] = field(default_factory=dict)  # "script#turn: text" -> latencies
     wall_s: float = 0.0
-    backend_s: List[float] = field(default_factory=list)  # per turn, with a backend probe (one at a time)
+    backend_s: list[float] = field(default_factory=list)  # per turn, with a backend probe (one at a time)
 
     @property
     def messages_per_s(self) -> float:
         return self.messages / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def check_loopback(urls: List[str]) -> None:
+def check_loopback(urls: list[str]) -> None:
     for url in urls:
         if urlparse(url).hostname not in LOOPBACK:
             raise ValueError(f"the load generator only talks to loopback addresses, not {url}")
 
 
 def _reply_text(messages) -> str:
-    return "\n".join(str(m.get("text") or "") + " " + " ".join(b.get("title", "") for b in m.get("buttons") or [])
-                     for m in messages).lower()
+    return "\n".join(
+        str(m.get("text") or "") + " " + " ".join(b.get("title", "") for b in m.get("buttons") or []) for m in messages
+    ).lower()
 
 
-async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: Conversation,
-                            result: LevelResult, timeout_s: float,
-                            backend_probe: Optional[Callable[[], float]] = None) -> None:
+async def _run_conversation(
+    session: aiohttp.ClientSession,
+    urls,
+    conversation: Conversation,
+    result: LevelResult,
+    timeout_s: float,
+    backend_probe: Callable[[], float] | None = None,
+) -> None:
     for index, turn in enumerate(conversation.script.turns):
         url = next(urls)
         body = {"sender": conversation.sender, "message": turn.text}
@@ -60,10 +66,11 @@ async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: 
             body["metadata"] = conversation.metadata
         backend_before = backend_probe() if backend_probe else 0.0
         started = time.perf_counter()
-        problem: Optional[str] = None
+        problem: str | None = None
         try:
-            async with session.post(f"{url}/webhooks/rest/webhook", json=body,
-                                    timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            async with session.post(
+                f"{url}/webhooks/rest/webhook", json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as response:
                 payload = await response.json(content_type=None)
                 reply = _reply_text(payload)
                 if response.status != 200:
@@ -86,8 +93,13 @@ async def _run_conversation(session: aiohttp.ClientSession, urls, conversation: 
                 result.error_samples.append(problem)
 
 
-async def run_level(urls: List[str], conversations: List[Conversation], concurrency: int,
-                    timeout_s: float = 60.0, backend_probe: Optional[Callable[[], float]] = None) -> LevelResult:
+async def run_level(
+    urls: list[str],
+    conversations: list[Conversation],
+    concurrency: int,
+    timeout_s: float = 60.0,
+    backend_probe: Callable[[], float] | None = None,
+) -> LevelResult:
     """Replay `conversations`, at most `concurrency` at a time; returns counts, latencies and wall time.
 
     `backend_probe` (one conversation at a time only) returns the backends' busy seconds so far; read before
@@ -118,16 +130,21 @@ async def run_level(urls: List[str], conversations: List[Conversation], concurre
     return result
 
 
-def run_level_sync(urls: List[str], conversations: List[Conversation], concurrency: int,
-                   timeout_s: float = 60.0, backend_probe: Optional[Callable[[], float]] = None) -> LevelResult:
+def run_level_sync(
+    urls: list[str],
+    conversations: list[Conversation],
+    concurrency: int,
+    timeout_s: float = 60.0,
+    backend_probe: Callable[[], float] | None = None,
+) -> LevelResult:
     return asyncio.run(run_level(urls, conversations, concurrency, timeout_s, backend_probe))
 
 
-async def _warm(urls: List[str], conversations: List[Conversation]) -> Dict[str, int]:
+async def _warm(urls: list[str], conversations: list[Conversation]) -> dict[str, int]:
     result = await run_level(urls, conversations, concurrency=1)
     return {"messages": result.messages, "errors": result.errors}
 
 
-def warm_up(urls: List[str], conversations: List[Conversation]) -> Dict[str, int]:
+def warm_up(urls: list[str], conversations: list[Conversation]) -> dict[str, int]:
     """A few conversations before measuring: first requests pay for lazy imports and TF graph tracing."""
     return asyncio.run(_warm(urls, conversations))

@@ -41,9 +41,9 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -59,12 +59,12 @@ DEFAULT_SEEDS = 5
 FALLBACK_INTENT = "nlu_fallback"
 HELDOUT_SEED = 42  # the 80/20 split of our own data
 
-Row = Tuple[str, str]  # (text, intent)
+Row = tuple[str, str]  # (text, intent)
 
 
 @dataclass(frozen=True)
 class Published:
-    figure: str        # "87.2%" or "~93.4-93.7%"
+    figure: str  # "87.2%" or "~93.4-93.7%"
     source: str
 
 
@@ -76,8 +76,8 @@ class PublicSet:
     title: str
     folder: Path
     test_file: str
-    published: Dict[str, Tuple[Published, ...]]  # by setting: "few_shot" (10 per intent), "full"
-    targets: Dict[str, float]                    # minimum accuracy, by setting
+    published: dict[str, tuple[Published, ...]]  # by setting: "few_shot" (10 per intent), "full"
+    targets: dict[str, float]  # minimum accuracy, by setting
 
 
 def _folder(variable: str, default: Path) -> Path:
@@ -85,18 +85,26 @@ def _folder(variable: str, default: Path) -> Path:
     return Path(value).resolve() if value else default  # resolved now: main() changes directory
 
 
-PUBLIC_SETS: Dict[str, PublicSet] = {
+PUBLIC_SETS: dict[str, PublicSet] = {
     "banking77": PublicSet(
-        name="banking77", title="Banking77", folder=_folder("BANKING77_DIR", DATA / "banking77"), test_file="test.csv",
+        name="banking77",
+        title="Banking77",
+        folder=_folder("BANKING77_DIR", DATA / "banking77"),
+        test_file="test.csv",
         published={
-            "few_shot": (Published("87.2%", "CPFT, Zhang et al. 2021"),
-                         Published("85.2%", "USE+ConveRT, Casanueva et al. 2020")),
+            "few_shot": (
+                Published("87.2%", "CPFT, Zhang et al. 2021"),
+                Published("85.2%", "USE+ConveRT, Casanueva et al. 2020"),
+            ),
             "full": (Published("~93.4-93.7%", "USE+ConveRT 93.4, BERT-large 93.7; Casanueva et al. 2020"),),
         },
         targets={"few_shot": 0.87, "full": 0.94},
     ),
     "hwu64": PublicSet(
-        name="hwu64", title="HWU64", folder=_folder("HWU64_DIR", DATA / "hwu64"), test_file="test.csv",
+        name="hwu64",
+        title="HWU64",
+        folder=_folder("HWU64_DIR", DATA / "hwu64"),
+        test_file="test.csv",
         published={
             "few_shot": (Published("~80%", "USE+ConveRT, Casanueva et al. 2020"),),
             "full": (Published("~92%", "USE+ConveRT, Casanueva et al. 2020"),),
@@ -113,38 +121,38 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_rows(path: Path) -> List[Row]:
+def read_rows(path: Path) -> list[Row]:
     """(text, intent) rows of a `text,category` CSV, whitespace normalised (Banking77 has multi-line texts)."""
     with open(path, newline="", encoding="utf-8") as handle:
         return [(normalise(row["text"]), row["category"]) for row in csv.DictReader(handle)]
 
 
-def few_shot(rows: Sequence[Row], shots: int, seed: int) -> List[Row]:
+def few_shot(rows: Sequence[Row], shots: int, seed: int) -> list[Row]:
     """`shots` distinct texts of every intent (all of them where an intent has fewer), drawn with `seed`.
     The draw depends only on the set of rows, not on their order: each intent's texts are sorted first."""
-    by_intent: Dict[str, set] = defaultdict(set)
+    by_intent: dict[str, set] = defaultdict(set)
     for text, intent in rows:
         by_intent[intent].add(text)
     rng = random.Random(seed)
-    picked: List[Row] = []
+    picked: list[Row] = []
     for intent in sorted(by_intent):
         texts = sorted(by_intent[intent])
         picked += [(text, intent) for text in rng.sample(texts, min(shots, len(texts)))]
     return picked
 
 
-def training_rows(dataset: PublicSet, shots: Optional[int], seed: Optional[int]) -> List[Row]:
+def training_rows(dataset: PublicSet, shots: int | None, seed: int | None) -> list[Row]:
     """The training examples of a run: from train.csv only (never the test file)."""
     rows = read_rows(dataset.folder / "train.csv")
     return few_shot(rows, shots, seed) if shots else rows
 
 
-def testing_rows(dataset: PublicSet) -> List[Row]:
+def testing_rows(dataset: PublicSet) -> list[Row]:
     return read_rows(dataset.folder / dataset.test_file)
 
 
 def nlu_yaml(rows: Sequence[Row]) -> str:
-    by_intent: Dict[str, List[str]] = defaultdict(list)
+    by_intent: dict[str, list[str]] = defaultdict(list)
     for text, intent in rows:
         by_intent[intent].append(text)
     lines = ['version: "3.1"', "nlu:"]
@@ -157,7 +165,7 @@ def nlu_yaml(rows: Sequence[Row]) -> str:
 # --------------------------------------------------------------------------------------------------- config
 
 
-def intent_only_config(config: Path) -> "tuple[Dict, List[str]]":
+def intent_only_config(config: Path) -> tuple[dict, list[str]]:
     """Our config without the parts the public sets have no data for: entity extractors (they have no entities;
     an entity-only DIET fails to train without any) and the FAQ selector (no retrieval intent)."""
     document = yaml.safe_load(config.read_text())
@@ -165,8 +173,13 @@ def intent_only_config(config: Path) -> "tuple[Dict, List[str]]":
     for component in document["pipeline"]:
         name = component["name"]
         entity_only = name == "DIETClassifier" and component.get("intent_classification") is False
-        if entity_only or name in {"ResponseSelector", "nlu_components.retrieval_selector.RetrievalResponseSelector",
-                                   "RegexEntityExtractor", "EntitySynonymMapper", "CRFEntityExtractor"}:
+        if entity_only or name in {
+            "ResponseSelector",
+            "nlu_components.retrieval_selector.RetrievalResponseSelector",
+            "RegexEntityExtractor",
+            "EntitySynonymMapper",
+            "CRFEntityExtractor",
+        }:
             dropped.append(name)
         else:
             kept.append(component)
@@ -175,11 +188,13 @@ def intent_only_config(config: Path) -> "tuple[Dict, List[str]]":
     return document, dropped
 
 
-def fallback_settings(pipeline: List[Dict]) -> Dict[str, Optional[float]]:
+def fallback_settings(pipeline: list[dict]) -> dict[str, float | None]:
     for component in pipeline:
         if component["name"] == "FallbackClassifier":
-            return {"threshold": float(component.get("threshold", 0.3)),
-                    "ambiguity_threshold": float(component.get("ambiguity_threshold", 0.1))}
+            return {
+                "threshold": float(component.get("threshold", 0.3)),
+                "ambiguity_threshold": float(component.get("ambiguity_threshold", 0.1)),
+            }
     return {"threshold": None, "ambiguity_threshold": None}
 
 
@@ -192,20 +207,22 @@ def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
     labels = sorted(set(truth) | set(predicted))
     scores = []
     for label in labels:
-        tp = sum(1 for t, p in zip(truth, predicted) if t == label and p == label)
-        fp = sum(1 for t, p in zip(truth, predicted) if t != label and p == label)
-        fn = sum(1 for t, p in zip(truth, predicted) if t == label and p != label)
+        tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t == label and p == label)
+        fp = sum(1 for t, p in zip(truth, predicted, strict=True) if t != label and p == label)
+        fn = sum(1 for t, p in zip(truth, predicted, strict=True) if t == label and p != label)
         scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return sum(scores) / len(scores) if scores else 0.0
 
 
-def spread(values: Sequence[float]) -> Dict[str, Optional[float]]:
+def spread(values: Sequence[float]) -> dict[str, float | None]:
     """Mean and sample standard deviation (n - 1; None for one value)."""
-    return {"mean": round(statistics.fmean(values), 4) if values else None,
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else None}
+    return {
+        "mean": round(statistics.fmean(values), 4) if values else None,
+        "std": round(statistics.stdev(values), 4) if len(values) > 1 else None,
+    }
 
 
-def verdict(value: Optional[float], target: Optional[float]) -> Optional[str]:
+def verdict(value: float | None, target: float | None) -> str | None:
     if target is None or value is None:
         return None
     return "PASS" if value >= target else "MISS"
@@ -233,8 +250,9 @@ def train_model(train: Sequence[Row], config: Path, work: Path, name: str) -> Pa
     before = os.environ.get("RASA_CACHE_DIRECTORY")
     os.environ["RASA_CACHE_DIRECTORY"] = str((work / "cache").resolve())
     try:
-        model = rasa.model_training.train_nlu(config=str(config), nlu_data=str(work / "train.yml"),
-                                              output=str(work / "models"), fixed_model_name=name)
+        model = rasa.model_training.train_nlu(
+            config=str(config), nlu_data=str(work / "train.yml"), output=str(work / "models"), fixed_model_name=name
+        )
     finally:
         if before is None:
             os.environ.pop("RASA_CACHE_DIRECTORY", None)
@@ -245,30 +263,41 @@ def train_model(train: Sequence[Row], config: Path, work: Path, name: str) -> Pa
     return Path(model)
 
 
-def predict(model: Path, texts: Sequence[str]) -> List[Dict]:
+def predict(model: Path, texts: Sequence[str]) -> list[dict]:
     """Per text: the raw top intent and confidence (FallbackClassifier undone) and whether it fell back."""
     from rasa.core.agent import Agent
     from rasa.nlu.classifiers import fallback_classifier
 
     agent = Agent.load(str(model))
 
-    async def parse_all() -> List[Dict]:
-        return [await agent.parse_message(text) for text in texts]
+    async def parse_all(loaded: Agent) -> list[dict]:
+        return [await loaded.parse_message(text) for text in texts]
 
     out = []
-    for parsed in asyncio.run(parse_all()):
+    for parsed in asyncio.run(parse_all(agent)):
         fell_back = fallback_classifier.is_fallback_classifier_prediction(parsed)
         if fell_back:
             parsed = fallback_classifier.undo_fallback_prediction(parsed)
         intent = parsed.get("intent") or {}
-        out.append({"intent": intent.get("name") or "(none)", "confidence": intent.get("confidence"), "fallback": fell_back})
+        out.append(
+            {"intent": intent.get("name") or "(none)", "confidence": intent.get("confidence"), "fallback": fell_back}
+        )
     del agent
     gc.collect()
     return out
 
 
-def run_once(dataset: PublicSet, label: str, train: Sequence[Row], test: Sequence[Row], config: Path,
-             work: Path, report_dir: Path, threshold: Optional[float], started: float) -> Dict:
+def run_once(
+    dataset: PublicSet,
+    label: str,
+    train: Sequence[Row],
+    test: Sequence[Row],
+    config: Path,
+    work: Path,
+    report_dir: Path,
+    threshold: float | None,
+    started: float,
+) -> dict:
     """Train on `train`, test on `test`; figures of the run, its reports in `report_dir`, a progress line."""
     intents = len({intent for _, intent in train})
     print(f"[{dataset.name} {label}] training on {len(train):,} examples ({intents} intents)...", flush=True)
@@ -280,30 +309,47 @@ def run_once(dataset: PublicSet, label: str, train: Sequence[Row], test: Sequenc
     test_s = time.perf_counter() - t0
     truth = [intent for _, intent in test]
     predicted = [p["intent"] for p in predictions]
-    right = sum(1 for t, p in zip(truth, predicted) if t == p)
+    right = sum(1 for t, p in zip(truth, predicted, strict=True) if t == p)
     below = sum(1 for p in predictions if threshold is not None and (p["confidence"] or 0.0) < threshold)
     result = {
-        "train_examples": len(train), "intents": intents, "test_examples": len(test),
-        "accuracy": round(right / len(test), 4), "macro_f1": round(macro_f1(truth, predicted), 4),
+        "train_examples": len(train),
+        "intents": intents,
+        "test_examples": len(test),
+        "accuracy": round(right / len(test), 4),
+        "macro_f1": round(macro_f1(truth, predicted), 4),
         "fallback_rate": round(sum(p["fallback"] for p in predictions) / len(test), 4),
         "fallback_rate_below_threshold": round(below / len(test), 4),
-        "train_s": round(train_s, 1), "test_s": round(test_s, 1),
+        "train_s": round(train_s, 1),
+        "test_s": round(test_s, 1),
     }
     shutil.rmtree(report_dir, ignore_errors=True)
     report_dir.mkdir(parents=True)
-    errors = [{"text": text, "intent": intent, "predicted": p["intent"], "confidence": p["confidence"],
-               "fallback": p["fallback"]} for (text, intent), p in zip(test, predictions) if p["intent"] != intent]
+    errors = [
+        {
+            "text": text,
+            "intent": intent,
+            "predicted": p["intent"],
+            "confidence": p["confidence"],
+            "fallback": p["fallback"],
+        }
+        for (text, intent), p in zip(test, predictions, strict=True)
+        if p["intent"] != intent
+    ]
     (report_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     (report_dir / "intent_errors.json").write_text(json.dumps(errors, indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)  # the model and its cache: up to tens of MB per run
-    print(f"[{dataset.name} {label}] trained in {train_s:.1f} s, tested {len(test):,} in {test_s:.1f} s: "
-          f"accuracy {result['accuracy']:.1%}, macro F1 {result['macro_f1']:.1%}, "
-          f"fallback {result['fallback_rate']:.1%} (elapsed {time.perf_counter() - started:.0f} s)", flush=True)
+    print(
+        f"[{dataset.name} {label}] trained in {train_s:.1f} s, tested {len(test):,} in {test_s:.1f} s: "
+        f"accuracy {result['accuracy']:.1%}, macro F1 {result['macro_f1']:.1%}, "
+        f"fallback {result['fallback_rate']:.1%} (elapsed {time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
     return result
 
 
-def public_set(dataset: PublicSet, results: Path, config: Path, shots: int, seeds: int, full: bool,
-               started: float) -> Dict[str, Dict]:
+def public_set(
+    dataset: PublicSet, results: Path, config: Path, shots: int, seeds: int, full: bool, started: float
+) -> dict[str, dict]:
     """The few-shot runs (seeds 1..`seeds`) and the full run of one set; {} parts where its files are missing."""
     missing = [name for name in ("train.csv", dataset.test_file) if not (dataset.folder / name).exists()]
     if missing:
@@ -312,32 +358,54 @@ def public_set(dataset: PublicSet, results: Path, config: Path, shots: int, seed
     test = testing_rows(dataset)
     threshold = fallback_settings(yaml.safe_load(config.read_text())["pipeline"])["threshold"]
     work = Path("var/bench/nlu-public") / dataset.name
-    parts: Dict[str, Dict] = {}
+    parts: dict[str, dict] = {}
     if seeds > 0:
         runs = []
         for seed in range(1, seeds + 1):
             label = f"{shots}-shot seed {seed}"
             train = training_rows(dataset, shots, seed)
-            run = run_once(dataset, label, train, test, config, work, results / dataset.name / f"{shots}shot-seed{seed}",
-                           threshold, started)
+            run = run_once(
+                dataset,
+                label,
+                train,
+                test,
+                config,
+                work,
+                results / dataset.name / f"{shots}shot-seed{seed}",
+                threshold,
+                started,
+            )
             runs.append({"seed": seed, **run})
         parts["few_shot"] = {
-            "shots": shots, "seeds": [r["seed"] for r in runs],
-            **{f"{key}_{stat}": value for key in ("accuracy", "macro_f1", "fallback_rate")
-               for stat, value in spread([r[key] for r in runs]).items()},
+            "shots": shots,
+            "seeds": [r["seed"] for r in runs],
+            **{
+                f"{key}_{stat}": value
+                for key in ("accuracy", "macro_f1", "fallback_rate")
+                for stat, value in spread([r[key] for r in runs]).items()
+            },
             "train_s_mean": round(statistics.fmean(r["train_s"] for r in runs), 1),
             "runs": runs,
         }
     if full:
-        parts["full"] = run_once(dataset, "full", training_rows(dataset, None, None), test, config, work,
-                                 results / dataset.name / "full", threshold, started)
+        parts["full"] = run_once(
+            dataset,
+            "full",
+            training_rows(dataset, None, None),
+            test,
+            config,
+            work,
+            results / dataset.name / "full",
+            threshold,
+            started,
+        )
     return parts
 
 
 # -------------------------------------------------------------------------------------------------- ours
 
 
-def entity_f1(folder: Path) -> Dict[str, Optional[float]]:
+def entity_f1(folder: Path) -> dict[str, float | None]:
     out = {}
     for report in sorted(folder.glob("*_report.json")):
         name = report.name[: -len("_report.json")]
@@ -355,34 +423,71 @@ def rasa_cli(*args: str) -> None:
     subprocess.run([str(Path(sys.executable).with_name("rasa")), *args], check=True)
 
 
-def rasa_test_rows(folder: Path) -> List[Dict]:
+def rasa_test_rows(folder: Path) -> list[dict]:
     """The per-message rows `rasa test nlu --successes` writes (successes and errors)."""
-    return [row for name in ("intent_successes.json", "intent_errors.json") if (folder / name).exists()
-            for row in json.loads((folder / name).read_text())]
+    return [
+        row
+        for name in ("intent_successes.json", "intent_errors.json")
+        if (folder / name).exists()
+        for row in json.loads((folder / name).read_text())
+    ]
 
 
-def ours(results: Path, seed: int = HELDOUT_SEED) -> Dict:
+def ours(results: Path, seed: int = HELDOUT_SEED) -> dict:
     """Our data: `rasa data split nlu` 80/20 (fixed seed), the whole pipeline of config.yml trained on the 80%
     and `rasa test nlu` on the 20%. `rasa test nlu` undoes the fallback: the fallback rate is of shop messages
     (not out_of_scope) whose top confidence is under the FallbackClassifier threshold."""
     split = Path("var/bench/nlu-split")  # not var/heldout: `make evaluate` may run at the same time
     started = time.perf_counter()
     split.mkdir(parents=True, exist_ok=True)
-    rasa_cli("data", "split", "nlu", "--nlu", "data", "--training-fraction", "0.8", "--random-seed", str(seed),
-            "--out", str(split))
-    rasa_cli("train", "nlu", "--nlu", str(split / "training_data.yml"), "--config", "config.yml",
-            "--domain", "domain.yml", "--out", str(split / "models"), "--fixed-model-name", "heldout")
+    rasa_cli(
+        "data",
+        "split",
+        "nlu",
+        "--nlu",
+        "data",
+        "--training-fraction",
+        "0.8",
+        "--random-seed",
+        str(seed),
+        "--out",
+        str(split),
+    )
+    rasa_cli(
+        "train",
+        "nlu",
+        "--nlu",
+        str(split / "training_data.yml"),
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--out",
+        str(split / "models"),
+        "--fixed-model-name",
+        "heldout",
+    )
     out = results / "heldout"
     shutil.rmtree(out, ignore_errors=True)  # reports of components no longer in the pipeline must not linger
-    rasa_cli("test", "nlu", "--nlu", str(split / "test_data.yml"), "--model", str(split / "models" / "heldout.tar.gz"),
-            "--out", str(out), "--successes")
+    rasa_cli(
+        "test",
+        "nlu",
+        "--nlu",
+        str(split / "test_data.yml"),
+        "--model",
+        str(split / "models" / "heldout.tar.gz"),
+        "--out",
+        str(out),
+        "--successes",
+    )
     report = json.loads((out / "intent_report.json").read_text())
     rows = rasa_test_rows(out)
     threshold = fallback_settings(yaml.safe_load(Path("config.yml").read_text())["pipeline"])["threshold"] or 0.0
     in_scope = [r for r in rows if r["intent"] != "out_of_scope"]
     fallback = sum(1 for r in in_scope if r["intent_prediction"]["confidence"] < threshold)
     return {
-        "seed": seed, "examples": len(rows),
+        "seed": seed,
+        "examples": len(rows),
         "accuracy": round(report["accuracy"], 4),
         "macro_f1": round(report["macro avg"]["f1-score"], 4),
         "weighted_f1": round(report["weighted avg"]["f1-score"], 4),
@@ -397,15 +502,15 @@ def ours(results: Path, seed: int = HELDOUT_SEED) -> Dict:
 # ------------------------------------------------------------------------------------------------- report
 
 
-def pct(value: Optional[float]) -> str:
+def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def points(value: Optional[float]) -> str:
+def points(value: float | None) -> str:
     return "" if value is None else f" ± {value * 100:.1f}"
 
 
-def table_rows(summary: Dict) -> List[Dict]:
+def table_rows(summary: dict) -> list[dict]:
     """One row per public setting in the summary: figures, published comparison points, target verdict."""
     rows = []
     for name, dataset in PUBLIC_SETS.items():
@@ -422,21 +527,32 @@ def table_rows(summary: Dict) -> List[Dict]:
                 accuracy = part["accuracy"]
                 label = f"{dataset.title} full ({part['train_examples']:,} train)"
             published = dataset.published.get(setting, ()) if standard else ()
-            rows.append({"set": name, "setting": setting, "label": label, "accuracy": accuracy,
-                         "published": [f"{p.source}: {p.figure}" for p in published],
-                         "target": target, "verdict": verdict(accuracy, target),
-                         "measured_at": part.get("measured_at")})
+            rows.append(
+                {
+                    "set": name,
+                    "setting": setting,
+                    "label": label,
+                    "accuracy": accuracy,
+                    "published": [f"{p.source}: {p.figure}" for p in published],
+                    "target": target,
+                    "verdict": verdict(accuracy, target),
+                    "measured_at": part.get("measured_at"),
+                }
+            )
     return rows
 
 
-def print_summary(summary: Dict, measured_now: set, results: Path) -> None:
+def print_summary(summary: dict, measured_now: set, results: Path) -> None:
     print("\nNLU benchmark")
     h = summary.get("ours_heldout")
     if h:
         stale = "" if "ours" in measured_now else f" [earlier run, {h.get('measured_at', '?')}]"
-        print(f"  our held-out 20%: {h['examples']} messages, accuracy {h['accuracy']:.1%}, macro F1 {h['macro_f1']:.1%}, "
-              f"entity F1 {h['entity_f1']}, fallback rate {h['fallback_rate']:.1%} (threshold {h['fallback_threshold']})"
-              f"{stale}")
+        print(
+            f"  our held-out 20%: {h['examples']} messages, accuracy {h['accuracy']:.1%}, "
+            f"macro F1 {h['macro_f1']:.1%}, "
+            f"entity F1 {h['entity_f1']}, fallback rate {h['fallback_rate']:.1%} (threshold {h['fallback_threshold']})"
+            f"{stale}"
+        )
     for name, dataset in PUBLIC_SETS.items():
         for setting, part in (summary.get(name) or {}).items():
             if "skipped" in part:
@@ -445,27 +561,36 @@ def print_summary(summary: Dict, measured_now: set, results: Path) -> None:
         part = summary[row["set"]][row["setting"]]
         stale = "" if (row["set"], row["setting"]) in measured_now else f" [earlier run, {row['measured_at']}]"
         if row["setting"] == "few_shot":
-            line = (f"  {row['label']}: accuracy {pct(part['accuracy_mean'])}{points(part['accuracy_std'])} "
-                    f"(macro F1 {pct(part['macro_f1_mean'])}{points(part['macro_f1_std'])}), "
-                    f"fallback {pct(part['fallback_rate_mean'])}")
+            line = (
+                f"  {row['label']}: accuracy {pct(part['accuracy_mean'])}{points(part['accuracy_std'])} "
+                f"(macro F1 {pct(part['macro_f1_mean'])}{points(part['macro_f1_std'])}), "
+                f"fallback {pct(part['fallback_rate_mean'])}"
+            )
         else:
-            line = (f"  {row['label']}: accuracy {pct(part['accuracy'])} (macro F1 {pct(part['macro_f1'])}), "
-                    f"fallback {pct(part['fallback_rate'])}, trained in {part['train_s']} s")
+            line = (
+                f"  {row['label']}: accuracy {pct(part['accuracy'])} (macro F1 {pct(part['macro_f1'])}), "
+                f"fallback {pct(part['fallback_rate'])}, trained in {part['train_s']} s"
+            )
         if row["published"]:
             line += "; published: " + "; ".join(row["published"])
-        line += (f"; target ≥ {row['target']:.0%}: {row['verdict']}" if row["target"] is not None else "; no target")
+        line += f"; target ≥ {row['target']:.0%}: {row['verdict']}" if row["target"] is not None else "; no target"
         print(line + stale)
         if row["setting"] == "few_shot":
-            print("      " + ", ".join(f"seed {r['seed']}: {r['accuracy']:.1%} / F1 {r['macro_f1']:.1%} ({r['train_s']} s)"
-                                       for r in part["runs"]))
-    print(f"  accuracy and F1 of the raw top intent; fallback: how often the FallbackClassifier fired")
+            print(
+                "      "
+                + ", ".join(
+                    f"seed {r['seed']}: {r['accuracy']:.1%} / F1 {r['macro_f1']:.1%} ({r['train_s']} s)"
+                    for r in part["runs"]
+                )
+            )
+    print("  accuracy and F1 of the raw top intent; fallback: how often the FallbackClassifier fired")
     print(f"  reports: {results.resolve()}; summary {results.resolve() / 'bench-nlu.json'}")
 
 
 # --------------------------------------------------------------------------------------------------- main
 
 
-def parse_only(value: str) -> List[str]:
+def parse_only(value: str) -> list[str]:
     parts = [p.strip() for p in value.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
@@ -480,12 +605,24 @@ def file_sha256(path: Path) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=REPO, help="project folder (config.yml, domain.yml, data/)")
-    parser.add_argument("--only", type=parse_only, default=list(PARTS),
-                        help=f"comma-separated parts to run (default: {','.join(PARTS)})")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                        help=f"few-shot runs per public set, seeds 1..N (default {DEFAULT_SEEDS}; 0: none)")
-    parser.add_argument("--shots", type=int, default=DEFAULT_SHOTS,
-                        help=f"training examples per intent in the few-shot runs (default {DEFAULT_SHOTS})")
+    parser.add_argument(
+        "--only",
+        type=parse_only,
+        default=list(PARTS),
+        help=f"comma-separated parts to run (default: {','.join(PARTS)})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"few-shot runs per public set, seeds 1..N (default {DEFAULT_SEEDS}; 0: none)",
+    )
+    parser.add_argument(
+        "--shots",
+        type=int,
+        default=DEFAULT_SHOTS,
+        help=f"training examples per intent in the few-shot runs (default {DEFAULT_SHOTS})",
+    )
     parser.add_argument("--skip-full", action="store_true", help="no run on the full training sets")
     args = parser.parse_args(argv)
     if args.shots < 1 or args.seeds < 0:
@@ -498,7 +635,7 @@ def main(argv=None) -> int:
     config = Path("config.yml")
     stamp = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config_sha256": file_sha256(config)}
     started = time.perf_counter()
-    summary: Dict = {"schema": SCHEMA, "project": str(project), "machine": machine()}
+    summary: dict = {"schema": SCHEMA, "project": str(project), "machine": machine()}
     measured_now: set = set()
 
     if "ours" in args.only:
@@ -514,15 +651,19 @@ def main(argv=None) -> int:
         derived_path = work / "config.yml"
         derived_path.write_text(yaml.safe_dump(derived, sort_keys=False))
         summary["public_pipeline"] = {
-            "from": "config.yml", **stamp, "components": [c["name"] for c in derived["pipeline"]],
-            "components_dropped": dropped, "fallback": fallback_settings(derived["pipeline"]),
+            "from": "config.yml",
+            **stamp,
+            "components": [c["name"] for c in derived["pipeline"]],
+            "components_dropped": dropped,
+            "fallback": fallback_settings(derived["pipeline"]),
             "runner": "rasa.model_training.train_nlu + Agent.parse_message, in process, empty cache per run",
         }
         for name in public:
             dataset = PUBLIC_SETS[name]
             parts = public_set(dataset, results, derived_path, args.shots, args.seeds, not args.skip_full, started)
-            summary[name] = {setting: {**part, **stamp, "dataset": str(dataset.folder)}
-                             for setting, part in parts.items()}
+            summary[name] = {
+                setting: {**part, **stamp, "dataset": str(dataset.folder)} for setting, part in parts.items()
+            }
             measured_now |= {(name, setting) for setting in parts}
             measured_now.add(name)
 

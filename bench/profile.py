@@ -12,10 +12,9 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 # (stage, pattern on one frame "function (path:line)"), in priority order.
-STAGES: List[Tuple[str, str]] = [
+STAGES: list[tuple[str, str]] = [
     ("lock store (Redis, blocking client)", r"(rasa/core|conversation_stores)/lock_store\.py"),
     ("tracker store (retrieve/save, SQL, blocking)", r"(rasa/core|conversation_stores)/tracker_store\.py"),
     ("NLU pipeline (parse_message)", r"^parse_message \(rasa/core/processor"),
@@ -27,7 +26,7 @@ STAGES: List[Tuple[str, str]] = [
 ]
 
 
-def parse(path: Path) -> List[Tuple[List[str], int]]:
+def parse(path: Path) -> list[tuple[list[str], int]]:
     stacks = []
     for line in path.read_text(errors="replace").splitlines():
         head, _, count = line.rpartition(" ")
@@ -41,7 +40,7 @@ def _short(frame: str) -> str:
     return re.sub(r"\((?:.*/site-packages/|.*/lib/python3\.\d+/)", "(", frame.strip())
 
 
-def stages(stacks: List[Tuple[List[str], int]]) -> Dict[str, float]:
+def stages(stacks: list[tuple[list[str], int]]) -> dict[str, float]:
     totals: Counter = Counter()
     total = sum(count for _, count in stacks) or 1
     compiled = [(name, re.compile(pattern)) for name, pattern in STAGES]
@@ -55,7 +54,7 @@ def stages(stacks: List[Tuple[List[str], int]]) -> Dict[str, float]:
     return {name: round(100.0 * n / total, 1) for name, n in totals.most_common()}
 
 
-def leaves(stacks: List[Tuple[List[str], int]], top: int = 15) -> List[Tuple[str, float]]:
+def leaves(stacks: list[tuple[list[str], int]], top: int = 15) -> list[tuple[str, float]]:
     total = sum(count for _, count in stacks) or 1
     counter: Counter = Counter()
     for frames, count in stacks:

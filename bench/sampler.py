@@ -6,14 +6,14 @@ CPU is taken from the processes' own CPU-time counters at start and end (exact, 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Dict, List
 
 import psutil
 
 
-def _tree(pids: List[int]) -> List[psutil.Process]:
+def _tree(pids: list[int]) -> list[psutil.Process]:
     procs = []
     for pid in pids:
         try:
@@ -25,7 +25,7 @@ def _tree(pids: List[int]) -> List[psutil.Process]:
     return procs
 
 
-def cpu_seconds(pids: List[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for proc in _tree(pids):
         try:
@@ -36,16 +36,14 @@ def cpu_seconds(pids: List[int]) -> float:
     return total
 
 
-def rss_by_root(pids: List[int]) -> Dict[int, int]:
+def rss_by_root(pids: list[int]) -> dict[int, int]:
     """Resident bytes of each root pid, its children included."""
     sizes = {}
     for pid in pids:
         total = 0
         for proc in _tree([pid]):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         sizes[pid] = total
     return sizes
 
@@ -53,14 +51,14 @@ def rss_by_root(pids: List[int]) -> Dict[int, int]:
 class Sampler:
     """`with Sampler(groups) as s: ...` then `s.result()`; groups: name -> list of root pids."""
 
-    def __init__(self, groups: Dict[str, List[int]], interval: float = 0.25):
+    def __init__(self, groups: dict[str, list[int]], interval: float = 0.25):
         self.groups = {name: list(pids) for name, pids in groups.items() if pids}
         self.interval = interval
         self._stop = threading.Event()
-        self._peak_rss: Dict[str, Dict[int, int]] = {name: {} for name in self.groups}
+        self._peak_rss: dict[str, dict[int, int]] = {name: {} for name in self.groups}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._cpu_start = {name: cpu_seconds(pids) for name, pids in self.groups.items()}
         self._t0 = time.perf_counter()
         self._thread.start()
@@ -80,7 +78,7 @@ class Sampler:
         self._stop.set()
         self._thread.join()
 
-    def result(self) -> Dict[str, Dict]:
+    def result(self) -> dict[str, dict]:
         out = {}
         for name in self.groups:
             cpu = self._cpu_end[name] - self._cpu_start[name]

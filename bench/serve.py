@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from pydantic import Field, conint, validator
 
@@ -61,7 +60,7 @@ class ServeBenchSettings(ProcessSettings):
         return value
 
 
-def backend_delta(before: Dict[str, float], after: Dict[str, float], messages: int) -> Dict:
+def backend_delta(before: dict[str, float], after: dict[str, float], messages: int) -> dict:
     def delta(key: str) -> float:
         return after.get(key, 0.0) - before.get(key, 0.0)
 
@@ -77,17 +76,20 @@ def backend_delta(before: Dict[str, float], after: Dict[str, float], messages: i
     }
 
 
-def start_profiler(pid: int, out: Path) -> Optional[subprocess.Popen]:
+def start_profiler(pid: int, out: Path) -> subprocess.Popen | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         print("py-spy is missing (make install): no profile", file=sys.stderr)
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking",
-                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def stop_profiler(profiler: Optional[subprocess.Popen]) -> None:
+def stop_profiler(profiler: subprocess.Popen | None) -> None:
     if profiler and profiler.poll() is None:
         profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
         try:
@@ -96,8 +98,15 @@ def stop_profiler(profiler: Optional[subprocess.Popen]) -> None:
             profiler.kill()
 
 
-def measure(deployment: Deployment, assistant: str, levels: List[int], per_level: int, warmup: int,
-            profile_level: Optional[int] = None, profile_out: Path = RESULTS / "bench-serve.json") -> Dict:
+def measure(
+    deployment: Deployment,
+    assistant: str,
+    levels: list[int],
+    per_level: int,
+    warmup: int,
+    profile_level: int | None = None,
+    profile_out: Path = RESULTS / "bench-serve.json",
+) -> dict:
     from actions import customer_token
 
     library = scripts.load()[assistant]
@@ -107,8 +116,13 @@ def measure(deployment: Deployment, assistant: str, levels: List[int], per_level
     scripts.attach_tokens(warm, issue)
     print(f"[{assistant}] warm-up: {warm_up(deployment.urls, warm)}", flush=True)
     idle_rss = rss_by_root(deployment.rasa_pids)
-    out = {"replicas": len(deployment.rasa), "urls": len(deployment.urls), "startup_s": deployment.startup_s,
-           "idle_rss_mb": [round(v / 2**20, 1) for v in idle_rss.values()], "levels": []}
+    out = {
+        "replicas": len(deployment.rasa),
+        "urls": len(deployment.urls),
+        "startup_s": deployment.startup_s,
+        "idle_rss_mb": [round(v / 2**20, 1) for v in idle_rss.values()],
+        "levels": [],
+    }
     for concurrency in levels:
         count = max(per_level, 2 * concurrency)
         plan = scripts.plan(library, count, seed=concurrency, prefix=f"{assistant}-{run_id}-c{concurrency}")
@@ -128,17 +142,22 @@ def measure(deployment: Deployment, assistant: str, levels: List[int], per_level
         backend = backend_delta(before, after, result.messages) if deployment.metrics_url else None
         entry = report.level_entry(result, summarize_latencies(result.latencies_s), sampler.result(), backend)
         out["levels"].append(entry)
-        print(f"[{assistant}] {concurrency:>3} conversations: {entry['messages']} msgs, {entry['errors']} errors, "
-              f"{entry['messages_per_s']} msg/s, p50 {entry['p50_ms']} p95 {entry['p95_ms']} p99 {entry['p99_ms']} ms, "
-              f"rasa cores {entry['rasa'].get('cores_used')}" + (f"; errors e.g. {result.error_samples[:2]}"
-                                                                 if result.errors else ""), flush=True)
+        print(
+            f"[{assistant}] {concurrency:>3} conversations: {entry['messages']} msgs, {entry['errors']} errors, "
+            f"{entry['messages_per_s']} msg/s, p50 {entry['p50_ms']} p95 {entry['p95_ms']} p99 {entry['p99_ms']} ms, "
+            f"rasa cores {entry['rasa'].get('cores_used')}"
+            + (f"; errors e.g. {result.error_samples[:2]}" if result.errors else ""),
+            flush=True,
+        )
         if concurrency == 1 and deployment.metrics_url:
             entry["own_time"] = own_time(deployment, library, count, issue, f"{assistant}-{run_id}-own")
-            print(f"[{assistant}]   1 conversation, each turn less its own backend calls: {entry['own_time']}", flush=True)
+            print(
+                f"[{assistant}]   1 conversation, each turn less its own backend calls: {entry['own_time']}", flush=True
+            )
     return out
 
 
-def own_time(deployment: Deployment, library, count: int, issue, prefix: str) -> Dict:
+def own_time(deployment: Deployment, library, count: int, issue, prefix: str) -> dict:
     """Turn latency minus the backend time of that very turn, one conversation at a time (a second pass).
 
     The action server's backend histogram is read before and after each turn, outside the timed request, so
@@ -152,29 +171,43 @@ def own_time(deployment: Deployment, library, count: int, issue, prefix: str) ->
         return scrape(deployment.metrics_url).get("assistant_backend_request_seconds_sum", 0.0)
 
     result = run_level_sync(deployment.urls, plan, 1, backend_probe=backend_seconds)
-    own = [max(0.0, latency - backend) for latency, backend in zip(result.latencies_s, result.backend_s)]
+    own = [max(0.0, latency - backend) for latency, backend in zip(result.latencies_s, result.backend_s, strict=True)]
     with_backend = [backend for backend in result.backend_s if backend > 0]
     summary = summarize_latencies(own)
-    return {"turns": result.messages, "errors": result.errors, "p50_ms": summary["p50_ms"],
-            "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
-            "raw_p95_ms": summarize_latencies(result.latencies_s)["p95_ms"],
-            "turns_with_backend_calls": len(with_backend),
-            "backend_ms_per_such_turn": round(1000 * sum(with_backend) / len(with_backend), 1) if with_backend else 0.0}
+    return {
+        "turns": result.messages,
+        "errors": result.errors,
+        "p50_ms": summary["p50_ms"],
+        "p95_ms": summary["p95_ms"],
+        "p99_ms": summary["p99_ms"],
+        "raw_p95_ms": summarize_latencies(result.latencies_s)["p95_ms"],
+        "turns_with_backend_calls": len(with_backend),
+        "backend_ms_per_such_turn": round(1000 * sum(with_backend) / len(with_backend), 1) if with_backend else 0.0,
+    }
 
 
-def floor(model: Path, assistant: str, env: Dict[str, str], rounds: int) -> Optional[Dict]:
+def floor(model: Path, assistant: str, env: dict[str, str], rounds: int) -> dict | None:
     """NLU + policy in process, in a child process (TensorFlow stays out of the load generator)."""
-    command = [sys.executable, "-m", "bench.floor", "--model", str(model), "--assistant", assistant,
-               "--rounds", str(rounds)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.floor",
+        "--model",
+        str(model),
+        "--assistant",
+        assistant,
+        "--rounds",
+        str(rounds),
+    ]
     done = subprocess.run(command, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("FLOOR_JSON "):
-            return json.loads(line[len("FLOOR_JSON "):])
+            return json.loads(line[len("FLOOR_JSON ") :])
     print(f"[{assistant}] floor failed: {done.stderr[-800:]}", file=sys.stderr)
     return None
 
 
-def rest_share(assistant: Dict) -> Optional[str]:
+def rest_share(assistant: dict) -> str | None:
     one = report.level(assistant["levels"], 1)
     fl = assistant.get("floor")
     if not one or not fl or not one.get("p50_ms"):
@@ -183,7 +216,7 @@ def rest_share(assistant: Dict) -> Optional[str]:
     return f"{share:.0%} of the p50 turn ({one['p50_ms']} ms; floor {fl['floor_p50_ms']} ms)"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write its results; 2 when a setting or the model is missing or unusable."""
     try:
         settings = ServeBenchSettings.from_env()
@@ -198,8 +231,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--skip-stock", action="store_true", default=settings.skip_stock)
     parser.add_argument("--skip-floor", action="store_true", default=settings.skip_floor)
     parser.add_argument("--floor-rounds", type=int, default=settings.floor_rounds)
-    parser.add_argument("--profile", type=int, default=settings.profile or None,
-                        help="py-spy the first Rasa replica during this concurrency level")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=settings.profile or None,
+        help="py-spy the first Rasa replica during this concurrency level",
+    )
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--out", type=Path, default=RESULTS / "bench-serve.json")
     args = parser.parse_args(argv)
@@ -208,14 +245,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {args.model} is missing: run `make train`", file=sys.stderr)
         return 2
     tuning = rasa_env()
-    document = {"schema": report.SCHEMA, "provisional": True, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "machine": report.machine(),
-                "settings": {"levels": levels, "conversations_per_level": args.conversations,
-                             "replicas": args.replicas, "rasa_env": tuning,
-                             "balancing": "load generator, round-robin per request over the replicas",
-                             "ours": "N rasa run replicas, PostgreSQL tracker store, Redis lock store, action server, demo shop",
-                             "stock": "rasa init starter, 1 rasa run process, in-memory tracker store, default env"},
-                "assistants": {}}
+    document = {
+        "schema": report.SCHEMA,
+        "provisional": True,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": report.machine(),
+        "settings": {
+            "levels": levels,
+            "conversations_per_level": args.conversations,
+            "replicas": args.replicas,
+            "rasa_env": tuning,
+            "balancing": "load generator, round-robin per request over the replicas",
+            "ours": "N rasa run replicas, PostgreSQL tracker store, Redis lock store, action server, demo shop",
+            "stock": "rasa init starter, 1 rasa run process, in-memory tracker store, default env",
+        },
+        "assistants": {},
+    }
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-serve-", dir=CACHE) as tmp_name:
         tmp = Path(tmp_name)
@@ -223,13 +268,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         model = tmp / "larkspur.tar.gz"
         shutil.copyfile(args.model, model)
         document["settings"]["model_mb"] = round(model.stat().st_size / 2**20, 1)
-        print(f"starting ours: {args.replicas} Rasa replicas + PostgreSQL + Redis + action server + demo shop "
-              f"(env from scripts/rasa-env.sh: {tuning})", flush=True)
+        print(
+            f"starting ours: {args.replicas} Rasa replicas + PostgreSQL + Redis + action server + demo shop "
+            f"(env from scripts/rasa-env.sh: {tuning})",
+            flush=True,
+        )
         ours = start_ours(tmp / "ours", model, args.replicas, tuning, shop_threads=settings.shop_threads)
         try:
             print(f"[larkspur] start-up per replica: {ours.startup_s} s", flush=True)
-            document["assistants"]["larkspur"] = measure(ours, "larkspur", levels, args.conversations, args.warmup,
-                                                       args.profile, args.out)
+            document["assistants"]["larkspur"] = measure(
+                ours, "larkspur", levels, args.conversations, args.warmup, args.profile, args.out
+            )
         finally:
             ours.stop()
         if not args.skip_stock:
@@ -237,8 +286,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             stock = start_stock(tmp / "stock", project, stock_model)
             try:
                 print(f"[stock] start-up: {stock.startup_s} s", flush=True)
-                document["assistants"]["stock"] = measure(stock, "stock", levels, args.conversations, args.warmup,
-                                                    args.profile, args.out)
+                document["assistants"]["stock"] = measure(
+                    stock, "stock", levels, args.conversations, args.warmup, args.profile, args.out
+                )
                 document["assistants"]["stock"]["model"] = str(stock_model.relative_to(REPO))
             finally:
                 stock.stop()
@@ -246,8 +296,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("floor: NLU + policy in process", flush=True)
             document["assistants"]["larkspur"]["floor"] = floor(model, "larkspur", tuning, args.floor_rounds)
             if "stock" in document["assistants"]:
-                document["assistants"]["stock"]["floor"] = floor(REPO / document["assistants"]["stock"]["model"],
-                                                                 "stock", {}, args.floor_rounds)
+                document["assistants"]["stock"]["floor"] = floor(
+                    REPO / document["assistants"]["stock"]["model"], "stock", {}, args.floor_rounds
+                )
     for assistant in document["assistants"].values():
         assistant["rest_share_at_1"] = rest_share(assistant)
     document["targets"] = report.verdicts(document["assistants"]["larkspur"], document["assistants"].get("stock"))

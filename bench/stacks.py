@@ -14,9 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import requests
 
@@ -39,15 +39,15 @@ class Deployment:
     """One system under test as started: its Rasa URLs and processes, and what else to stop with it."""
 
     name: str
-    urls: List[str]
-    rasa: List[ChildProcess]
-    others: List = field(default_factory=list)  # services and servers to stop, in order
-    startup_s: List[float] = field(default_factory=list)
-    metrics_url: Optional[str] = None
-    extra_pids: Dict[str, List[int]] = field(default_factory=dict)
+    urls: list[str]
+    rasa: list[ChildProcess]
+    others: list = field(default_factory=list)  # services and servers to stop, in order
+    startup_s: list[float] = field(default_factory=list)
+    metrics_url: str | None = None
+    extra_pids: dict[str, list[int]] = field(default_factory=dict)
 
     @property
-    def rasa_pids(self) -> List[int]:
+    def rasa_pids(self) -> list[int]:
         return [s.pid for s in self.rasa]
 
     def stop(self) -> None:
@@ -57,9 +57,16 @@ class Deployment:
             other.stop()
 
 
-def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str, str], index: int,
-               cwd: Optional[Path] = None, credentials: Optional[Path] = None,
-               rasa_cli: Sequence[str] = (RASA_BIN,)) -> "tuple[ChildProcess, str, float]":
+def start_rasa(
+    model: Path,
+    tmp: Path,
+    endpoints: Path | None,
+    env: dict[str, str],
+    index: int,
+    cwd: Path | None = None,
+    credentials: Path | None = None,
+    rasa_cli: Sequence[str] = (RASA_BIN,),
+) -> tuple[ChildProcess, str, float]:
     """One `rasa run`; ours goes through `rasa_runtime` (as `make run` does), stock through `rasa`."""
     port = free_port()
     args = [*rasa_cli, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1", "--enable-api"]
@@ -67,17 +74,18 @@ def start_rasa(model: Path, tmp: Path, endpoints: Optional[Path], env: Dict[str,
         args += ["--endpoints", str(endpoints)]
     if credentials:
         args += ["--credentials", str(credentials)]
-    service = ChildProcess(f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env},
-                           tmp / f"rasa-{index}.log", cwd=cwd)
+    service = ChildProcess(
+        f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env}, tmp / f"rasa-{index}.log", cwd=cwd
+    )
     url = f"http://127.0.0.1:{port}"
     return service, url, wait_for_model(service, url)
 
 
-def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str], shop_threads: int = 16) -> Deployment:
+def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_threads: int = 16) -> Deployment:
     """Demo shop (`shop_threads` WSGI threads), action server, PostgreSQL + Redis, and `replicas` Rasa servers
     sharing them."""
     tmp.mkdir(parents=True, exist_ok=True)
-    others: List = []
+    others: list = []
     deployment = Deployment("larkspur", [], [], others)
     try:
         postgres = PostgresServer().start()
@@ -87,9 +95,15 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str], shop_
         shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_THREADS": str(shop_threads)})
         others.append(shop)
         action_port, metrics_port = free_port(), free_port()
-        action_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
-                      "ACTIONS_METRICS_PORT": str(metrics_port), "SANIC_HOST": "127.0.0.1",
-                      "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
+        action_env = {
+            "DEMOSHOP_URL": shop_url,
+            "DEMOSHOP_API_KEY": "test-key",
+            "ACTIONS_PORT": str(action_port),
+            "ACTIONS_METRICS_PORT": str(metrics_port),
+            "SANIC_HOST": "127.0.0.1",
+            "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
+            **env,
+        }
         actions = ChildProcess("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
         others.insert(0, actions)
         actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=120)
@@ -97,21 +111,34 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str], shop_
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-            f"tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
+            "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
+            f"  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
             f"  db: assistant\n  username: postgres\n  password: ''\n"
-            f"lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
+            "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n"
+            f"  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
         )
         rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
         # One after the other: the first start-up is measured without a second one competing for the cores,
         # and the tracker store's tables are created once.
         for index in range(replicas):
-            service, url, startup = start_rasa(model, tmp, endpoints, rasa_process_env, index,
-                                               credentials=REPO / "credentials.yml", rasa_cli=OUR_RASA_CLI)
+            service, url, startup = start_rasa(
+                model,
+                tmp,
+                endpoints,
+                rasa_process_env,
+                index,
+                credentials=REPO / "credentials.yml",
+                rasa_cli=OUR_RASA_CLI,
+            )
             deployment.rasa.append(service)
             deployment.urls.append(url)
             deployment.startup_s.append(round(startup, 1))
-        deployment.extra_pids = {"actions": [actions.pid], "demoshop": [shop.pid],
-                                 "postgres": [postgres.service.pid], "redis": [redis.pid]}
+        deployment.extra_pids = {
+            "actions": [actions.pid],
+            "demoshop": [shop.pid],
+            "postgres": [postgres.service.pid],
+            "redis": [redis.pid],
+        }
         return deployment
     except BaseException:
         deployment.stop()
@@ -121,12 +148,13 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: Dict[str, str], shop_
 def start_stock(tmp: Path, project: Path, model: Path) -> Deployment:
     """The starter assistant as `rasa init` made it: its own endpoints.yml (in-memory tracker store)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    service, url, startup = start_rasa(model, tmp, project / "endpoints.yml", {}, 0, cwd=project,
-                                       credentials=project / "credentials.yml")
+    service, url, startup = start_rasa(
+        model, tmp, project / "endpoints.yml", {}, 0, cwd=project, credentials=project / "credentials.yml"
+    )
     return Deployment("stock", [url], [service], [], [round(startup, 1)])
 
 
-def stock_project(cache_root: Path) -> "tuple[Path, Path]":
+def stock_project(cache_root: Path) -> tuple[Path, Path]:
     """The `rasa init` project and its trained model, cached under var/bench/ by rasa version.
 
     Trained once per rasa version: later runs reuse it (delete the folder to retrain).
@@ -141,21 +169,26 @@ def stock_project(cache_root: Path) -> "tuple[Path, Path]":
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     print(f"training the stock starter assistant (rasa init) into {project} (once per rasa version)", flush=True)
-    subprocess.run([RASA_BIN, "init", "--no-prompt", "--init-dir", "."], cwd=staging, check=True,
-                   env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [RASA_BIN, "init", "--no-prompt", "--init-dir", "."],
+        cwd=staging,
+        check=True,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        stdout=subprocess.DEVNULL,
+    )
     shutil.rmtree(project, ignore_errors=True)
     staging.rename(project)
     return project, sorted((project / "models").glob("*.tar.gz"))[-1]
 
 
-def scrape(url: Optional[str]) -> Dict[str, float]:
+def scrape(url: str | None) -> dict[str, float]:
     """Sums and counts of the action server's latency histograms (backend calls, actions)."""
     if not url:
         return {}
     from prometheus_client.parser import text_string_to_metric_families
 
     wanted = {"assistant_backend_request_seconds", "assistant_action_seconds"}
-    totals: Dict[str, float] = {}
+    totals: dict[str, float] = {}
     try:
         text = requests.get(url, timeout=5).text
     except requests.RequestException:

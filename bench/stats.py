@@ -6,10 +6,10 @@ Kept free of I/O so tests/unit/test_bench_stats.py can check it exactly.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 
-def percentile(values: Sequence[float], q: float) -> Optional[float]:
+def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default).
 
     None for no values: a level where every request failed has no latency, and must not look fast.
@@ -25,11 +25,11 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     return float(data[low] + (data[high] - data[low]) * (rank - low))
 
 
-def summarize_latencies(latencies_s: Iterable[float]) -> Dict[str, Optional[float]]:
+def summarize_latencies(latencies_s: Iterable[float]) -> dict[str, float | None]:
     """p50/p95/p99/mean/max in milliseconds, rounded to 0.1 ms."""
     data = list(latencies_s)
 
-    def ms(value: Optional[float]) -> Optional[float]:
+    def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000.0, 1)
 
     return {
@@ -41,15 +41,16 @@ def summarize_latencies(latencies_s: Iterable[float]) -> Dict[str, Optional[floa
     }
 
 
-def per_core(messages_per_s: float, cores_used: float) -> Optional[float]:
+def per_core(messages_per_s: float, cores_used: float) -> float | None:
     """Messages per second per core actually busy (CPU seconds / wall seconds); None when nothing was measured."""
     if cores_used is None or cores_used <= 0:
         return None
     return messages_per_s / cores_used
 
 
-def replicas_needed(target_msgs_per_s: float, msgs_per_s_per_core: float, cores_per_replica: float = 1.0,
-                    headroom: float = 0.7) -> int:
+def replicas_needed(
+    target_msgs_per_s: float, msgs_per_s_per_core: float, cores_per_replica: float = 1.0, headroom: float = 0.7
+) -> int:
     """Replicas (one core each by default) to serve `target_msgs_per_s`, each run at `headroom` of its capacity.
 
     Latency grows fast as a process nears 100% CPU, so capacity is planned at 70% by default.
@@ -69,15 +70,15 @@ def load_from_conversations(conversations: int, seconds_between_messages: float)
     return conversations / seconds_between_messages
 
 
-def ratio(ours: Optional[float], stock: Optional[float]) -> Optional[float]:
+def ratio(ours: float | None, stock: float | None) -> float | None:
     """ours/stock, None when either is missing or stock is zero."""
     if ours is None or stock is None or stock == 0:
         return None
     return round(ours / stock, 2)
 
 
-def parse_levels(text: str) -> List[int]:
-    """"1,8,32" -> [1, 8, 32]; rejects empty, zero and negative levels."""
+def parse_levels(text: str) -> list[int]:
+    """ "1,8,32" -> [1, 8, 32]; rejects empty, zero and negative levels."""
     levels = [int(part) for part in str(text).replace(" ", "").split(",") if part]
     if not levels or any(level < 1 for level in levels):
         raise ValueError(f"levels must be positive integers, got {text!r}")

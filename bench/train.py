@@ -11,6 +11,7 @@ Model size on disk is the packed .tar.gz. Writes results/bench-train.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -20,7 +21,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import psutil
 
@@ -33,16 +33,14 @@ def tree_rss(proc: psutil.Process) -> int:
     total = 0
     try:
         for p in [proc, *proc.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
     except psutil.NoSuchProcess:
         pass
     return total
 
 
-def timed(command: List[str], env: Dict[str, str], log: Path, interval: float = 0.25) -> Dict:
+def timed(command: list[str], env: dict[str, str], log: Path, interval: float = 0.25) -> dict:
     """Run `command`, returning wall seconds, peak tree RSS and CPU seconds of the tree."""
     peak = 0
     cpu = {}
@@ -59,7 +57,9 @@ def timed(command: List[str], env: Dict[str, str], log: Path, interval: float = 
                 try:
                     for p in [proc, *proc.children(recursive=True)]:
                         t = p.cpu_times()
-                        cpu[p.pid] = t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
+                        cpu[p.pid] = (
+                            t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
+                        )
                 except psutil.NoSuchProcess:
                     pass
                 stop.wait(interval)
@@ -69,8 +69,12 @@ def timed(command: List[str], env: Dict[str, str], log: Path, interval: float = 
         code = child.wait()
         stop.set()
         thread.join()
-    return {"exit_code": code, "wall_s": round(time.perf_counter() - started, 1),
-            "peak_rss_mb": round(peak / 2**20, 1), "cpu_s": round(sum(cpu.values()), 1)}
+    return {
+        "exit_code": code,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "cpu_s": round(sum(cpu.values()), 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -87,13 +91,27 @@ def main(argv=None) -> int:
             if kind == "warm" and args.skip_warm:
                 continue
             models = tmp / f"models-{kind}"
-            command = [RASA_BIN, "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-                       "--out", str(models), "--fixed-model-name", "bench"]
+            command = [
+                RASA_BIN,
+                "train",
+                "--config",
+                "config.yml",
+                "--domain",
+                "domain.yml",
+                "--data",
+                "data",
+                "--out",
+                str(models),
+                "--fixed-model-name",
+                "bench",
+            ]
             print(f"[{kind}] rasa train (cache {env['RASA_CACHE_DIRECTORY']})", flush=True)
             result = timed(command, env, tmp / f"train-{kind}.log")
             model = models / "bench.tar.gz"
             result["model_mb"] = round(model.stat().st_size / 2**20, 1) if model.exists() else None
-            result["cache_mb"] = round(sum(f.stat().st_size for f in (tmp / "cache").rglob("*") if f.is_file()) / 2**20, 1)
+            result["cache_mb"] = round(
+                sum(f.stat().st_size for f in (tmp / "cache").rglob("*") if f.is_file()) / 2**20, 1
+            )
             log_text = (tmp / f"train-{kind}.log").read_text(errors="replace")
             result["components_restored_from_cache"] = log_text.count("Restored component")
             result["components_trained"] = sorted(set(re.findall(r"Starting to train component '(\w+)'", log_text)))
@@ -101,9 +119,14 @@ def main(argv=None) -> int:
                 result["log_tail"] = log_text[-1500:]
             runs[kind] = result
             print(f"[{kind}] {result}", flush=True)
-    document = {"schema": "larkspur-bench-train/1", "provisional": True, "machine": machine(),
-                "command": "rasa train --config config.yml --domain domain.yml --data data", "runs": runs,
-                "notes": "cold: empty RASA_CACHE_DIRECTORY (same cost as --force); warm: same cache, unchanged data"}
+    document = {
+        "schema": "larkspur-bench-train/1",
+        "provisional": True,
+        "machine": machine(),
+        "command": "rasa train --config config.yml --domain domain.yml --data data",
+        "runs": runs,
+        "notes": "cold: empty RASA_CACHE_DIRECTORY (same cost as --force); warm: same cache, unchanged data",
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"results: {args.out}")

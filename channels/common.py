@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import overload
 
-from pydantic import AnyHttpUrl, Field, confloat
+from pydantic import AnyHttpUrl, Field
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -14,7 +15,7 @@ from foundation.settings import ProcessSettings
 
 log = logging.getLogger("channels")
 
-Guard = Callable[[Request], Awaitable[Optional[HTTPResponse]]]
+Guard = Callable[[Request], Awaitable[HTTPResponse | None]]
 
 
 class ChannelSettings(ProcessSettings):
@@ -24,34 +25,44 @@ class ChannelSettings(ProcessSettings):
     answers 503 while a required one is unset. Read once per process, at the first channel's start.
     """
 
-    slack_bot_token: Optional[str] = Field(None, env="SLACK_BOT_TOKEN")
-    slack_signing_secret: Optional[str] = Field(None, env="SLACK_SIGNING_SECRET")
-    slack_channel: Optional[str] = Field(None, env="SLACK_CHANNEL")
-    slack_proxy: Optional[str] = Field(None, env="SLACK_PROXY")
-    slack_api_url: Optional[AnyHttpUrl] = Field(None, env="SLACK_API_URL")
-    teams_app_id: Optional[str] = Field(None, env="TEAMS_APP_ID")
-    teams_app_password: Optional[str] = Field(None, env="TEAMS_APP_PASSWORD")
-    teams_tenant_id: Optional[str] = Field(None, env="TEAMS_TENANT_ID")
-    teams_openid_metadata_url: Optional[AnyHttpUrl] = Field(None, env="TEAMS_OPENID_METADATA_URL")
-    teams_token_url: Optional[AnyHttpUrl] = Field(None, env="TEAMS_TOKEN_URL")
-    teams_keys_min_refresh_seconds: Optional[confloat(ge=0)] = Field(None, env="TEAMS_KEYS_MIN_REFRESH_SECONDS")
-    twilio_account_sid: Optional[str] = Field(None, env="TWILIO_ACCOUNT_SID")
-    twilio_auth_token: Optional[str] = Field(None, env="TWILIO_AUTH_TOKEN")
-    twilio_whatsapp_number: Optional[str] = Field(None, env="TWILIO_WHATSAPP_NUMBER")
-    twilio_webhook_url: Optional[AnyHttpUrl] = Field(None, env="TWILIO_WEBHOOK_URL")
-    twilio_api_url: Optional[AnyHttpUrl] = Field(None, env="TWILIO_API_URL")
+    slack_bot_token: str | None = Field(None, env="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, env="SLACK_SIGNING_SECRET")
+    slack_channel: str | None = Field(None, env="SLACK_CHANNEL")
+    slack_proxy: str | None = Field(None, env="SLACK_PROXY")
+    slack_api_url: AnyHttpUrl | None = Field(None, env="SLACK_API_URL")
+    teams_app_id: str | None = Field(None, env="TEAMS_APP_ID")
+    teams_app_password: str | None = Field(None, env="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, env="TEAMS_TENANT_ID")
+    teams_openid_metadata_url: AnyHttpUrl | None = Field(None, env="TEAMS_OPENID_METADATA_URL")
+    teams_token_url: AnyHttpUrl | None = Field(None, env="TEAMS_TOKEN_URL")
+    teams_keys_min_refresh_seconds: float | None = Field(None, ge=0, env="TEAMS_KEYS_MIN_REFRESH_SECONDS")
+    twilio_account_sid: str | None = Field(None, env="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, env="TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_number: str | None = Field(None, env="TWILIO_WHATSAPP_NUMBER")
+    twilio_webhook_url: AnyHttpUrl | None = Field(None, env="TWILIO_WEBHOOK_URL")
+    twilio_api_url: AnyHttpUrl | None = Field(None, env="TWILIO_API_URL")
 
     @classmethod
     def field_of(cls, variable: str) -> str:
         """The field a variable is read into; LookupError for a variable no channel declared here."""
-        fields: Dict[str, str] = {field.field_info.extra["env"]: name for name, field in cls.__fields__.items()}
+        fields: dict[str, str] = {field.field_info.extra["env"]: name for name, field in cls.__fields__.items()}
         if variable not in fields:
-            raise LookupError(f"{variable} is not a channel setting: declare it in ChannelSettings "
-                              f"(channels/common.py) and .env.example")
+            raise LookupError(
+                f"{variable} is not a channel setting: declare it in ChannelSettings "
+                f"(channels/common.py) and .env.example"
+            )
         return fields[variable]
 
 
-def env(name: str, default: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+@overload
+def env(name: str, default: str, environ: Mapping[str, str] | None = None) -> str: ...
+
+
+@overload
+def env(name: str, default: None = None, environ: Mapping[str, str] | None = None) -> str | None: ...
+
+
+def env(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     """The channel variable's value (from the process's ChannelSettings, or `environ` when given) without
     surrounding blanks; `default` when unset or blank."""
     settings = ChannelSettings.current() if environ is None else ChannelSettings.from_env(environ)
@@ -59,7 +70,7 @@ def env(name: str, default: Optional[str] = None, environ: Optional[Mapping[str,
     return default if value is None else str(value)
 
 
-def missing(names: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> List[str]:
+def missing(names: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """The required variables that are unset or blank."""
     return [name for name in names if not env(name, environ=environ)]
 
@@ -69,12 +80,15 @@ def refuse(status: int, code: str, message: str) -> HTTPResponse:
     return response.json({"error": {"code": code, "message": message}}, status=status)
 
 
-def unconfigured(channel: str, required: Sequence[str]) -> List[str]:
+def unconfigured(channel: str, required: Sequence[str]) -> list[str]:
     """The channel's required variables that are unset, warned about once at start-up."""
     unset = missing(required)
     if unset:
-        log.warning("The %s channel is not configured (unset: %s); its webhook answers 503 until they are set.",
-                    channel, ", ".join(unset))
+        log.warning(
+            "The %s channel is not configured (unset: %s); its webhook answers 503 until they are set.",
+            channel,
+            ", ".join(unset),
+        )
     return unset
 
 
@@ -89,13 +103,16 @@ def webhook_blueprint(name: str) -> Blueprint:
     return blueprint
 
 
-def guard(blueprint: Blueprint, channel: str, unset: Sequence[str], check: Optional[Guard] = None) -> Blueprint:
+def guard(blueprint: Blueprint, channel: str, unset: Sequence[str], check: Guard | None = None) -> Blueprint:
     """Answer 503 on every route of an unconfigured channel; otherwise run `check` (if any) before each request."""
 
-    async def middleware(request: Request) -> Optional[HTTPResponse]:
+    async def middleware(request: Request) -> HTTPResponse | None:
         if unset:
-            return refuse(503, "channel_not_configured",
-                          f"The {channel} channel is not configured on this server (set {', '.join(unset)}).")
+            return refuse(
+                503,
+                "channel_not_configured",
+                f"The {channel} channel is not configured on this server (set {', '.join(unset)}).",
+            )
         return await check(request) if check else None
 
     blueprint.middleware(middleware, "request")

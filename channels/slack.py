@@ -10,7 +10,8 @@ messages ignored, and a configurable Web API base URL for replies (`SLACK_API_UR
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
@@ -36,8 +37,9 @@ class FixedClock(Clock):
         return self._now
 
 
-def slack_signature_valid(secret: str, timestamp: Optional[str], body: bytes, signature: Optional[str],
-                          now: Optional[float] = None) -> bool:
+def slack_signature_valid(
+    secret: str, timestamp: str | None, body: bytes, signature: str | None, now: float | None = None
+) -> bool:
     """Slack's v0 request signature, checked by slack_sdk's `SignatureVerifier` (which also refuses timestamps more
     than 5 minutes from now); False instead of an exception for a missing secret or a malformed timestamp or body."""
     if not secret or not secret.strip() or not timestamp or not signature:
@@ -55,11 +57,17 @@ class SlackOutput(SlackBot):
     """Rasa's Slack output, posting to a configurable Web API base URL."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "slack"
 
-    def __init__(self, token: Text, slack_channel: Optional[Text] = None, thread_id: Optional[Text] = None,
-                 proxy: Optional[Text] = None, api_url: Text = DEFAULT_API_URL) -> None:
+    def __init__(
+        self,
+        token: str,
+        slack_channel: str | None = None,
+        thread_id: str | None = None,
+        proxy: str | None = None,
+        api_url: str = DEFAULT_API_URL,
+    ) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
         self.client = AsyncWebClient(token, base_url=api_url.rstrip("/") + "/", proxy=proxy)
 
@@ -68,20 +76,30 @@ class SlackChannel(SlackInput):
     """`channels.slack.SlackChannel` in credentials.yml; webhook `/webhooks/slack/webhook`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "slack"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         options = credentials or {}
         unset = unconfigured("Slack", REQUIRED)
-        return cls(env("SLACK_BOT_TOKEN", ""), env("SLACK_CHANNEL"), env("SLACK_PROXY"),
-                   "x-slack-retry-reason", "x-slack-retry-num", None, bool(options.get("use_threads", False)),
-                   env("SLACK_SIGNING_SECRET", ""), options.get("conversation_granularity", "sender"),
-                   api_url=env("SLACK_API_URL", DEFAULT_API_URL), unset=unset)
+        return cls(
+            env("SLACK_BOT_TOKEN", ""),
+            env("SLACK_CHANNEL"),
+            env("SLACK_PROXY"),
+            "x-slack-retry-reason",
+            "x-slack-retry-num",
+            None,
+            bool(options.get("use_threads", False)),
+            env("SLACK_SIGNING_SECRET", ""),
+            options.get("conversation_granularity", "sender"),
+            api_url=env("SLACK_API_URL", DEFAULT_API_URL),
+            unset=unset,
+        )
 
-    def __init__(self, *args: Any, api_url: Text = DEFAULT_API_URL, unset: Optional[List[str]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, api_url: str = DEFAULT_API_URL, unset: list[str] | None = None, **kwargs: Any
+    ) -> None:
         self.api_url = api_url
         self.unset = list(unset or [])
         super().__init__(*args, **kwargs)
@@ -91,10 +109,14 @@ class SlackChannel(SlackInput):
             super()._validate_credentials()
 
     def is_request_from_slack_authentic(self, request: Request) -> bool:
-        return slack_signature_valid(self.slack_signing_secret, request.headers.get("X-Slack-Request-Timestamp"),
-                                     request.body, request.headers.get("X-Slack-Signature"))
+        return slack_signature_valid(
+            self.slack_signing_secret,
+            request.headers.get("X-Slack-Request-Timestamp"),
+            request.body,
+            request.headers.get("X-Slack-Signature"),
+        )
 
-    def _is_user_message(self, slack_event: Dict[Text, Any]) -> bool:  # type: ignore[override]
+    def _is_user_message(self, slack_event: dict[str, Any]) -> bool:
         event = slack_event.get("event") or {}
         if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
             return False
@@ -103,11 +125,10 @@ class SlackChannel(SlackInput):
             return False
         return bool(SlackInput._is_user_message(slack_event))
 
-    def get_output_channel(self, channel: Optional[Text] = None,
-                           thread_id: Optional[Text] = None) -> OutputChannel:
+    def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> OutputChannel:
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url)
 
-    async def _check(self, request: Request) -> Optional[HTTPResponse]:
+    async def _check(self, request: Request) -> HTTPResponse | None:
         if not request.path.rstrip("/").endswith("/webhook"):
             return None
         if not self.is_request_from_slack_authentic(request):

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 from rasa.core.channels.botframework import BotFramework, BotFrameworkInput
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -70,8 +72,15 @@ def signing_key_id(token: str) -> str:
     return kid
 
 
-def validate_token(token: str, *, keys: Mapping[str, Mapping[str, Any]], issuer: str, app_id: str,
-                   service_url: Optional[str], channel_id: Optional[str]) -> Dict[str, Any]:
+def validate_token(
+    token: str,
+    *,
+    keys: Mapping[str, Mapping[str, Any]],
+    issuer: str,
+    app_id: str,
+    service_url: str | None,
+    channel_id: str | None,
+) -> dict[str, Any]:
     """The token's claims if it is valid for this activity; raises TokenError otherwise.
 
     `keys` are the JWKs as the Bot Connector publishes them, by `kid`, with their `endorsements` (the channels
@@ -84,13 +93,27 @@ def validate_token(token: str, *, keys: Mapping[str, Mapping[str, Any]], issuer:
     if endorsements is not None and (not isinstance(channel_id, str) or channel_id not in endorsements):
         raise TokenError(f"signing key not endorsed for channel {channel_id!r}")
     try:
-        claims = jwt.decode(token, RSAAlgorithm.from_jwk(dict(jwk)), algorithms=["RS256"], audience=app_id,
-                            issuer=issuer, leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud"]})
+        public_key = RSAAlgorithm.from_jwk(dict(jwk))
+        if not isinstance(public_key, RSAPublicKey):  # a JWK with a private part: never what the connector publishes
+            raise TokenError("signing key is not an RSA public key")
+        claims = jwt.decode(
+            token,
+            public_key,
+            algorithms=["RS256"],
+            audience=app_id,
+            issuer=issuer,
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["exp", "iss", "aud"]},
+        )
     except (jwt.PyJWTError, ValueError) as err:
         raise TokenError(str(err)) from err
     claimed = claims.get("serviceurl") or claims.get("serviceUrl")
-    if not isinstance(service_url, str) or not isinstance(claimed, str) or not service_url \
-            or claimed.rstrip("/") != service_url.rstrip("/"):
+    if (
+        not isinstance(service_url, str)
+        or not isinstance(claimed, str)
+        or not service_url
+        or claimed.rstrip("/") != service_url.rstrip("/")
+    ):
         raise TokenError("token's serviceurl does not match the activity's serviceUrl")
     return claims
 
@@ -100,15 +123,19 @@ class PublishedKeys(jwt.PyJWKClient):
     as published: Microsoft's `endorsements` are not part of PyJWT's `PyJWK`, and the endorsement check needs them."""
 
     def __init__(self, uri: str, *, refresh_cooldown: float) -> None:
-        super().__init__(uri, lifespan=KEYS_MAX_AGE_SECONDS, cooldown_duration=refresh_cooldown,
-                         timeout=HTTP_TIMEOUT_SECONDS)
-        self.published: Dict[str, Dict[str, Any]] = {}
+        super().__init__(
+            uri, lifespan=KEYS_MAX_AGE_SECONDS, cooldown_duration=refresh_cooldown, timeout=HTTP_TIMEOUT_SECONDS
+        )
+        self.published: dict[str, dict[str, Any]] = {}
 
     def fetch_data(self) -> Any:
         data = super().fetch_data()
         keys = data.get("keys") if isinstance(data, dict) else None
-        self.published = {str(key["kid"]): key for key in keys if isinstance(key, dict) and "kid" in key} \
-            if isinstance(keys, list) else {}
+        self.published = (
+            {str(key["kid"]): key for key in keys if isinstance(key, dict) and "kid" in key}
+            if isinstance(keys, list)
+            else {}
+        )
         return data
 
 
@@ -120,9 +147,9 @@ class SigningKeys:
     metadata_url: str
     refresh_cooldown: float = KEYS_MIN_REFRESH_SECONDS
     issuer: str = ""
-    jwks: Optional[PublishedKeys] = None
+    jwks: PublishedKeys | None = None
     discovered_at: float = 0.0
-    _lock: Optional[asyncio.Lock] = None
+    _lock: asyncio.Lock | None = None
 
     async def discover(self) -> PublishedKeys:
         """The JWKS client for the metadata's `jwks_uri`; raises KeyDiscoveryFailed when the metadata is unreadable."""
@@ -131,21 +158,29 @@ class SigningKeys:
             if self.jwks is not None and time.monotonic() - self.discovered_at < KEYS_MAX_AGE_SECONDS:
                 return self.jwks
             try:
-                async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-                    async with http.get(self.metadata_url) as answer:
-                        answer.raise_for_status()
-                        metadata = await answer.json(content_type=None)
+                async with (
+                    aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+                    http.get(self.metadata_url) as answer,
+                ):
+                    answer.raise_for_status()
+                    metadata = await answer.json(content_type=None)
                 jwks_uri = metadata["jwks_uri"]
                 if self.jwks is None or self.jwks.uri != jwks_uri:  # otherwise keep the cached keys
                     self.jwks = PublishedKeys(jwks_uri, refresh_cooldown=self.refresh_cooldown)
-            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError,
-                    jwt.PyJWKClientError) as err:
+            except (
+                aiohttp.ClientError,
+                asyncio.TimeoutError,
+                KeyError,
+                TypeError,
+                ValueError,
+                jwt.PyJWKClientError,
+            ) as err:
                 raise KeyDiscoveryFailed(f"OpenID metadata {self.metadata_url}: {err!r}") from err
             self.issuer = metadata.get("issuer") or "https://api.botframework.com"
             self.discovered_at = time.monotonic()
             return self.jwks
 
-    async def published_with(self, kid: str) -> Mapping[str, Dict[str, Any]]:
+    async def published_with(self, kid: str) -> Mapping[str, dict[str, Any]]:
         """The published keys, `kid` among them: PyJWKClient refetches the set when `kid` is not in its cache (at
         most once per cooldown); raises UnknownKey when it is still not there, KeyDiscoveryFailed when the JWKS
         cannot be fetched."""
@@ -174,75 +209,102 @@ def seconds(name: str, default: float) -> float:
 class TeamsOutput(BotFramework):
     """Rasa's Bot Framework output with a configurable token URL, async HTTP and the conversation id URL-encoded."""
 
-    _tokens: Dict[Tuple[str, str], Tuple[str, float]] = {}
+    # The access tokens, shared by every instance on purpose: keyed by token URL and app id.
+    _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "teams"
 
-    def __init__(self, app_id: Text, app_password: Text, conversation: Dict[Text, Any], bot: Any,
-                 service_url: Text, token_url: Text) -> None:
+    def __init__(
+        self, app_id: str, app_password: str, conversation: dict[str, Any], bot: Any, service_url: str, token_url: str
+    ) -> None:
         super().__init__(app_id, app_password, conversation, bot, service_url)
         self.token_url = token_url
 
-    async def _get_headers(self) -> Optional[Dict[Text, Any]]:
+    async def _get_headers(self) -> dict[str, Any] | None:
         cached = self._tokens.get((self.token_url, self.app_id))
         if not cached or cached[1] < time.time() + 60:
-            form = {"grant_type": "client_credentials", "client_id": self.app_id,
-                    "client_secret": self.app_password, "scope": SCOPE}
-            async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-                async with http.post(self.token_url, data=form) as answer:
-                    if answer.status != 200:
-                        log.error("Teams: token request refused (%s)", answer.status)
-                        return None
-                    data = await answer.json(content_type=None)
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self.app_id,
+                "client_secret": self.app_password,
+                "scope": SCOPE,
+            }
+            async with (
+                aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+                http.post(self.token_url, data=form) as answer,
+            ):
+                if answer.status != 200:
+                    log.error("Teams: token request refused (%s)", answer.status)
+                    return None
+                data = await answer.json(content_type=None)
             cached = (data["access_token"], time.time() + int(data.get("expires_in", 3600)))
             self._tokens[(self.token_url, self.app_id)] = cached
         return {"content-type": "application/json", "Authorization": f"Bearer {cached[0]}"}
 
-    async def send(self, message_data: Dict[Text, Any]) -> None:
+    async def send(self, message_data: dict[str, Any]) -> None:
         headers = await self._get_headers()
         if headers is None:
             return
         url = f"{self.global_uri}conversations/{quote(str(self.conversation['id']), safe='')}/activities"
-        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-            async with http.post(url, json=message_data, headers=headers) as answer:
-                if answer.status >= 300:
-                    log.error("Teams: sending a reply failed (%s): %s", answer.status, await answer.text())
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+            http.post(url, json=message_data, headers=headers) as answer,
+        ):
+            if answer.status >= 300:
+                log.error("Teams: sending a reply failed (%s): %s", answer.status, await answer.text())
 
 
 class TeamsChannel(InputChannel):
     """`channels.teams.TeamsChannel` in credentials.yml; messaging endpoint `/webhooks/teams/webhook`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "teams"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         unset = unconfigured("Teams", REQUIRED)
         tenant = env("TEAMS_TENANT_ID", DEFAULT_TENANT)
-        return cls(env("TEAMS_APP_ID", ""), env("TEAMS_APP_PASSWORD", ""),
-                   env("TEAMS_OPENID_METADATA_URL", DEFAULT_OPENID_URL),
-                   env("TEAMS_TOKEN_URL") or TOKEN_URL_TEMPLATE.format(tenant=tenant), unset,
-                   keys_refresh_cooldown=seconds("TEAMS_KEYS_MIN_REFRESH_SECONDS", KEYS_MIN_REFRESH_SECONDS))
+        return cls(
+            env("TEAMS_APP_ID", ""),
+            env("TEAMS_APP_PASSWORD", ""),
+            env("TEAMS_OPENID_METADATA_URL", DEFAULT_OPENID_URL),
+            env("TEAMS_TOKEN_URL") or TOKEN_URL_TEMPLATE.format(tenant=tenant),
+            unset,
+            keys_refresh_cooldown=seconds("TEAMS_KEYS_MIN_REFRESH_SECONDS", KEYS_MIN_REFRESH_SECONDS),
+        )
 
-    def __init__(self, app_id: str, app_password: str, openid_url: str, token_url: str,
-                 unset: Optional[List[str]] = None, keys_refresh_cooldown: float = KEYS_MIN_REFRESH_SECONDS) -> None:
+    def __init__(
+        self,
+        app_id: str,
+        app_password: str,
+        openid_url: str,
+        token_url: str,
+        unset: list[str] | None = None,
+        keys_refresh_cooldown: float = KEYS_MIN_REFRESH_SECONDS,
+    ) -> None:
         self.app_id = app_id
         self.app_password = app_password
         self.token_url = token_url
         self.keys = SigningKeys(openid_url, keys_refresh_cooldown)  # fetched on the first request, not at start-up
         self.unset = list(unset or [])
 
-    async def authenticate(self, authorization: Optional[str], activity: Dict[str, Any]) -> None:
+    async def authenticate(self, authorization: str | None, activity: dict[str, Any]) -> None:
         match = BEARER.match(authorization or "")
         if not match:
             raise TokenError("no bearer token")
         token = match.group(1)
         keys = await self.keys.published_with(signing_key_id(token))  # junk tokens are refused before any fetch
-        validate_token(token, keys=keys, issuer=self.keys.issuer, app_id=self.app_id,
-                       service_url=activity.get("serviceUrl"), channel_id=activity.get("channelId"))
+        validate_token(
+            token,
+            keys=keys,
+            issuer=self.keys.issuer,
+            app_id=self.app_id,
+            service_url=activity.get("serviceUrl"),
+            channel_id=activity.get("channelId"),
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         teams_webhook = webhook_blueprint("teams_webhook")
@@ -269,8 +331,14 @@ class TeamsChannel(InputChannel):
             conversation = activity.get("conversation") or {}
             if not isinstance(sender, str) or not sender or not conversation.get("id"):
                 return refuse(400, "invalid_request", "A message activity needs from.id and conversation.id.")
-            output = TeamsOutput(self.app_id, self.app_password, conversation, activity.get("recipient"),
-                                 activity["serviceUrl"], self.token_url)
+            output = TeamsOutput(
+                self.app_id,
+                self.app_password,
+                conversation,
+                activity.get("recipient"),
+                activity["serviceUrl"],
+                self.token_url,
+            )
             text = MENTION.sub("", activity.get("text") or "").strip()
             metadata = BotFrameworkInput.add_attachments_to_metadata(activity, None)
             await on_new_message(UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata))

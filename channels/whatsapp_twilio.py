@@ -12,8 +12,9 @@ Outbound: `POST <TWILIO_API_URL>/2010-04-01/Accounts/<sid>/Messages.json` with b
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -39,20 +40,19 @@ class InvalidMessage(ValueError):
     """A signed request whose fields are missing or malformed."""
 
 
-class _Form(Dict[str, List[str]]):
+class _Form(dict[str, list[str]]):
     """The parsed form as Twilio's validator wants it (a multi-dict with `getlist`)."""
 
-    def getlist(self, name: str) -> List[str]:
+    def getlist(self, name: str) -> list[str]:
         return self[name]
 
 
-def parse_form(body: bytes) -> Dict[str, List[str]]:
+def parse_form(body: bytes) -> dict[str, list[str]]:
     """Every POST parameter, blank ones included (they are part of the signature; Sanic's `request.form` drops them)."""
     return parse_qs(body.decode("utf-8", errors="strict"), keep_blank_values=True, strict_parsing=False)
 
 
-def twilio_signature_valid(auth_token: str, url: str, params: Mapping[str, List[str]],
-                           signature: Optional[str]) -> bool:
+def twilio_signature_valid(auth_token: str, url: str, params: Mapping[str, list[str]], signature: str | None) -> bool:
     if not auth_token or not signature:
         return False
     return bool(RequestValidator(auth_token).validate(url, _Form(params), signature))
@@ -66,7 +66,7 @@ class Inbound:
     message_sid: str
 
 
-def parse_inbound(params: Mapping[str, List[str]], account_sid: str) -> Inbound:
+def parse_inbound(params: Mapping[str, list[str]], account_sid: str) -> Inbound:
     """The message's fields, or InvalidMessage naming the first missing or malformed one."""
 
     def one(name: str) -> str:
@@ -91,14 +91,14 @@ def parse_inbound(params: Mapping[str, List[str]], account_sid: str) -> Inbound:
     return Inbound(sender=sender, to=to, body=body, message_sid=sid)
 
 
-def chunks(text: str, limit: int = MAX_REPLY) -> List[str]:
+def chunks(text: str, limit: int = MAX_REPLY) -> list[str]:
     """Split a reply at paragraph breaks (hard-cut only a paragraph longer than the limit)."""
-    parts: List[str] = []
+    parts: list[str] = []
     for paragraph in text.strip().split("\n\n"):
         if parts and len(parts[-1]) + 2 + len(paragraph) <= limit:
             parts[-1] += "\n\n" + paragraph
         else:
-            parts.extend(paragraph[i:i + limit] for i in range(0, max(len(paragraph), 1), limit))
+            parts.extend(paragraph[i : i + limit] for i in range(0, max(len(paragraph), 1), limit))
     return [part for part in parts if part.strip()]
 
 
@@ -106,7 +106,7 @@ class WhatsAppOutput(OutputChannel):
     """Replies through Twilio's Messages API."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "whatsapp"
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_url: str) -> None:
@@ -115,24 +115,30 @@ class WhatsAppOutput(OutputChannel):
         self.from_number = from_number
         self.url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
 
-    async def _send(self, form: Dict[str, str]) -> None:
-        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-            async with http.post(self.url, data={"From": self.from_number, **form},
-                                 auth=aiohttp.BasicAuth(self.account_sid, self.auth_token)) as answer:
-                if answer.status >= 300:
-                    log.error("WhatsApp: Twilio refused a reply (%s): %s", answer.status, await answer.text())
+    async def _send(self, form: dict[str, str]) -> None:
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+            http.post(
+                self.url,
+                data={"From": self.from_number, **form},
+                auth=aiohttp.BasicAuth(self.account_sid, self.auth_token),
+            ) as answer,
+        ):
+            if answer.status >= 300:
+                log.error("WhatsApp: Twilio refused a reply (%s): %s", answer.status, await answer.text())
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in chunks(text):
             await self._send({"To": recipient_id, "Body": part})
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
         """Plain WhatsApp text has no buttons: list the choices; the shopper answers in words."""
         choices = "\n".join(f"- {button['title']}" for button in buttons)
         await self.send_text_message(recipient_id, f"{text}\n{choices}" if choices else text)
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._send({"To": recipient_id, "MediaUrl": image})
 
 
@@ -140,18 +146,30 @@ class WhatsAppChannel(InputChannel):
     """`channels.whatsapp_twilio.WhatsAppChannel` in credentials.yml; webhook `/webhooks/whatsapp/webhook`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "whatsapp"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         unset = unconfigured("WhatsApp", REQUIRED)
-        return cls(env("TWILIO_ACCOUNT_SID", ""), env("TWILIO_AUTH_TOKEN", ""),
-                   env("TWILIO_WHATSAPP_NUMBER"), env("TWILIO_WEBHOOK_URL"),
-                   env("TWILIO_API_URL", DEFAULT_API_URL), unset)
+        return cls(
+            env("TWILIO_ACCOUNT_SID", ""),
+            env("TWILIO_AUTH_TOKEN", ""),
+            env("TWILIO_WHATSAPP_NUMBER"),
+            env("TWILIO_WEBHOOK_URL"),
+            env("TWILIO_API_URL", DEFAULT_API_URL),
+            unset,
+        )
 
-    def __init__(self, account_sid: str, auth_token: str, number: Optional[str], webhook_url: Optional[str],
-                 api_url: str = DEFAULT_API_URL, unset: Optional[List[str]] = None) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        number: str | None,
+        webhook_url: str | None,
+        api_url: str = DEFAULT_API_URL,
+        unset: list[str] | None = None,
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.number = number
@@ -180,8 +198,9 @@ class WhatsAppChannel(InputChannel):
                 output = WhatsAppOutput(self.account_sid, self.auth_token, self.number or message.to, self.api_url)
                 # Deliberately nothing else from the request: the phone number is no proof of identity.
                 metadata = {"whatsapp": {"message_sid": message.message_sid}}
-                await on_new_message(UserMessage(message.body, output, message.sender,
-                                                 input_channel=self.name(), metadata=metadata))
+                await on_new_message(
+                    UserMessage(message.body, output, message.sender, input_channel=self.name(), metadata=metadata)
+                )
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return guard(whatsapp_webhook, "WhatsApp", self.unset)

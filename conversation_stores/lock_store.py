@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Optional, Text, Tuple
+from typing import Any
 
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
@@ -50,16 +51,21 @@ end
 """
 
 # KEYS[1] lock key; ARGV: conversation id, now, lifetime. Returns {my ticket, the ticket now served}.
-ISSUE = _READ + """
+ISSUE = (
+    _READ
+    + """
 local number = 0
 if #live > 0 then number = live[#live]['number'] + 1 end
 table.insert(live, {number = number, expires = now + tonumber(ARGV[3])})
 write(ARGV[1])
 return {number, live[1]['number']}
 """
+)
 
 # KEYS[1] lock key; ARGV: conversation id, now, ticket. Removes the ticket (and expired ones).
-RELEASE = _READ + """
+RELEASE = (
+    _READ
+    + """
 local mine = tonumber(ARGV[3])
 for i = #live, 1, -1 do
   if live[i]['number'] == mine then table.remove(live, i) end
@@ -67,6 +73,7 @@ end
 write(ARGV[1])
 return #live
 """
+)
 
 
 class RedisTicketLockStore(RedisLockStore):
@@ -75,7 +82,7 @@ class RedisTicketLockStore(RedisLockStore):
     Configured like Rasa's Redis lock store, with this class as `type` in `endpoints.yml`.
     """
 
-    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
         # Rasa builds a lock store named by module path with `endpoint_config=` only; `type: redis` takes the
         # host from `url` and the rest from the other keys, and so does this one.
         if endpoint_config is not None:
@@ -84,22 +91,24 @@ class RedisTicketLockStore(RedisLockStore):
         self._issue = self.red.register_script(ISSUE)
         self._release = self.red.register_script(RELEASE)
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """Draw the next ticket atomically (Rasa's version can hand the same number to two replicas)."""
         return self._draw(conversation_id, lock_lifetime)[0]
 
-    def _draw(self, conversation_id: Text, lock_lifetime: float) -> Tuple[int, int, float]:
+    def _draw(self, conversation_id: str, lock_lifetime: float) -> tuple[int, int, float]:
         now = time.time()
         try:
-            ticket, serving = self._issue(keys=[self.key_prefix + conversation_id],
-                                          args=[conversation_id, repr(now), repr(float(lock_lifetime))])
+            ticket, serving = self._issue(
+                keys=[self.key_prefix + conversation_id], args=[conversation_id, repr(now), repr(float(lock_lifetime))]
+            )
         except Exception as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
         return int(ticket), int(serving), now + float(lock_lifetime)
 
     @asynccontextmanager
-    async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
-                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's lock: serve the conversation's tickets in order; give the ticket back however the turn ends."""
         ticket, serving, expires = self._draw(conversation_id, lock_lifetime)
         try:
@@ -111,15 +120,16 @@ class RedisTicketLockStore(RedisLockStore):
         finally:
             self.cleanup(conversation_id, ticket)
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         """Nothing to do: the scripts drop expired tickets themselves.
 
         Rasa's version (GET, drop expired tickets, SET while waiting for a turn) could overwrite a ticket
         another replica drew in between.
         """
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Give the ticket back; the lock's key goes when no one else holds a ticket."""
-        left = self._release(keys=[self.key_prefix + conversation_id],
-                             args=[conversation_id, repr(time.time()), int(ticket_number)])
+        left = self._release(
+            keys=[self.key_prefix + conversation_id], args=[conversation_id, repr(time.time()), int(ticket_number)]
+        )
         self._log_deletion(conversation_id, deletion_successful=int(left) == 0)

@@ -26,8 +26,9 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -45,9 +46,9 @@ ROW_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_nam
 class _Session:
     """The stored rows of a conversation's current session, and the tracker last handed out for them."""
 
-    rows: List[Text]  # each event's JSON, as stored, in id order
+    rows: list[str]  # each event's JSON, as stored, in id order
     last_id: int
-    tracker: Optional[DialogueStateTracker] = None  # its first `stored` events are `rows`
+    tracker: DialogueStateTracker | None = None  # its first `stored` events are `rows`
     stored: int = 0
 
 
@@ -63,24 +64,29 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if int(cache_size) < 0:
             raise ValueError(f"tracker store cache_size must be 0 or more, got {cache_size}")
         self.cache_size = int(cache_size)
-        self._sessions: "OrderedDict[Text, _Session]" = OrderedDict()
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._fast = self.engine.dialect.name in FAST_DIALECTS and self.cache_size > 0
         self._table = self.SQLEvent.__table__
         # Built once: SQLAlchemy then reuses the compiled statements instead of re-deriving their cache keys.
         columns = self._table.c
         self._max_id = sa.select(sa.func.max(columns.id)).where(columns.sender_id == sa.bindparam("sender_id"))
-        self._delta = (sa.select(columns.id, columns.type_name, columns.data)
-                       .where(columns.sender_id == sa.bindparam("sender_id"), columns.id > sa.bindparam("last_id"))
-                       .order_by(columns.id))
+        self._delta = (
+            sa.select(columns.id, columns.type_name, columns.data)
+            .where(columns.sender_id == sa.bindparam("sender_id"), columns.id > sa.bindparam("last_id"))
+            .order_by(columns.id)
+        )
         # Single statements need no transaction: no BEGIN and no ROLLBACK round trip around them. An engine of
         # its own, so its connections stay in autocommit instead of being switched on each checkout.
-        self._autocommit = (sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT",
-                                             **create_engine_kwargs(self.engine.url)) if self._fast else None)
+        self._autocommit = (
+            sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(self.engine.url))
+            if self._fast
+            else None
+        )
         # What the shortcut saved (tests and debugging read it): reads of only the new rows, whole-session reads,
         # rows read, and saves that needed Rasa's row count.
         self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
 
-    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session's tracker, built from the kept rows plus those stored since."""
         if not self._fast or not self.domain:  # without a domain, Rasa's store answers None
             return await super().retrieve(sender_id)
@@ -96,8 +102,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 self.stats["rows_read"] += len(delta)
         if kept is None:
             with self.session_scope() as session:
-                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).with_entities(
-                    self.SQLEvent.id, self.SQLEvent.data).all()
+                rows = (
+                    self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                    .with_entities(self.SQLEvent.id, self.SQLEvent.data)
+                    .all()
+                )
             if not rows:
                 self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
                 return None
@@ -117,9 +126,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         kept = self._sessions.pop(sender_id, None)
         # The tracker last handed out, or the first one of a conversation the last retrieve found empty.
-        ours = kept is not None and (kept.tracker is tracker or (kept.tracker is None and not kept.rows))
-        if ours:
-            stored = kept.stored
+        ours = (
+            kept if kept is not None and (kept.tracker is tracker or (kept.tracker is None and not kept.rows)) else None
+        )
+        if ours is not None:
+            stored = ours.stored
         else:
             with self.session_scope() as session:
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
@@ -130,9 +141,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         rows = [self._row(sender_id, event) for event in new_events]
         last_id = self._insert(sender_id, rows) if rows else None
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
-        if not ours and stored:
+        if ours is None and stored:
             return  # rows this process has not seen: the next retrieve reads them all
-        kept = kept if ours else _Session([], 0)
+        kept = ours if ours is not None else _Session([], 0)
         kept.rows.extend(row["data"] for row in rows)
         kept.last_id = last_id if last_id is not None else kept.last_id
         kept.tracker, kept.stored = tracker, len(tracker.events)
@@ -140,20 +151,21 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if starts and stored + starts[-1] > 0:
             # The next read begins at the new session, as Rasa's does; the handed-out tracker (which still
             # holds the old one) is no longer what the rows say.
-            kept.rows = kept.rows[len(kept.rows) - len(rows) + starts[-1]:]
+            kept.rows = kept.rows[len(kept.rows) - len(rows) + starts[-1] :]
             kept.tracker = None
         self._keep(sender_id, kept)  # even with no rows yet: Rasa creates a new conversation's tracker empty
 
-    def _keep(self, sender_id: Text, kept: _Session) -> None:
+    def _keep(self, sender_id: str, kept: _Session) -> None:
         self._sessions[sender_id] = kept
         while len(self._sessions) > self.cache_size:
             self._sessions.popitem(last=False)
 
-    def _rows_after(self, sender_id: Text, last_id: int) -> Sequence[Any]:
+    def _rows_after(self, sender_id: str, last_id: int) -> Sequence[Any]:
+        assert self._autocommit is not None  # built whenever the shortcut is on, and only the shortcut gets here
         with self._autocommit.connect() as connection:
             return connection.execute(self._delta, {"sender_id": sender_id, "last_id": last_id}).all()
 
-    def _insert(self, sender_id: Text, rows: List[Dict[Text, Any]]) -> int:
+    def _insert(self, sender_id: str, rows: list[dict[str, Any]]) -> int:
         """Insert the rows in one statement; the id of the last one.
 
         PostgreSQL: one multi-row INSERT ... RETURNING (atomic on its own, one round trip). SQLite (local,
@@ -164,20 +176,29 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             from psycopg2.extras import execute_values
 
             columns = ", ".join(ROW_COLUMNS)
-            with self._autocommit.connect() as connection:
-                with connection.connection.cursor() as cursor:
-                    ids = execute_values(cursor, f"INSERT INTO {self._table.name} ({columns}) VALUES %s RETURNING id",
-                                         [tuple(row[column] for column in ROW_COLUMNS) for row in rows],
-                                         page_size=max(100, len(rows)), fetch=True)
+            assert self._autocommit is not None  # built whenever the shortcut is on, and only the shortcut gets here
+            with self._autocommit.connect() as connection, connection.connection.cursor() as cursor:
+                ids = execute_values(
+                    cursor,
+                    f"INSERT INTO {self._table.name} ({columns}) VALUES %s RETURNING id",
+                    [tuple(row[column] for column in ROW_COLUMNS) for row in rows],
+                    page_size=max(100, len(rows)),
+                    fetch=True,
+                )
             return max(found for (found,) in ids)
         with self.engine.begin() as connection:
             connection.execute(self._table.insert(), rows)
             return connection.execute(self._max_id, {"sender_id": sender_id}).scalar()
 
     @staticmethod
-    def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
+    def _row(sender_id: str, event: Event) -> dict[str, Any]:
         """The same columns SQLTrackerStore.save writes."""
         data = event.as_dict()
-        return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
-                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                "action_name": data.get("name"), "data": json.dumps(data)}
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }

@@ -41,8 +41,10 @@ def main() -> int:
     except Exception as exc:  # a wrong database URL must say so, not print a stack trace
         log.error("cannot open the database", extra={"database": _safe_url(settings.database_url), "error": str(exc)})
         return 2
-    log.info("demo shop listening", extra={"url": f"http://{settings.host}:{settings.port}",
-                                           "database": _safe_url(settings.database_url)})
+    log.info(
+        "demo shop listening",
+        extra={"url": f"http://{settings.host}:{settings.port}", "database": _safe_url(settings.database_url)},
+    )
     serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="demoshop")
     return 0
 

@@ -6,7 +6,7 @@ import hmac
 import logging
 import time
 import uuid
-from typing import Type, TypeVar
+from typing import TypeVar
 
 from flask import Flask, g, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -93,7 +93,7 @@ def database() -> Database:
     return current_app.config["DB"]
 
 
-def parse_body(model: Type[M]) -> M:
+def parse_body(model: type[M]) -> M:
     """Validate the JSON body against a pydantic model, or answer 400/422 with what is wrong."""
     data = request.get_json(silent=True)
     if data is None:

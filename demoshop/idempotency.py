@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,17 +15,17 @@ from demoshop.db import Database
 from demoshop.errors import ApiError
 from demoshop.models import IdempotencyRecord
 
-Outcome = Tuple[int, dict]
+Outcome = tuple[int, dict]
 MAX_KEY_LENGTH = 200
 
 
 def run_mutation(
     db: Database,
-    key: Optional[str],
+    key: str | None,
     scope: str,
     payload: dict,
     action: Callable[[Session], Outcome],
-) -> Tuple[int, dict, bool]:
+) -> tuple[int, dict, bool]:
     """Run `action` in one transaction and remember its answer under `key`.
 
     Returns (status, body, replayed). Errors the action raises roll everything back and are not
@@ -69,6 +69,6 @@ def run_mutation(
     raise AssertionError("unreachable")
 
 
-def _find(session: Session, key: str, scope: str) -> Optional[IdempotencyRecord]:
+def _find(session: Session, key: str, scope: str) -> IdempotencyRecord | None:
     query = select(IdempotencyRecord).where(IdempotencyRecord.key == key, IdempotencyRecord.scope == scope)
     return session.execute(query).scalar_one_or_none()

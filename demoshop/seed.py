@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,52 +17,165 @@ from sqlalchemy.orm import Session
 from demoshop.models import Charge, Customer, Order, OrderItem, Refund, Shipment
 
 FIRST_NAMES = [
-    "Anna", "Daan", "Sophie", "Lucas", "Emma", "Noah", "Julia", "Finn", "Lotte", "Sem", "Mila", "Jonas",
-    "Lena", "Felix", "Hannah", "Maximilian", "Charlotte", "Oliver", "Amelia", "Harry", "Isla", "Jack",
-    "Chloé", "Louis", "Camille", "Hugo", "Elif", "Yusuf", "Priya", "Arjun", "Zofia", "Mateusz", "Giulia",
-    "Marco", "Inès", "Tomás", "Freya", "Mohammed", "Sanne", "Thijs", "Femke", "Bram", "Aoife", "Ciarán",
-    "Nora", "Lars", "Ingrid", "Wout", "Margot", "Pieter",
+    "Anna",
+    "Daan",
+    "Sophie",
+    "Lucas",
+    "Emma",
+    "Noah",
+    "Julia",
+    "Finn",
+    "Lotte",
+    "Sem",
+    "Mila",
+    "Jonas",
+    "Lena",
+    "Felix",
+    "Hannah",
+    "Maximilian",
+    "Charlotte",
+    "Oliver",
+    "Amelia",
+    "Harry",
+    "Isla",
+    "Jack",
+    "Chloé",
+    "Louis",
+    "Camille",
+    "Hugo",
+    "Elif",
+    "Yusuf",
+    "Priya",
+    "Arjun",
+    "Zofia",
+    "Mateusz",
+    "Giulia",
+    "Marco",
+    "Inès",
+    "Tomás",
+    "Freya",
+    "Mohammed",
+    "Sanne",
+    "Thijs",
+    "Femke",
+    "Bram",
+    "Aoife",
+    "Ciarán",
+    "Nora",
+    "Lars",
+    "Ingrid",
+    "Wout",
+    "Margot",
+    "Pieter",
 ]
 LAST_NAMES = [
-    "Dekker", "de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "de Boer", "Peeters",
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner", "Smith", "Jones", "Taylor", "Brown",
-    "Dubois", "Lambert", "Martin", "Yılmaz", "Kaya", "Patel", "Sharma", "Kowalski", "Nowak", "Rossi",
-    "Bianchi", "García", "O'Brien", "Murphy", "Nielsen", "Hansen", "Claes", "Maes", "Willems", "Koster",
+    "Dekker",
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "de Boer",
+    "Peeters",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Wagner",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Dubois",
+    "Lambert",
+    "Martin",
+    "Yılmaz",
+    "Kaya",
+    "Patel",
+    "Sharma",
+    "Kowalski",
+    "Nowak",
+    "Rossi",
+    "Bianchi",
+    "García",
+    "O'Brien",
+    "Murphy",
+    "Nielsen",
+    "Hansen",
+    "Claes",
+    "Maes",
+    "Willems",
+    "Koster",
 ]
 ADDRESSES = {
-    "NL": [("Keizersgracht", "1015 CJ", "Amsterdam"), ("Oudegracht", "3511 AL", "Utrecht"),
-           ("Witte de Withstraat", "3012 BP", "Rotterdam"), ("Grote Markt", "2511 BG", "Den Haag"),
-           ("Stratumseind", "5611 ER", "Eindhoven"), ("Vismarkt", "9712 CA", "Groningen")],
+    "NL": [
+        ("Keizersgracht", "1015 CJ", "Amsterdam"),
+        ("Oudegracht", "3511 AL", "Utrecht"),
+        ("Witte de Withstraat", "3012 BP", "Rotterdam"),
+        ("Grote Markt", "2511 BG", "Den Haag"),
+        ("Stratumseind", "5611 ER", "Eindhoven"),
+        ("Vismarkt", "9712 CA", "Groningen"),
+    ],
     "BE": [("Meir", "2000", "Antwerpen"), ("Veldstraat", "9000", "Gent"), ("Rue Neuve", "1000", "Bruxelles")],
-    "DE": [("Hauptstraße", "10115", "Berlin"), ("Schanzenstraße", "20357", "Hamburg"),
-           ("Ehrenstraße", "50672", "Köln"), ("Leopoldstraße", "80802", "München")],
+    "DE": [
+        ("Hauptstraße", "10115", "Berlin"),
+        ("Schanzenstraße", "20357", "Hamburg"),
+        ("Ehrenstraße", "50672", "Köln"),
+        ("Leopoldstraße", "80802", "München"),
+    ],
     "FR": [("Rue de la République", "69002", "Lyon"), ("Rue Oberkampf", "75011", "Paris")],
-    "GB": [("Mill Road", "CB1 2AD", "Cambridge"), ("Stokes Croft", "BS1 3QY", "Bristol"),
-           ("Deansgate", "M3 4LQ", "Manchester")],
+    "GB": [
+        ("Mill Road", "CB1 2AD", "Cambridge"),
+        ("Stokes Croft", "BS1 3QY", "Bristol"),
+        ("Deansgate", "M3 4LQ", "Manchester"),
+    ],
     "IE": [("Camden Street", "D02 XE80", "Dublin")],
 }
 COUNTRY_WEIGHTS = [("NL", 40), ("DE", 22), ("BE", 14), ("GB", 10), ("FR", 8), ("IE", 6)]
 PHONE_PREFIX = {"NL": "+31 6", "BE": "+32 470", "DE": "+49 151", "FR": "+33 6", "GB": "+44 7700", "IE": "+353 85"}
 CATALOGUE = [
-    ("LH-LMP-014", "Arco brass floor lamp", 18900), ("LH-LMP-022", "Opal glass table lamp", 6450),
-    ("LH-RUG-105", "Berber wool rug 160x230", 32900), ("LH-RUG-031", "Washable cotton runner 70x200", 7900),
-    ("LH-DUV-200", "Organic cotton duvet cover, double", 8995), ("LH-DUV-240", "Linen duvet cover, king", 13900),
-    ("LH-PIL-010", "Hotel pillow, medium", 3495), ("LH-THR-070", "Chunky knit throw, oat", 5995),
-    ("LH-VAS-303", "Handblown vase, smoke", 4250), ("LH-VAS-310", "Stoneware bud vase set", 2495),
-    ("LH-MUG-011", "Speckled mug, set of 4", 3200), ("LH-PLT-040", "Stoneware dinner plates, set of 6", 7450),
-    ("LH-KNF-120", "Chef's knife 20 cm", 8900), ("LH-PAN-055", "Cast iron casserole 4 L", 11900),
-    ("LH-CHR-401", "Oak dining chair", 21900), ("LH-CHR-415", "Rattan lounge chair", 34900),
-    ("LH-TBL-510", "Round side table, walnut", 15900), ("LH-SHF-222", "Wall shelf, ash 80 cm", 5900),
-    ("LH-CUR-600", "Linen curtain panel 140x260", 6900), ("LH-CUR-610", "Blackout curtain pair", 8900),
-    ("LH-CND-090", "Scented candle, fig", 2450), ("LH-BSK-130", "Seagrass basket, large", 3950),
-    ("LH-MIR-700", "Round mirror 60 cm", 12900), ("LH-TWL-300", "Waffle towel set", 4950),
-    ("LH-APR-020", "Linen apron", 2995), ("LH-SLP-044", "Felt slippers", 3495),
-    ("LH-CLK-150", "Wall clock, beech", 5450), ("LH-PLN-088", "Terracotta planter 30 cm", 2750),
+    ("LH-LMP-014", "Arco brass floor lamp", 18900),
+    ("LH-LMP-022", "Opal glass table lamp", 6450),
+    ("LH-RUG-105", "Berber wool rug 160x230", 32900),
+    ("LH-RUG-031", "Washable cotton runner 70x200", 7900),
+    ("LH-DUV-200", "Organic cotton duvet cover, double", 8995),
+    ("LH-DUV-240", "Linen duvet cover, king", 13900),
+    ("LH-PIL-010", "Hotel pillow, medium", 3495),
+    ("LH-THR-070", "Chunky knit throw, oat", 5995),
+    ("LH-VAS-303", "Handblown vase, smoke", 4250),
+    ("LH-VAS-310", "Stoneware bud vase set", 2495),
+    ("LH-MUG-011", "Speckled mug, set of 4", 3200),
+    ("LH-PLT-040", "Stoneware dinner plates, set of 6", 7450),
+    ("LH-KNF-120", "Chef's knife 20 cm", 8900),
+    ("LH-PAN-055", "Cast iron casserole 4 L", 11900),
+    ("LH-CHR-401", "Oak dining chair", 21900),
+    ("LH-CHR-415", "Rattan lounge chair", 34900),
+    ("LH-TBL-510", "Round side table, walnut", 15900),
+    ("LH-SHF-222", "Wall shelf, ash 80 cm", 5900),
+    ("LH-CUR-600", "Linen curtain panel 140x260", 6900),
+    ("LH-CUR-610", "Blackout curtain pair", 8900),
+    ("LH-CND-090", "Scented candle, fig", 2450),
+    ("LH-BSK-130", "Seagrass basket, large", 3950),
+    ("LH-MIR-700", "Round mirror 60 cm", 12900),
+    ("LH-TWL-300", "Waffle towel set", 4950),
+    ("LH-APR-020", "Linen apron", 2995),
+    ("LH-SLP-044", "Felt slippers", 3495),
+    ("LH-CLK-150", "Wall clock, beech", 5450),
+    ("LH-PLN-088", "Terracotta planter 30 cm", 2750),
 ]
 CARRIERS = {"NL": "PostNL", "BE": "DPD", "DE": "DHL", "FR": "GLS", "GB": "UPS", "IE": "DPD"}
-METHODS = [("card", "Visa •••• 4242"), ("card", "Mastercard •••• 5454"), ("paypal", "PayPal"),
-           ("ideal", "iDEAL ING"), ("klarna", "Klarna Pay later"), ("card", "Amex •••• 0005"),
-           ("apple_pay", "Apple Pay")]
+METHODS = [
+    ("card", "Visa •••• 4242"),
+    ("card", "Mastercard •••• 5454"),
+    ("paypal", "PayPal"),
+    ("ideal", "iDEAL ING"),
+    ("klarna", "Klarna Pay later"),
+    ("card", "Amex •••• 0005"),
+    ("apple_pay", "Apple Pay"),
+]
 STATUS_WEIGHTS = [("delivered", 38), ("shipped", 16), ("paid", 12), ("pending", 8), ("cancelled", 12), ("returned", 14)]
 
 FIRST_ORDER_ID = 10001
@@ -77,8 +189,8 @@ class Story:
 
     status: str
     days_ago: int
-    refund: Optional[str] = None  # issued | pending | failed | partial
-    payment: Optional[str] = None  # failed | double | retry_ok
+    refund: str | None = None  # issued | pending | failed | partial
+    payment: str | None = None  # failed | double | retry_ok
 
 
 # Orders 10001.. belong to the first customers, in this order: the cases the demos and tests rely on.
@@ -98,7 +210,7 @@ SHOWCASE = [
 ]
 
 
-def seed_if_empty(session: Session, seed: int, now: Optional[datetime] = None) -> bool:
+def seed_if_empty(session: Session, seed: int, now: datetime | None = None) -> bool:
     """Fill an empty database; leave a populated one alone. Returns whether it seeded."""
     if session.execute(select(func.count()).select_from(Customer)).scalar_one():
         return False
@@ -153,8 +265,14 @@ class Seeder:
 
     def random_story(self) -> Story:
         status = self.weighted(STATUS_WEIGHTS)
-        days = {"pending": (0, 0), "paid": (0, 2), "shipped": (1, 5), "delivered": (5, 110),
-                "cancelled": (1, 80), "returned": (14, 100)}[status]
+        days = {
+            "pending": (0, 0),
+            "paid": (0, 2),
+            "shipped": (1, 5),
+            "delivered": (5, 110),
+            "cancelled": (1, 80),
+            "returned": (14, 100),
+        }[status]
         story = Story(status, self.rng.randint(*days))
         if status == "returned":
             story.refund = self.rng.choice(["issued", "issued", "issued", "pending", "partial", "failed"])
@@ -176,16 +294,29 @@ class Seeder:
             placed = self.now - timedelta(minutes=self.rng.randint(20, 300))
         currency = "GBP" if customer.country == "GB" else "EUR"
         lines = self.rng.sample(CATALOGUE, k=self.rng.choice([1, 1, 2, 2, 3, 4]))
-        items = [OrderItem(sku=sku, name=name, quantity=self.rng.choice([1, 1, 1, 2]), unit_price_cents=price)
-                 for sku, name, price in lines]
+        items = [
+            OrderItem(sku=sku, name=name, quantity=self.rng.choice([1, 1, 1, 2]), unit_price_cents=price)
+            for sku, name, price in lines
+        ]
         subtotal = sum(i.quantity * i.unit_price_cents for i in items)
         shipping = self.shipping_cost(customer.country, subtotal)
         order = Order(
-            id=order_id, customer_id=customer.id, status=story.status, currency=currency,
-            subtotal_cents=subtotal, shipping_cents=shipping, total_cents=subtotal + shipping,
-            ship_name=f"{customer.first_name} {customer.last_name}", ship_line1=customer.address_line1,
-            ship_line2=None, ship_city=customer.city, ship_postcode=customer.postcode,
-            ship_country=customer.country, placed_at=placed, updated_at=placed, items=items,
+            id=order_id,
+            customer_id=customer.id,
+            status=story.status,
+            currency=currency,
+            subtotal_cents=subtotal,
+            shipping_cents=shipping,
+            total_cents=subtotal + shipping,
+            ship_name=f"{customer.first_name} {customer.last_name}",
+            ship_line1=customer.address_line1,
+            ship_line2=None,
+            ship_city=customer.city,
+            ship_postcode=customer.postcode,
+            ship_country=customer.country,
+            placed_at=placed,
+            updated_at=placed,
+            items=items,
         )
         self.s.add(order)
         method, detail = self.rng.choice(METHODS)
@@ -194,7 +325,9 @@ class Seeder:
             self.shipment(order, story, placed, customer.country)
         if story.status == "cancelled":
             order.cancelled_at = placed + timedelta(hours=self.rng.randint(1, 20))
-            order.cancel_reason = self.rng.choice(["ordered by mistake", "found it cheaper", "wrong size", "customer request"])
+            order.cancel_reason = self.rng.choice(
+                ["ordered by mistake", "found it cheaper", "wrong size", "customer request"]
+            )
             order.updated_at = order.cancelled_at
         if story.refund:
             self.refund(order, story)
@@ -206,16 +339,27 @@ class Seeder:
         return 995 if country == "GB" else 795
 
     def payments(self, order: Order, story: Story, placed: datetime, method: str, detail: str) -> None:
-        def charge(status: str, at: datetime, reason: Optional[str] = None) -> Charge:
-            c = Charge(id=self.ident("ch"), amount_cents=order.total_cents, currency=order.currency, method=method,
-                       method_detail=detail, status=status, failure_reason=reason, created_at=at)
+        def charge(status: str, at: datetime, reason: str | None = None) -> Charge:
+            c = Charge(
+                id=self.ident("ch"),
+                amount_cents=order.total_cents,
+                currency=order.currency,
+                method=method,
+                method_detail=detail,
+                status=status,
+                failure_reason=reason,
+                created_at=at,
+            )
             order.charges.append(c)
             return c
 
         paid = story.status != "pending" and not (story.status == "cancelled" and story.refund is None)
         if story.payment in ("failed", "retry_ok") or (story.status == "cancelled" and not paid):
-            charge("failed", placed + timedelta(minutes=1), "card declined by issuer" if method == "card"
-                   else "payment not completed")
+            charge(
+                "failed",
+                placed + timedelta(minutes=1),
+                "card declined by issuer" if method == "card" else "payment not completed",
+            )
         if paid:
             charge("succeeded", placed + timedelta(minutes=3))
         if story.payment == "double":
@@ -232,9 +376,14 @@ class Seeder:
         if story.status in ("delivered", "returned"):
             delivered = min(shipped + timedelta(days=transit, hours=5), self.now - timedelta(hours=2))
         number = f"{carrier[:2].upper()}{self.rng.randint(10**9, 10**10 - 1)}NL"
-        order.shipment = Shipment(carrier=carrier, tracking_number=number,
-                                  tracking_url=f"https://track.larkspurhome.example/{carrier.lower()}/{number}",
-                                  shipped_at=shipped, estimated_delivery=eta, delivered_at=delivered)
+        order.shipment = Shipment(
+            carrier=carrier,
+            tracking_number=number,
+            tracking_url=f"https://track.larkspurhome.example/{carrier.lower()}/{number}",
+            shipped_at=shipped,
+            estimated_delivery=eta,
+            delivered_at=delivered,
+        )
         order.updated_at = delivered or shipped
 
     def refund(self, order: Order, story: Story) -> None:
@@ -253,8 +402,16 @@ class Seeder:
             reason = f"partial return: {item.name}"
             if amount >= charge.amount_cents:  # a one-item order: a goodwill refund of half instead
                 amount, reason = charge.amount_cents // 2, f"goodwill refund: {item.name} arrived damaged"
-        refund = Refund(id=self.ident("re"), charge_id=charge.id, amount_cents=amount, currency=charge.currency,
-                        method=charge.method, status=status, reason=reason, created_at=created)
+        refund = Refund(
+            id=self.ident("re"),
+            charge_id=charge.id,
+            amount_cents=amount,
+            currency=charge.currency,
+            method=charge.method,
+            status=status,
+            reason=reason,
+            created_at=created,
+        )
         if status == "issued":
             refund.issued_at = min(created + timedelta(days=1), self.now - timedelta(hours=1))
         if status == "failed":
@@ -262,5 +419,5 @@ class Seeder:
         order.refunds.append(refund)
 
     def weighted(self, pairs):
-        values, weights = zip(*pairs)
+        values, weights = zip(*pairs, strict=True)
         return self.rng.choices(values, weights=weights, k=1)[0]

@@ -6,8 +6,8 @@ can only answer with what the contract defines, and the clients parse it with th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Iterable, Optional
 
 from contract import v1
 from contract.v1.wire import datetime_to_wire
@@ -15,7 +15,7 @@ from demoshop import models
 from demoshop.money import to_str
 
 
-def iso(value: Optional[datetime | date]) -> Optional[str]:
+def iso(value: datetime | date | None) -> str | None:
     """A time or a day as the contract writes it (for the shop's own extras, such as the outbox)."""
     if value is None:
         return None
@@ -37,7 +37,10 @@ def customer_list(found: Iterable[models.Customer]) -> dict:
 def verification(v: models.Verification, destination: str) -> dict:
     """A started verification; `destination` is already masked."""
     return v1.Verification(
-        verification_id=v.id, customer_id=v.customer_id, channel=v.channel, destination=destination,
+        verification_id=v.id,
+        customer_id=v.customer_id,
+        channel=v.channel,
+        destination=destination,
         expires_at=v.expires_at,
     ).to_wire()
 
@@ -45,7 +48,10 @@ def verification(v: models.Verification, destination: str) -> dict:
 def verification_result(v: models.Verification, *, status: str, verified: bool, attempts_left: int) -> dict:
     """What checking a code said about verification `v`."""
     return v1.VerificationResult(
-        verification_id=v.id, customer_id=v.customer_id, status=status, verified=verified,
+        verification_id=v.id,
+        customer_id=v.customer_id,
+        status=status,
+        verified=verified,
         attempts_left=attempts_left,
     ).to_wire()
 
@@ -83,8 +89,12 @@ def refund(r: models.Refund) -> dict:
 def payment_record(o: models.Order, *, captured_cents: int, refunded_cents: int) -> dict:
     """An order's money: its total, what was captured and refunded, and every charge and refund."""
     return v1.PaymentRecord(
-        order_id=o.id, currency=o.currency, order_total=to_str(o.total_cents), captured=to_str(captured_cents),
-        refunded=to_str(refunded_cents), charges=[_charge(c) for c in o.charges],
+        order_id=o.id,
+        currency=o.currency,
+        order_total=to_str(o.total_cents),
+        captured=to_str(captured_cents),
+        refunded=to_str(refunded_cents),
+        charges=[_charge(c) for c in o.charges],
         refunds=[_refund(r) for r in o.refunds],
     ).to_wire()
 
@@ -107,55 +117,114 @@ def ticket_message(m: models.TicketMessage) -> dict:
 
 
 def _customer(c: models.Customer) -> v1.Customer:
-    address = v1.Address(line1=c.address_line1, line2=c.address_line2, city=c.city, postcode=c.postcode,
-                         country=c.country)
+    address = v1.Address(
+        line1=c.address_line1, line2=c.address_line2, city=c.city, postcode=c.postcode, country=c.country
+    )
     return v1.Customer(
-        id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email, phone=c.phone, address=address,
-        created_at=c.created_at, updated_at=c.updated_at,
+        id=c.id,
+        first_name=c.first_name,
+        last_name=c.last_name,
+        email=c.email,
+        phone=c.phone,
+        address=address,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
     )
 
 
 def _order(o: models.Order) -> v1.Order:
     s = o.shipment
-    shipment = None if s is None else v1.Shipment(
-        carrier=s.carrier, tracking_number=s.tracking_number, tracking_url=s.tracking_url, shipped_at=s.shipped_at,
-        estimated_delivery=s.estimated_delivery, delivered_at=s.delivered_at,
+    shipment = (
+        None
+        if s is None
+        else v1.Shipment(
+            carrier=s.carrier,
+            tracking_number=s.tracking_number,
+            tracking_url=s.tracking_url,
+            shipped_at=s.shipped_at,
+            estimated_delivery=s.estimated_delivery,
+            delivered_at=s.delivered_at,
+        )
     )
     items = [
-        v1.OrderItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=to_str(i.unit_price_cents),
-                     total=to_str(i.unit_price_cents * i.quantity))
+        v1.OrderItem(
+            sku=i.sku,
+            name=i.name,
+            quantity=i.quantity,
+            unit_price=to_str(i.unit_price_cents),
+            total=to_str(i.unit_price_cents * i.quantity),
+        )
         for i in o.items
     ]
-    address = v1.Address(name=o.ship_name, line1=o.ship_line1, line2=o.ship_line2, city=o.ship_city,
-                         postcode=o.ship_postcode, country=o.ship_country)
+    address = v1.Address(
+        name=o.ship_name,
+        line1=o.ship_line1,
+        line2=o.ship_line2,
+        city=o.ship_city,
+        postcode=o.ship_postcode,
+        country=o.ship_country,
+    )
     return v1.Order(
-        id=o.id, customer_id=o.customer_id, status=o.status, currency=o.currency, items=items,
-        subtotal=to_str(o.subtotal_cents), shipping_cost=to_str(o.shipping_cents), total=to_str(o.total_cents),
-        shipping_address=address, shipment=shipment, placed_at=o.placed_at, updated_at=o.updated_at,
+        id=o.id,
+        customer_id=o.customer_id,
+        status=o.status,
+        currency=o.currency,
+        items=items,
+        subtotal=to_str(o.subtotal_cents),
+        shipping_cost=to_str(o.shipping_cents),
+        total=to_str(o.total_cents),
+        shipping_address=address,
+        shipment=shipment,
+        placed_at=o.placed_at,
+        updated_at=o.updated_at,
         cancelled_at=o.cancelled_at,
     )
 
 
 def _charge(c: models.Charge) -> v1.Charge:
     return v1.Charge(
-        id=c.id, order_id=c.order_id, amount=to_str(c.amount_cents), currency=c.currency, method=c.method,
-        method_detail=c.method_detail, status=c.status, failure_reason=c.failure_reason, created_at=c.created_at,
+        id=c.id,
+        order_id=c.order_id,
+        amount=to_str(c.amount_cents),
+        currency=c.currency,
+        method=c.method,
+        method_detail=c.method_detail,
+        status=c.status,
+        failure_reason=c.failure_reason,
+        created_at=c.created_at,
     )
 
 
 def _refund(r: models.Refund) -> v1.Refund:
     return v1.Refund(
-        id=r.id, order_id=r.order_id, charge_id=r.charge_id, amount=to_str(r.amount_cents), currency=r.currency,
-        method=r.method, status=r.status, reason=r.reason, failure_reason=r.failure_reason, created_at=r.created_at,
+        id=r.id,
+        order_id=r.order_id,
+        charge_id=r.charge_id,
+        amount=to_str(r.amount_cents),
+        currency=r.currency,
+        method=r.method,
+        status=r.status,
+        reason=r.reason,
+        failure_reason=r.failure_reason,
+        created_at=r.created_at,
         issued_at=r.issued_at,
     )
 
 
 def _ticket(t: models.Ticket, with_messages: bool) -> v1.Ticket:
     return v1.Ticket(
-        id=t.id, queue=t.queue, priority=t.priority, status=t.status, subject=t.subject, summary=t.summary,
-        transcript=t.transcript, metadata=t.meta, customer_id=t.customer_id, conversation_id=t.conversation_id,
-        created_at=t.created_at, updated_at=t.updated_at,
+        id=t.id,
+        queue=t.queue,
+        priority=t.priority,
+        status=t.status,
+        subject=t.subject,
+        summary=t.summary,
+        transcript=t.transcript,
+        metadata=t.meta,
+        customer_id=t.customer_id,
+        conversation_id=t.conversation_id,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
         messages=[_ticket_message(m) for m in t.messages] if with_messages else [],
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from pydantic import constr, validator
 
@@ -34,9 +33,9 @@ def check_phone(value: str) -> str:
 class AddressIn(v1.Address):
     """A postal address as the shop accepts it: the contract's `Address`, each field within the shop's limits."""
 
-    name: Optional[Text] = None
+    name: Text | None = None
     line1: Text
-    line2: Optional[constr(strip_whitespace=True, max_length=200)] = None
+    line2: constr(strip_whitespace=True, max_length=200) | None = None
     city: Text
     postcode: constr(strip_whitespace=True, min_length=2, max_length=12)
     country: constr(strip_whitespace=True, to_upper=True, min_length=2, max_length=2)

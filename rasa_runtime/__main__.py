@@ -68,11 +68,21 @@ def main() -> None:
 
     rasa.utils.io.configure_colored_logging = _json_logging
     applied = patches.apply_all()
-    switches = [f"{variable}={'on' if applied[patch.__name__] else 'off'}"
-                for variable, patch in patches.SWITCHES.items()]
-    logger.info("Rasa %s runtime: %s; TensorFlow stand-in %s", rasa.__version__, " ".join(switches), stand_in,
-                extra={"rasa_version": rasa.__version__, "patches": applied, "tensorflow_stand_in": stand_in,
-                       "command": _subcommand(argv)})
+    switches = [
+        f"{variable}={'on' if applied[patch.__name__] else 'off'}" for variable, patch in patches.SWITCHES.items()
+    ]
+    logger.info(
+        "Rasa %s runtime: %s; TensorFlow stand-in %s",
+        rasa.__version__,
+        " ".join(switches),
+        stand_in,
+        extra={
+            "rasa_version": rasa.__version__,
+            "patches": applied,
+            "tensorflow_stand_in": stand_in,
+            "command": _subcommand(argv),
+        },
+    )
     sys.argv[0] = "rasa"
     rasa.__main__.main()
 

@@ -13,7 +13,8 @@ the action server; ours never closed its session and relied on a client keep-ali
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 RASA_VERSION = "3.6.21"
 
@@ -25,10 +26,9 @@ def validate_action_responses_once() -> None:
     itself before every validation: in the serving benchmark that was a large share of a Rasa process's CPU, as
     each turn runs two or three custom actions (docs/performance.md). Same validation, same error message.
     """
+    import rasa.core.actions.action as action
     from jsonschema import ValidationError
     from jsonschema.validators import validator_for
-
-    import rasa.core.actions.action as action
 
     original = action.RemoteAction._validate_action_result
     if hasattr(original, "__wrapped__"):
@@ -36,12 +36,14 @@ def validate_action_responses_once() -> None:
     schema = action.RemoteAction.action_response_format_spec()
     validator = validator_for(schema)(schema)
 
-    def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
+    def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         try:
             validator.validate(result)
         except ValidationError as error:
-            error.message += (". Failed to validate Action server response from API, make sure your response "
-                              "from the Action endpoint is valid.")
+            error.message += (
+                ". Failed to validate Action server response from API, make sure your response "
+                "from the Action endpoint is valid."
+            )
             raise
         return True
 
@@ -63,7 +65,7 @@ def resolve_event_types_once() -> None:
     original = Event.resolve_by_type
     if hasattr(original, "__wrapped__"):
         return
-    found: Dict[str, Any] = {}
+    found: dict[str, Any] = {}
 
     def resolve_by_type(type_name: str, default: Any = None) -> Any:
         cls = found.get(type_name)
@@ -100,7 +102,7 @@ def run_graphs_without_dask() -> None:
         plans = self.__dict__.setdefault("_larkspur_plans", {})
         if targets not in plans:
             nodes = self._graph_schema.nodes
-            order: Dict[str, None] = {}  # insertion-ordered set
+            order: dict[str, None] = {}  # insertion-ordered set
 
             def visit(name: str) -> None:
                 if name in nodes and name not in order:
@@ -113,15 +115,17 @@ def run_graphs_without_dask() -> None:
             plans[targets] = [(name, list(nodes[name].needs.values())) for name in order]
         return plans[targets]
 
-    def run(self: Any, inputs: Optional[Dict[str, Any]] = None, targets: Optional[list] = None) -> Dict[str, Any]:
+    def run(self: Any, inputs: dict[str, Any] | None = None, targets: list | None = None) -> dict[str, Any]:
         run_targets = tuple(targets if targets else self._graph_schema.target_names)
         steps = plan(self, run_targets)
-        results: Dict[str, Any] = {}
+        results: dict[str, Any] = {}
         for name, value in (inputs or {}).items():
             if isinstance(value, str) and any(value == step for step, _ in steps):
-                raise GraphRunError(f"Input value '{value}' clashes with a node name. Make sure that none of the "
-                                    "input names passed to the `run` method are the same as node names in the "
-                                    "graph schema.")
+                raise GraphRunError(
+                    f"Input value '{value}' clashes with a node name. Make sure that none of the "
+                    "input names passed to the `run` method are the same as node names in the "
+                    "graph schema."
+                )
             results[name] = (name, value)
         try:
             for name, dependencies in steps:
@@ -136,14 +140,14 @@ def run_graphs_without_dask() -> None:
 
 
 # The patches in the order they are applied, each under the environment variable that switches it.
-SWITCHES: Dict[str, Callable[[], None]] = {
+SWITCHES: dict[str, Callable[[], None]] = {
     "RASA_PATCH_VALIDATE_ONCE": validate_action_responses_once,
     "RASA_PATCH_EVENT_TYPES": resolve_event_types_once,
     "RASA_PATCH_GRAPH_RUNNER": run_graphs_without_dask,
 }
 
 
-def switched_on(variable: str, environ: Optional[Mapping[str, str]] = None) -> bool:
+def switched_on(variable: str, environ: Mapping[str, str] | None = None) -> bool:
     """Whether a patch's switch is on: `on` (the default, also when empty) or `off`; anything else is refused."""
     value = (os.environ if environ is None else environ).get(variable, "").strip().lower()
     if value in ("", "on"):
@@ -153,12 +157,12 @@ def switched_on(variable: str, environ: Optional[Mapping[str, str]] = None) -> b
     raise ValueError(f"{variable}={value!r}: a patch switch is on or off")
 
 
-def switches(environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
+def switches(environ: Mapping[str, str] | None = None) -> dict[str, bool]:
     """Every patch's switch, by its variable (a value other than on or off is refused)."""
     return {variable: switched_on(variable, environ) for variable in SWITCHES}
 
 
-def apply_all(environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
+def apply_all(environ: Mapping[str, str] | None = None) -> dict[str, bool]:
     """Apply every patch whose switch is on, refusing a Rasa they were not written for.
 
     Returns each patch's name with whether it was applied. Every switch is read before anything is patched
@@ -169,9 +173,11 @@ def apply_all(environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
         import rasa
 
         if rasa.__version__ != RASA_VERSION:
-            raise RuntimeError(f"rasa_runtime/patches.py was written for rasa {RASA_VERSION}, found "
-                               f"{rasa.__version__}; check each patch against the new version (or switch them "
-                               f"off: {', '.join(f'{name}=off' for name in SWITCHES)})")
+            raise RuntimeError(
+                f"rasa_runtime/patches.py was written for rasa {RASA_VERSION}, found "
+                f"{rasa.__version__}; check each patch against the new version (or switch them "
+                f"off: {', '.join(f'{name}=off' for name in SWITCHES)})"
+            )
     for patch, on in wanted.items():
         if on:
             patch()

@@ -27,32 +27,35 @@ import os
 import sys
 import tarfile
 import types
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 RASA_VERSION = "3.6.21"  # the Rasa whose modules' TensorFlow uses the placeholders were checked against
 # Graph components whose prediction code never calls TensorFlow (rasa 3.6.21; read before adding one).
-TENSORFLOW_FREE = frozenset({
-    "nlu_components.intent_classifier.SparseIntentClassifier",
-    "nlu_components.retrieval_selector.RetrievalResponseSelector",
-    "nlu_components.sentence_features.SentenceEncoderFeaturizer",  # ONNX Runtime
-    "rasa.core.policies.ensemble.DefaultPolicyPredictionEnsemble",
-    "rasa.core.policies.memoization.MemoizationPolicy",
-    "rasa.core.policies.memoization.AugmentedMemoizationPolicy",
-    "rasa.core.policies.rule_policy.RulePolicy",
-    "rasa.graph_components.converters.nlu_message_converter.NLUMessageConverter",
-    "rasa.graph_components.providers.domain_provider.DomainProvider",
-    "rasa.graph_components.providers.rule_only_provider.RuleOnlyDataProvider",
-    "rasa.nlu.classifiers.fallback_classifier.FallbackClassifier",
-    "rasa.nlu.classifiers.regex_message_handler.RegexMessageHandler",
-    "rasa.nlu.extractors.crf_entity_extractor.CRFEntityExtractor",
-    "rasa.nlu.extractors.entity_synonyms.EntitySynonymMapper",
-    "rasa.nlu.extractors.regex_entity_extractor.RegexEntityExtractor",
-    "rasa.nlu.featurizers.sparse_featurizer.regex_featurizer.RegexFeaturizer",
-    "rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer",
-})
+TENSORFLOW_FREE = frozenset(
+    {
+        "nlu_components.intent_classifier.SparseIntentClassifier",
+        "nlu_components.retrieval_selector.RetrievalResponseSelector",
+        "nlu_components.sentence_features.SentenceEncoderFeaturizer",  # ONNX Runtime
+        "rasa.core.policies.ensemble.DefaultPolicyPredictionEnsemble",
+        "rasa.core.policies.memoization.MemoizationPolicy",
+        "rasa.core.policies.memoization.AugmentedMemoizationPolicy",
+        "rasa.core.policies.rule_policy.RulePolicy",
+        "rasa.graph_components.converters.nlu_message_converter.NLUMessageConverter",
+        "rasa.graph_components.providers.domain_provider.DomainProvider",
+        "rasa.graph_components.providers.rule_only_provider.RuleOnlyDataProvider",
+        "rasa.nlu.classifiers.fallback_classifier.FallbackClassifier",
+        "rasa.nlu.classifiers.regex_message_handler.RegexMessageHandler",
+        "rasa.nlu.extractors.crf_entity_extractor.CRFEntityExtractor",
+        "rasa.nlu.extractors.entity_synonyms.EntitySynonymMapper",
+        "rasa.nlu.extractors.regex_entity_extractor.RegexEntityExtractor",
+        "rasa.nlu.featurizers.sparse_featurizer.regex_featurizer.RegexFeaturizer",
+        "rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer",
+    }
+)
 STAND_IN_VERSION = "2.12.0"  # what `tensorflow.__version__` reads; the version rasa 3.6.21 pins
 # Environment variables Rasa hands to TensorFlow (rasa/constants.py).
 TENSORFLOW_SETTINGS = ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS", "TF_GPU_MEMORY_ALLOC")
@@ -69,22 +72,25 @@ def _child(owner: str, name: str) -> type:
     return _Placeholder(f"{owner}.{name}", (_Inert,), {"__module__": "tensorflow"})
 
 
-def components_of(model: Path) -> List[str]:
+def components_of(model: Path) -> list[str]:
     """The component classes of a packed model's prediction graph, from its metadata.json."""
     with tarfile.open(model, "r:gz") as archive:
         member = next(m for m in archive.getmembers() if m.name.lstrip("/") == "metadata.json")
-        metadata = json.load(archive.extractfile(member))
+        extracted = archive.extractfile(member)
+        if extracted is None:
+            raise ValueError("metadata.json is not a regular file")
+        metadata = json.load(extracted)
     return sorted({node["uses"] for node in metadata["predict_schema"]["nodes"].values()})
 
 
-def needs_tensorflow(components: Iterable[str]) -> List[str]:
+def needs_tensorflow(components: Iterable[str]) -> list[str]:
     """The components not known to be TensorFlow-free (empty: the stand-in is safe)."""
     return sorted(set(components) - TENSORFLOW_FREE)
 
 
-def option_values(argv: List[str], *names: str) -> List[str]:
+def option_values(argv: list[str], *names: str) -> list[str]:
     """Every value given to an option (`--model a b`, `-m a`, `--model=a`, repeated or not) on a command line."""
-    values: List[str] = []
+    values: list[str] = []
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -98,18 +104,18 @@ def option_values(argv: List[str], *names: str) -> List[str]:
     return values
 
 
-def model_arguments(argv: List[str]) -> List[Path]:
+def model_arguments(argv: list[str]) -> list[Path]:
     """The models a Rasa command line names (`--model`/`-m`; `rasa test` takes several to compare)."""
     return [Path(value) for value in option_values(argv, "--model", "-m")]
 
 
-def trains_from_config(argv: List[str]) -> bool:
+def trains_from_config(argv: list[str]) -> bool:
     """Whether a `rasa test` command line trains models from configs instead of testing the one it names."""
     configs = option_values(argv, "--config", "-c")
     return "--cross-validation" in argv or len(configs) > 1 or any(Path(config).is_dir() for config in configs)
 
 
-def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """`RASA_TENSORFLOW_STAND_IN`: `auto` (the default, also when empty) or `off`; anything else is refused."""
     value = (os.environ if environ is None else environ).get("RASA_TENSORFLOW_STAND_IN", "").strip().lower()
     if value in ("", "auto"):
@@ -146,8 +152,10 @@ class _Inert(metaclass=_Placeholder):
         if len(args) == 1 and not kwargs and callable(args[0]):
             return args[0]  # `@tf.function` and friends: keep the decorated function as it is
         if not _importing():
-            raise RuntimeError(f"{cls.__qualname__} called: TensorFlow was replaced by a stand-in in this process "
-                               "(rasa_runtime.tensorflow_stand_in); run this model with RASA_TENSORFLOW_STAND_IN=off")
+            raise RuntimeError(
+                f"{cls.__qualname__} called: TensorFlow was replaced by a stand-in in this process "
+                "(rasa_runtime.tensorflow_stand_in); run this model with RASA_TENSORFLOW_STAND_IN=off"
+            )
         return super().__new__(cls)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -161,7 +169,7 @@ class _Inert(metaclass=_Placeholder):
 
 def _importing() -> bool:
     """Whether a module body is running: a frame of the import system is on the stack."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
             return True
@@ -170,6 +178,8 @@ def _importing() -> bool:
 
 
 class _StandInModule(types.ModuleType):
+    __version__: str  # set by _StandInFinder.create_module
+
     def __getattr__(self, name: str) -> Any:
         return _child(self.__name__, name)
 
@@ -177,7 +187,7 @@ class _StandInModule(types.ModuleType):
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Answers imports of TensorFlow, Keras and their submodules with stand-in modules."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Optional[importlib.machinery.ModuleSpec]:
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname.split(".", 1)[0] in STOOD_IN:
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
@@ -196,10 +206,12 @@ def install() -> None:
     """Make `import tensorflow` return the stand-in (before anything imports the real one), on rasa 3.6.21 only."""
     found = rasa_version()
     if found != RASA_VERSION:
-        raise RuntimeError(f"rasa_runtime/tensorflow_stand_in.py was written for rasa {RASA_VERSION}, found {found}; "
-                           "check that the new Rasa's modules still only use TensorFlow at import time and that "
-                           "every component on TENSORFLOW_FREE is still free of it (or set "
-                           "RASA_TENSORFLOW_STAND_IN=off)")
+        raise RuntimeError(
+            f"rasa_runtime/tensorflow_stand_in.py was written for rasa {RASA_VERSION}, found {found}; "
+            "check that the new Rasa's modules still only use TensorFlow at import time and that "
+            "every component on TENSORFLOW_FREE is still free of it (or set "
+            "RASA_TENSORFLOW_STAND_IN=off)"
+        )
     for name in STOOD_IN:
         if name in sys.modules and not isinstance(sys.modules[name], _StandInModule):
             raise RuntimeError(f"the real {name} is already imported; install the stand-in first")
@@ -207,7 +219,7 @@ def install() -> None:
         sys.meta_path.insert(0, _StandInFinder())
 
 
-def install_if_safe(argv: List[str]) -> bool:
+def install_if_safe(argv: list[str]) -> bool:
     """Install the stand-in when no model the command line names needs TensorFlow; say why not otherwise."""
     models = model_arguments(argv)
     if not models or not all(model.is_file() for model in models):

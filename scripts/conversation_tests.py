@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = Path("results/conversations")
@@ -20,10 +19,21 @@ STORIES = Path("tests/conversations")
 MODEL = Path("models/larkspur.tar.gz")
 
 
-def command() -> List[str]:
+def command() -> list[str]:
     """The `rasa test core` command line, through the served runtime (run from the repository's root)."""
-    return [sys.executable, "-m", "rasa_runtime", "test", "core", "--stories", str(STORIES), "--model", str(MODEL),
-            "--out", str(OUT)]
+    return [
+        sys.executable,
+        "-m",
+        "rasa_runtime",
+        "test",
+        "core",
+        "--stories",
+        str(STORIES),
+        "--model",
+        str(MODEL),
+        "--out",
+        str(OUT),
+    ]
 
 
 def main() -> int:
@@ -37,7 +47,9 @@ def main() -> int:
     (stories_ok, stories), (actions_ok, actions) = counts[0], counts[1]
     failed = REPO / OUT / "failed_test_stories.yml"
     names = re.findall(r"^- story: (.*)$", failed.read_text(), re.M) if failed.exists() else []
-    print(f"conversation tests: {stories_ok} of {stories} stories and {actions_ok} of {actions} actions predicted right")
+    print(
+        f"conversation tests: {stories_ok} of {stories} stories and {actions_ok} of {actions} actions predicted right"
+    )
     for name in names:
         print(f"  FAILED: {name}")
     if names or stories_ok != stories:

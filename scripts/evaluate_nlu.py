@@ -26,8 +26,9 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 import yaml
 
@@ -61,9 +62,9 @@ def fallback_threshold(config: Path = Path("config.yml")) -> float:
     return 0.0
 
 
-def predictions(folder: Path) -> List[Dict]:
+def predictions(folder: Path) -> list[dict]:
     """The per-message rows `rasa test nlu --successes` writes (successes and errors)."""
-    rows: List[Dict] = []
+    rows: list[dict] = []
     for name in ("intent_successes.json", "intent_errors.json"):
         path = folder / name
         if path.exists():
@@ -71,7 +72,7 @@ def predictions(folder: Path) -> List[Dict]:
     return rows
 
 
-def effective(row: Dict, threshold: float) -> str:
+def effective(row: dict, threshold: float) -> str:
     """What the assistant acts on for a `rasa test nlu` row (which undoes the fallback): applied again here."""
     prediction = row["intent_prediction"]
     return "nlu_fallback" if prediction["confidence"] < threshold else prediction["name"]
@@ -88,11 +89,11 @@ def quiet_rasa() -> None:
     configure_structlog(logging.WARNING)  # Rasa's structured log prints every parse at debug otherwise
 
 
-def load_examples(paths: Iterable[Path]) -> List[Tuple[str, str]]:
+def load_examples(paths: Iterable[Path]) -> list[tuple[str, str]]:
     """(text, label) of every intent example; a retrieval example's label is its full key (faq/topic)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    examples: List[Tuple[str, str]] = []
+    examples: list[tuple[str, str]] = []
     for path in paths:
         for message in load_data(str(path)).intent_examples:
             label = message.get("intent_response_key") or message.get("intent")
@@ -101,7 +102,7 @@ def load_examples(paths: Iterable[Path]) -> List[Tuple[str, str]]:
     return examples
 
 
-def acted_on(parse: Dict[str, Any]) -> str:
+def acted_on(parse: dict[str, Any]) -> str:
     """What the assistant does with a parse: the intent, or `faq/<topic>` for an FAQ it answers."""
     intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
     if intent == "faq":
@@ -110,7 +111,7 @@ def acted_on(parse: Dict[str, Any]) -> str:
     return str(intent)
 
 
-def offered(parse: Dict[str, Any]) -> List[str]:
+def offered(parse: dict[str, Any]) -> list[str]:
     """The readings a clarifying question would offer for this parse (actions/clarification.py's rule)."""
     from actions.clarification import options
 
@@ -118,34 +119,35 @@ def offered(parse: Dict[str, Any]) -> List[str]:
     return [option.key for option in options(parse, domain)]
 
 
-def _option_responses() -> Dict[str, Any]:
+def _option_responses() -> dict[str, Any]:
     if not hasattr(_option_responses, "cache"):
         domain = yaml.safe_load(Path("domain.yml").read_text())
-        _option_responses.cache = {name: value for name, value in (domain.get("responses") or {}).items()
-                                   if name.startswith("utter_option_")}
+        _option_responses.cache = {
+            name: value for name, value in (domain.get("responses") or {}).items() if name.startswith("utter_option_")
+        }
     return _option_responses.cache
 
 
-async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
+async def _parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 
 
-def parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
+def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     """Every text through the model's NLU, fallback included, as the served assistant parses it."""
     return asyncio.run(_parse_all(model, texts))
 
 
-def macro_f1(truth: List[str], predicted: List[str]) -> float:
+def macro_f1(truth: list[str], predicted: list[str]) -> float:
     """Macro F1 over the true labels' classes (scikit-learn's, as Rasa's reports)."""
     from sklearn.metrics import f1_score
 
     return float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0))
 
 
-def confusion_png(truth: List[str], predicted: List[str], path: Path, title: str) -> None:
+def confusion_png(truth: list[str], predicted: list[str], path: Path, title: str) -> None:
     """A confusion matrix of intents as an image (FAQ topics folded into `faq`)."""
     import matplotlib
 
@@ -157,28 +159,30 @@ def confusion_png(truth: List[str], predicted: List[str], path: Path, title: str
     guess = [label.split("/")[0] for label in predicted]
     labels = sorted(set(fold) | set(guess))
     figure, axes = plt.subplots(figsize=(12, 11))
-    ConfusionMatrixDisplay.from_predictions(fold, guess, labels=labels, ax=axes, xticks_rotation=70,
-                                            colorbar=False, cmap="Blues")
+    ConfusionMatrixDisplay.from_predictions(
+        fold, guess, labels=labels, ax=axes, xticks_rotation=70, colorbar=False, cmap="Blues"
+    )
     axes.set_title(title)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
 
-def _fold_files(examples: List[Tuple[str, str]], folds: int, seed: int) -> List[Tuple[List, List]]:
+def _fold_files(examples: list[tuple[str, str]], folds: int, seed: int) -> list[tuple[list, list]]:
     """Stratified folds of (text, label), deterministic for a seed."""
     from sklearn.model_selection import StratifiedKFold
 
     labels = [label for _, label in examples]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return [([examples[i] for i in train], [examples[i] for i in test])
-            for train, test in splitter.split(labels, labels)]
+    return [
+        ([examples[i] for i in train], [examples[i] for i in test]) for train, test in splitter.split(labels, labels)
+    ]
 
 
 ENTITY_EXTRACTORS = {"CRFEntityExtractor", "RegexEntityExtractor", "EntitySynonymMapper", "DIETClassifier"}
 
 
-def intents_only_config(config: Path = Path("config.yml")) -> Dict[str, Any]:
+def intents_only_config(config: Path = Path("config.yml")) -> dict[str, Any]:
     """config.yml without its entity extractors and policies: what intents and FAQ topics are predicted from
     is unchanged, and each fold trains in less time."""
     document = yaml.safe_load(config.read_text())
@@ -187,29 +191,33 @@ def intents_only_config(config: Path = Path("config.yml")) -> Dict[str, Any]:
     return document
 
 
-def cross_validation(folds: int = FOLDS, seed: int = SEED) -> Dict[str, Any]:
+def cross_validation(folds: int = FOLDS, seed: int = SEED) -> dict[str, Any]:
     """Train on k-1 folds of data/nlu (with its entities and regexes), predict the k-th, for every fold."""
     from rasa.model_training import train_nlu
-    from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
     data = load_data(str(TRAINING)).merge(load_data(str(RESPONSES)))
     messages = [m for m in data.intent_examples if m.get("text")]
     keyed = [(m, str(m.get("intent_response_key") or m.get("intent"))) for m in messages]
-    truth: List[str] = []
-    guessed: List[str] = []
-    tested: List[str] = []
-    per_fold: List[float] = []
+    truth: list[str] = []
+    guessed: list[str] = []
+    tested: list[str] = []
+    per_fold: list[float] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "config.yml"
         config.write_text(yaml.safe_dump(intents_only_config(), sort_keys=False))
         for number, (train, test) in enumerate(_fold_files(keyed, folds, seed), start=1):
             fold_started = time.perf_counter()
-            training = TrainingData([m for m, _ in train], entity_synonyms=data.entity_synonyms,
-                                    regex_features=data.regex_features, lookup_tables=data.lookup_tables,
-                                    responses=data.responses)
+            training = TrainingData(
+                [m for m, _ in train],
+                entity_synonyms=data.entity_synonyms,
+                regex_features=data.regex_features,
+                lookup_tables=data.lookup_tables,
+                responses=data.responses,
+            )
             path = Path(scratch) / f"fold{number}.yml"
             RasaYAMLWriter().dump(path, training)
             model = train_nlu(str(config), str(path), scratch, fixed_model_name=f"fold{number}")
@@ -220,36 +228,41 @@ def cross_validation(folds: int = FOLDS, seed: int = SEED) -> Dict[str, Any]:
             truth += fold_truth
             guessed += fold_guess
             per_fold.append(macro_f1(fold_truth, fold_guess))
-            print(f"  fold {number}/{folds}: {len(test)} messages, macro F1 {per_fold[-1]:.1%} "
-                  f"({time.perf_counter() - fold_started:.0f} s)", flush=True)
+            print(
+                f"  fold {number}/{folds}: {len(test)} messages, macro F1 {per_fold[-1]:.1%} "
+                f"({time.perf_counter() - fold_started:.0f} s)",
+                flush=True,
+            )
     out = RESULTS / "cross_validation"
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(truth, guessed, out / "confusion.png", f"Cross-validation, {folds} folds (after the fallback)")
     misses = defaultdict(list)
-    for text, label, guess in zip(tested, truth, guessed):
+    for text, label, guess in zip(tested, truth, guessed, strict=True):
         if guess != label:
             misses[label].append({"text": text, "got": guess})
     (out / "misses.yml").write_text(yaml.safe_dump(dict(misses), allow_unicode=True, sort_keys=True, width=120))
     return {
-        "folds": folds, "seed": seed, "examples": len(truth),
+        "folds": folds,
+        "seed": seed,
+        "examples": len(truth),
         "macro_f1": round(macro_f1(truth, guessed), 4),
         "macro_f1_per_fold": [round(value, 4) for value in per_fold],
         "macro_f1_stdev": round(statistics.pstdev(per_fold), 4),
-        "accuracy": round(sum(t == g for t, g in zip(truth, guessed)) / max(1, len(truth)), 4),
+        "accuracy": round(sum(t == g for t, g in zip(truth, guessed, strict=True)) / max(1, len(truth)), 4),
         "seconds": round(time.perf_counter() - started, 1),
         "confusion_matrix": str(out / "confusion.png"),
     }
 
 
-def independent(model: Path = FULL_MODEL) -> Dict[str, Any]:
+def independent(model: Path = FULL_MODEL) -> dict[str, Any]:
     """Score the full model on the independent set, as the shopper experiences it."""
     examples = load_examples(sorted(INDEPENDENT.glob("*.yml")))
     parses = parse_all(model, [text for text, _ in examples])
     shop = Counter()
-    per_intent: Dict[str, Counter] = defaultdict(Counter)
-    misses: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
+    per_intent: dict[str, Counter] = defaultdict(Counter)
+    misses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     truth, guessed = [], []
-    for (text, label), parse in zip(examples, parses):
+    for (text, label), parse in zip(examples, parses, strict=True):
         action = acted_on(parse)
         truth.append(label)
         guessed.append(action)
@@ -293,15 +306,17 @@ def independent(model: Path = FULL_MODEL) -> Dict[str, Any]:
     }
 
 
-def verdicts(summary: Dict[str, Any]) -> List[Tuple[str, float, float, bool]]:
+def verdicts(summary: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
     """(gate, measured, floor, passed) for every gate that was measured."""
-    measured = {"cv_macro_f1": (summary.get("cross_validation") or {}).get("macro_f1"),
-                "shop_understood": (summary.get("independent") or {}).get("shop_understood"),
-                "off_topic_declined": (summary.get("independent") or {}).get("off_topic_declined")}
+    measured = {
+        "cv_macro_f1": (summary.get("cross_validation") or {}).get("macro_f1"),
+        "shop_understood": (summary.get("independent") or {}).get("shop_understood"),
+        "off_topic_declined": (summary.get("independent") or {}).get("off_topic_declined"),
+    }
     return [(gate, value, GATES[gate], value >= GATES[gate]) for gate, value in measured.items() if value is not None]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-cv", action="store_true", help="only the independent set (on models/)")
     parser.add_argument("--skip-independent", action="store_true", help="only the cross-validation")
@@ -311,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     quiet_rasa()
     shutil.rmtree(RESULTS, ignore_errors=True)
     RESULTS.mkdir(parents=True)
-    summary: Dict[str, Any] = {"gates": GATES}
+    summary: dict[str, Any] = {"gates": GATES}
     if not args.skip_independent:
         if not args.model.exists():
             print(f"{args.model} is missing: run make train")
@@ -325,16 +340,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("\nNLU evaluation")
     i = summary.get("independent")
     if i:
-        print(f"  independent set: {i['shop_examples']} shop messages, understood {i['shop_understood']:.1%} "
-              f"(asked {i['shop_asked']:.1%}, of which the right reading offered {i['shop_asked_with_the_right_option']:.1%}; "
-              f"wrong intent {i['shop_wrong_intent']:.1%}; declined {i['shop_declined']:.1%}); "
-              f"{i['off_topic_examples']} off-topic, declined {i['off_topic_declined']:.1%}")
+        print(
+            f"  independent set: {i['shop_examples']} shop messages, understood {i['shop_understood']:.1%} "
+            f"(asked {i['shop_asked']:.1%}, "
+            f"of which the right reading offered {i['shop_asked_with_the_right_option']:.1%}; "
+            f"wrong intent {i['shop_wrong_intent']:.1%}; declined {i['shop_declined']:.1%}); "
+            f"{i['off_topic_examples']} off-topic, declined {i['off_topic_declined']:.1%}"
+        )
         print("  per intent: " + ", ".join(f"{name} {value:.0%}" for name, value in i["per_intent"].items()))
     c = summary.get("cross_validation")
     if c:
-        print(f"  cross-validation: {c['examples']} messages, {c['folds']} folds, macro F1 {c['macro_f1']:.1%} "
-              f"(per fold {', '.join(f'{v:.1%}' for v in c['macro_f1_per_fold'])}; sd {c['macro_f1_stdev']:.1%}), "
-              f"accuracy {c['accuracy']:.1%}, {c['seconds']:.0f} s")
+        print(
+            f"  cross-validation: {c['examples']} messages, {c['folds']} folds, macro F1 {c['macro_f1']:.1%} "
+            f"(per fold {', '.join(f'{v:.1%}' for v in c['macro_f1_per_fold'])}; sd {c['macro_f1_stdev']:.1%}), "
+            f"accuracy {c['accuracy']:.1%}, {c['seconds']:.0f} s"
+        )
     print(f"  reports: {RESULTS}/ (summary.json, */misses.yml, */confusion.png)")
     failed = False
     for gate, value, floor, passed in verdicts(summary):

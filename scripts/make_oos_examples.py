@@ -30,16 +30,16 @@ import random
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 INDEPENDENT = REPO / "tests" / "nlu" / "independent"  # evaluation messages: nothing generated may come close
-NEAR_EDITS = 3        # as tests/unit/test_independent_set.py: this many character edits counts as the same message
-NEAR_FROM_WORDS = 3   # ... for evaluation messages of at least this many words
+NEAR_EDITS = 3  # as tests/unit/test_independent_set.py: this many character edits counts as the same message
+NEAR_FROM_WORDS = 3  # ... for evaluation messages of at least this many words
 ENTITY = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 EXCLUDED_PREFIXES = ("general_", "takeaway_", "email_", "lists_")  # yes/no/stop chatter and shopping-like lists
@@ -49,28 +49,62 @@ SHOP_WORDS = re.compile(
     re.I,
 )
 # Banking77: texts with these anywhere (also inside a word: "reordered", "payments") are dropped as well.
-BANKING77_SHOP_PHRASES = re.compile(
-    r"refund|order|deliver|charged|payment|account details|personal details", re.I
-)
+BANKING77_SHOP_PHRASES = re.compile(r"refund|order|deliver|charged|payment|account details|personal details", re.I)
 # ... and every Banking77 text used names something only a bank does.
 BANKING_TERMS = re.compile(
     r"\b(atms?|pin|top[\s-]?ups?|topped|topping|exchange\w*|currenc\w*|cash|withdraw\w*|transfer\w*|virtual|"
-    r"disposable|contactless|beneficiar\w*|fiat|cheques?|swallow\w*|machine|stolen|expir\w*|activat\w*)\b", re.I
+    r"disposable|contactless|beneficiar\w*|fiat|cheques?|swallow\w*|machine|stolen|expir\w*|activat\w*)\b",
+    re.I,
 )
 # The only Banking77 intents used: banking a home-goods shop never does. Not refunds, payments, charges,
 # card delivery, transfers out, identity or account details: those are close to the shop's own intents.
-BANKING77_ALLOWLIST = frozenset({
-    "atm_support", "exchange_rate", "exchange_via_app", "exchange_charge", "fiat_currency_support",
-    "automatic_top_up", "top_up_by_bank_transfer_charge", "pending_top_up", "top_up_limits", "top_up_reverted",
-    "topping_up_by_card", "top_up_by_cash_or_cheque", "top_up_failed", "top_up_by_card_charge", "verify_top_up",
-    "pin_blocked", "change_pin", "get_physical_card", "getting_virtual_card", "get_disposable_virtual_card",
-    "disposable_card_limits", "order_physical_card", "getting_spare_card", "card_about_to_expire",
-    "activate_my_card", "card_swallowed", "cash_withdrawal_charge", "declined_cash_withdrawal",
-    "pending_cash_withdrawal", "wrong_amount_of_cash_received", "wrong_exchange_rate_for_cash_withdrawal",
-    "cash_withdrawal_not_recognised", "transfer_into_account", "receiving_money", "beneficiary_not_allowed",
-    "age_limit", "lost_or_stolen_phone", "card_linking", "virtual_card_not_working", "contactless_not_working",
-    "card_not_working", "lost_or_stolen_card", "compromised_card",
-})
+BANKING77_ALLOWLIST = frozenset(
+    {
+        "atm_support",
+        "exchange_rate",
+        "exchange_via_app",
+        "exchange_charge",
+        "fiat_currency_support",
+        "automatic_top_up",
+        "top_up_by_bank_transfer_charge",
+        "pending_top_up",
+        "top_up_limits",
+        "top_up_reverted",
+        "topping_up_by_card",
+        "top_up_by_cash_or_cheque",
+        "top_up_failed",
+        "top_up_by_card_charge",
+        "verify_top_up",
+        "pin_blocked",
+        "change_pin",
+        "get_physical_card",
+        "getting_virtual_card",
+        "get_disposable_virtual_card",
+        "disposable_card_limits",
+        "order_physical_card",
+        "getting_spare_card",
+        "card_about_to_expire",
+        "activate_my_card",
+        "card_swallowed",
+        "cash_withdrawal_charge",
+        "declined_cash_withdrawal",
+        "pending_cash_withdrawal",
+        "wrong_amount_of_cash_received",
+        "wrong_exchange_rate_for_cash_withdrawal",
+        "cash_withdrawal_not_recognised",
+        "transfer_into_account",
+        "receiving_money",
+        "beneficiary_not_allowed",
+        "age_limit",
+        "lost_or_stolen_phone",
+        "card_linking",
+        "virtual_card_not_working",
+        "contactless_not_working",
+        "card_not_working",
+        "lost_or_stolen_card",
+        "compromised_card",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +117,11 @@ class OosSet:
     total: int
     seed: int
     use_intent: Callable[[str], bool]
-    drop_text: Tuple[re.Pattern, ...]
-    header: Tuple[str, ...]
+    drop_text: tuple[re.Pattern, ...]
+    header: tuple[str, ...]
     # When set, a text must also match this: a generic line ("what is the reason for that") could be a
     # shopper's, so only texts that name the source's own domain are used.
-    require_text: Optional[re.Pattern] = None
+    require_text: re.Pattern | None = None
 
 
 def hwu64_intent(intent: str) -> bool:
@@ -98,7 +132,7 @@ def banking77_intent(intent: str) -> bool:
     return intent in BANKING77_ALLOWLIST
 
 
-SETS: Dict[str, OosSet] = {
+SETS: dict[str, OosSet] = {
     "hwu64": OosSet(
         name="hwu64",
         default_input=REPO / "bench" / "data" / "hwu64" / "train.csv",
@@ -109,8 +143,8 @@ SETS: Dict[str, OosSet] = {
         drop_text=(SHOP_WORDS,),
         header=(
             "# Out-of-domain examples for `out_of_scope`, generated by scripts/make_oos_examples.py, do not edit.",
-            "# Source: HWU64 (Liu, Eshghi, Swietojanski and Rieser, \"Benchmarking Natural Language Understanding",
-            "# Services for building Conversational Agents\", IWSDS 2019), DialoGLUE train split,",
+            '# Source: HWU64 (Liu, Eshghi, Swietojanski and Rieser, "Benchmarking Natural Language Understanding',
+            '# Services for building Conversational Agents", IWSDS 2019), DialoGLUE train split,',
             "# bench/data/hwu64/train.csv (see bench/data/hwu64/SOURCE.md); CC BY 4.0.",
             "# Only non-shopping intents are used, and never as examples of the shop's own intents.",
         ),
@@ -126,8 +160,8 @@ SETS: Dict[str, OosSet] = {
         require_text=BANKING_TERMS,
         header=(
             "# Out-of-domain examples for `out_of_scope`, generated by scripts/make_oos_examples.py, do not edit.",
-            "# Source: Banking77 (Casanueva, Temcinas, Gerz, Henderson and Vulic, \"Efficient Intent Detection with",
-            "# Dual Sentence Encoders\", NLP4ConvAI 2020; PolyAI), train split, bench/data/banking77/train.csv",
+            '# Source: Banking77 (Casanueva, Temcinas, Gerz, Henderson and Vulic, "Efficient Intent Detection with',
+            '# Dual Sentence Encoders", NLP4ConvAI 2020; PolyAI), train split, bench/data/banking77/train.csv',
             "# (see bench/data/banking77/SOURCE.md); CC BY 4.0.",
             "# Only an allowlist of banking intents a home-goods shop never handles (ATMs, exchange, top-ups, PINs,",
             "# virtual cards...), without texts that mention refunds, orders, delivery, charges, payments or",
@@ -137,16 +171,19 @@ SETS: Dict[str, OosSet] = {
 }
 
 
-def read_rows(path: Path) -> List[Tuple[str, str]]:
+def read_rows(path: Path) -> list[tuple[str, str]]:
     """(text, intent) rows of a `text,category` CSV."""
     with open(path, newline="", encoding="utf-8") as handle:
         return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
 
 
 def usable(text: str, intent: str, config: OosSet) -> bool:
-    return (config.use_intent(intent) and len(text.split()) >= 2
-            and not any(pattern.search(text) for pattern in config.drop_text)
-            and (config.require_text is None or config.require_text.search(text) is not None))
+    return (
+        config.use_intent(intent)
+        and len(text.split()) >= 2
+        and not any(pattern.search(text) for pattern in config.drop_text)
+        and (config.require_text is None or config.require_text.search(text) is not None)
+    )
 
 
 def fold(text: str) -> str:
@@ -154,7 +191,7 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def evaluation_messages(folder: Path = INDEPENDENT) -> List[str]:
+def evaluation_messages(folder: Path = INDEPENDENT) -> list[str]:
     """The folded messages of the evaluation set that the near-duplicate rule checks (at least 3 words)."""
     found = set()
     for path in sorted(folder.glob("*.yml")):
@@ -188,11 +225,11 @@ def near_evaluation(text: str, evaluation: Sequence[str]) -> bool:
     return any(within_edits(folded, message, NEAR_EDITS) for message in evaluation)
 
 
-def select(rows: Iterable[Tuple[str, str]], config: OosSet, avoid: Sequence[str] = ()) -> List[str]:
+def select(rows: Iterable[tuple[str, str]], config: OosSet, avoid: Sequence[str] = ()) -> list[str]:
     """`config.total` texts (all usable ones if fewer): an even share of every usable intent, then a random
     fill from the rest; the same rows and configuration always give the same texts. Then the texts near a
     message of `avoid` (folded evaluation messages) are left out, without a replacement."""
-    by_intent: Dict[str, List[str]] = defaultdict(list)
+    by_intent: dict[str, list[str]] = defaultdict(list)
     for raw, intent in rows:
         text = " ".join(raw.split())
         if usable(text, intent, config):
@@ -202,7 +239,7 @@ def select(rows: Iterable[Tuple[str, str]], config: OosSet, avoid: Sequence[str]
     if not intents:
         return []
     per_intent = max(1, config.total // len(intents))
-    chosen: List[str] = []
+    chosen: list[str] = []
     for intent in intents:
         texts = sorted(set(by_intent[intent]))
         chosen += rng.sample(texts, min(per_intent, len(texts)))
@@ -222,11 +259,11 @@ def render(chosen: Iterable[str], config: OosSet) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(config: OosSet, path: Optional[Path] = None) -> str:
+def build(config: OosSet, path: Path | None = None) -> str:
     return render(select(read_rows(path or config.default_input), config, evaluation_messages()), config)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted(SETS), help="one set (default: all, written to data/nlu/)")
     parser.add_argument("--input", type=Path, help="the set's train CSV (default: its file under bench/data/)")
@@ -237,7 +274,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.set and not args.write:
         sys.stdout.write(build(SETS[args.set], args.input))
         return 0
-    for config in ([SETS[args.set]] if args.set else SETS.values()):
+    for config in [SETS[args.set]] if args.set else SETS.values():
         text = build(config, args.input)
         config.output.write_text(text, encoding="utf-8")
         count = sum(1 for line in text.splitlines() if line.startswith("    - "))

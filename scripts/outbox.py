@@ -15,8 +15,10 @@ def main() -> int:
         response = requests.get(f"{base}/v1/outbox", headers={"Authorization": f"Bearer {key}"}, timeout=5)
         response.raise_for_status()
     except requests.RequestException as exc:
-        print(f"error: cannot read the demo shop's outbox at {base}: {exc}. Is it running (make demoshop)?",
-              file=sys.stderr)
+        print(
+            f"error: cannot read the demo shop's outbox at {base}: {exc}. Is it running (make demoshop)?",
+            file=sys.stderr,
+        )
         return 1
     messages = response.json()["messages"]
     if not messages:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,6 +13,18 @@ from tests.support.processes import start_demoshop
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 API_KEY = "test-key"
+TESTS = Path(__file__).parent
+# Suites whose every test starts real servers (demo shop, action server, Rasa, PostgreSQL, Redis, nginx,
+# Chromium) or needs the trained model: all `slow`. A slow test elsewhere carries @pytest.mark.slow itself.
+SLOW_SUITES = frozenset({"integration", "e2e", "browser", "channels"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow suites by folder, so `pytest -m "not slow"` (make test-fast) is a lane without services."""
+    for item in items:
+        if item.path.is_relative_to(TESTS) and item.path.relative_to(TESTS).parts[0] in SLOW_SUITES:
+            item.add_marker(pytest.mark.slow)
 
 
 class ShopApi:
@@ -46,7 +59,6 @@ class ShopApi:
                 self._taken.add(order["id"])
                 return order
         raise LookupError(f"no untouched {status} order left in the seed data")
-
 
 
 @pytest.fixture(scope="session")

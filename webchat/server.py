@@ -17,7 +17,6 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, validator
@@ -80,20 +79,22 @@ def config_js(rasa_url: str) -> bytes:
 
 def content_security_policy(rasa_url: str) -> str:
     """The page may load only its own files and talk only to itself and the Rasa server."""
-    return "; ".join([
-        "default-src 'self'",
-        f"connect-src 'self' {origin(rasa_url)}",
-        "img-src 'self' data: https:",
-        "script-src 'self'",
-        "style-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"connect-src 'self' {origin(rasa_url)}",
+            "img-src 'self' data: https:",
+            "script-src 'self'",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'self'",
+        ]
+    )
 
 
-def resolve_static(url_path: str, root: Path = ROOT) -> Optional[Path]:
+def resolve_static(url_path: str, root: Path = ROOT) -> Path | None:
     """The file a URL path names inside `root`, or None when it must not be served."""
     path = unquote(url_path)
     if "\x00" in path or "\\" in path:
@@ -121,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
     """One request: /health, /config.js or a static file, every answer with the security headers."""
 
     server_version = "larkspur-webchat"
+    _status: int | None  # the answer's status, for the request's log line; None until one is sent
     sys_version = ""
     protocol_version = "HTTP/1.1"
     settings: Settings = Settings.construct()  # the defaults; replaced per server by make_server()
@@ -132,8 +134,12 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def _not_allowed(self) -> None:
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error":"method not allowed"}\n',
-                   "application/json", extra={"Allow": "GET, HEAD"})
+        self._send(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            b'{"error":"method not allowed"}\n',
+            "application/json",
+            extra={"Allow": "GET, HEAD"},
+        )
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
 
@@ -150,8 +156,9 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(HTTPStatus.OK, file.read_bytes(), CONTENT_TYPES[file.suffix.lower()], send_body=send_body)
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, send_body: bool = True,
-              extra: Optional[dict] = None) -> None:
+    def _send(
+        self, status: HTTPStatus, body: bytes, content_type: str, *, send_body: bool = True, extra: dict | None = None
+    ) -> None:
         self._status = int(status)
         self._bytes = len(body) if send_body else 0
         self.send_response(status)
@@ -170,19 +177,25 @@ class Handler(BaseHTTPRequestHandler):
     # One JSON line per request instead of the stdlib's Apache-style line on stderr.
     def handle_one_request(self) -> None:
         self._started = time.perf_counter()
-        self._status: Optional[int] = None
+        self._status = None
         self._bytes = 0
-        self.command, self.path = None, ""
+        # typeshed types `command` str, but http.server itself sets it to None until a request line parses.
+        self.command, self.path = None, ""  # type: ignore[assignment]
         super().handle_one_request()
         if self._status is not None:  # nothing to log for a keep-alive connection that just closed
-            log.info("request", extra={
-                "method": self.command, "path": _path_of(self.path or ""),
-                "status": self._status, "bytes": self._bytes,
-                "duration_ms": round((time.perf_counter() - self._started) * 1000, 2),
-                "client": self.client_address[0] if self.client_address else None,
-            })
+            log.info(
+                "request",
+                extra={
+                    "method": self.command,
+                    "path": _path_of(self.path or ""),
+                    "status": self._status,
+                    "bytes": self._bytes,
+                    "duration_ms": round((time.perf_counter() - self._started) * 1000, 2),
+                    "client": self.client_address[0] if self.client_address else None,
+                },
+            )
 
-    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self._status = int(code)
         super().send_error(code, message, explain)
 
@@ -193,10 +206,10 @@ class Handler(BaseHTTPRequestHandler):
         log.warning("http server: " + format, *args)
 
 
-def make_server(settings: Settings) -> Tuple[ThreadingHTTPServer, str]:
+def make_server(settings: Settings) -> tuple[ThreadingHTTPServer, str]:
     """A bound, not yet serving, server for these settings, and the URL it answers on."""
     handler = type("WebchatHandler", (Handler,), {"settings": settings})
     server = ThreadingHTTPServer((settings.host, settings.port), handler)
     server.daemon_threads = True
     host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}"
+    return server, f"http://{host!s}:{port}"

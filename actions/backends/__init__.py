@@ -15,6 +15,15 @@ from actions.backends.orders import OrdersClient
 from actions.backends.payments import PaymentsClient
 
 __all__ = [
-    "BackendError", "CircuitOpen", "Conflict", "CrmClient", "HelpdeskClient", "InvalidRequest", "NotFound",
-    "OrdersClient", "PaymentsClient", "Unauthorized", "Unavailable",
+    "BackendError",
+    "CircuitOpen",
+    "Conflict",
+    "CrmClient",
+    "HelpdeskClient",
+    "InvalidRequest",
+    "NotFound",
+    "OrdersClient",
+    "PaymentsClient",
+    "Unauthorized",
+    "Unavailable",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional, Type, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from pydantic import ValidationError
@@ -30,7 +30,7 @@ class BackendClient:
         """A client configured from `<SYSTEM>_BASE_URL`, `<SYSTEM>_API_KEY` and `BACKEND_*`."""
         return cls(HttpCore(SystemSettings.from_env(cls.system, environ)))
 
-    def _parse(self, record: Type[R], data: Any) -> R:
+    def _parse(self, record: type[R], data: Any) -> R:
         """Read a JSON answer as a contract record; an answer of the wrong shape counts as an unavailable system.
 
         The message names the record and the first field that is missing or mistyped, never its value.
@@ -44,7 +44,7 @@ class BackendClient:
         raise Unavailable(self.system, f"unexpected answer: {problem}", code="bad_response")
 
 
-def _first_problem(record: Type[Record], exc: ValidationError) -> str:
+def _first_problem(record: type[Record], exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
     where = ".".join(str(part) for part in (record.__name__, *first["loc"]) if part != "__root__")
@@ -60,5 +60,5 @@ def segment(value: Any) -> str:
     return quote(text, safe="")
 
 
-def optional(value: Optional[Any]) -> Optional[str]:
+def optional(value: Any | None) -> str | None:
     return None if value is None else str(value)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class BackendError(Exception):
     """Any failure talking to a retailer system."""
 
-    def __init__(self, system: str, message: str, *, status: Optional[int] = None, code: Optional[str] = None):
+    def __init__(self, system: str, message: str, *, status: int | None = None, code: str | None = None):
         super().__init__(f"{system}: {message}")
         self.system = system
         self.status = status

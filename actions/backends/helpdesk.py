@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List
-
 from actions.backends.base import BackendClient, segment
 from actions.backends.models import NewTicket, Ticket, TicketList, TicketMessage
 
@@ -23,13 +21,16 @@ class HelpdeskClient(BackendClient):
         data = self.core.request("GET", f"/v1/tickets/{segment(ticket_id)}", "get_ticket")
         return self._parse(Ticket, data)
 
-    def tickets_for_conversation(self, conversation_id: str) -> List[Ticket]:
+    def tickets_for_conversation(self, conversation_id: str) -> list[Ticket]:
         data = self.core.request("GET", "/v1/tickets", "list_tickets", params={"conversation_id": conversation_id})
         return self._parse(TicketList, data).tickets
 
     def add_message(self, ticket_id: int, author: str, body: str, *, idempotency_key: str) -> TicketMessage:
         data = self.core.request(
-            "POST", f"/v1/tickets/{segment(ticket_id)}/messages", "add_ticket_message",
-            json={"author": author, "body": body}, idempotency_key=idempotency_key,
+            "POST",
+            f"/v1/tickets/{segment(ticket_id)}/messages",
+            "add_ticket_message",
+            json={"author": author, "body": body},
+            idempotency_key=idempotency_key,
         )
         return self._parse(TicketMessage, data)

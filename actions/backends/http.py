@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import pybreaker
 import requests
@@ -41,7 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Answers that prove the system is up: they must not open the breaker.
 BUSINESS_ERRORS = (NotFound, Unauthorized, Conflict, InvalidRequest)
 
-_breakers: Dict[Tuple[str, str], pybreaker.CircuitBreaker] = {}
+_breakers: dict[tuple[str, str], pybreaker.CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
 
 
@@ -80,7 +81,7 @@ def breaker_for(settings: SystemSettings) -> pybreaker.CircuitBreaker:
 class HttpCore:
     """JSON over HTTP to one retailer system, with every safeguard a production call needs."""
 
-    def __init__(self, settings: SystemSettings, session: Optional[requests.Session] = None):
+    def __init__(self, settings: SystemSettings, session: requests.Session | None = None):
         self.settings = settings
         self.system = settings.system
         self.breaker = breaker_for(settings)
@@ -92,9 +93,9 @@ class HttpCore:
         path: str,
         operation: str,
         *,
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
         json: Any = None,
-        idempotency_key: Optional[str] = None,
+        idempotency_key: str | None = None,
     ) -> Any:
         """Call the system and return its decoded JSON, or raise a typed `BackendError`.
 
@@ -182,9 +183,18 @@ def _decode(system: str, response: requests.Response) -> Any:
         try:
             return response.json()
         except ValueError:
-            raise Unavailable(system, "answered with something that is not JSON", status=status, code="bad_response") from None
+            raise Unavailable(
+                system, "answered with something that is not JSON", status=status, code="bad_response"
+            ) from None
     code, message = _error_fields(response)
-    kind = {401: Unauthorized, 403: Unauthorized, 404: NotFound, 409: Conflict, 400: InvalidRequest, 422: InvalidRequest}
+    kind = {
+        401: Unauthorized,
+        403: Unauthorized,
+        404: NotFound,
+        409: Conflict,
+        400: InvalidRequest,
+        422: InvalidRequest,
+    }
     if status in kind:
         raise kind[status](system, message, status=status, code=code)
     if status == 429 or status >= 500:
@@ -192,7 +202,7 @@ def _decode(system: str, response: requests.Response) -> Any:
     raise InvalidRequest(system, message, status=status, code=code)
 
 
-def _error_fields(response: requests.Response) -> Tuple[Optional[str], str]:
+def _error_fields(response: requests.Response) -> tuple[str | None, str]:
     try:
         error = response.json().get("error", {})
         return error.get("code"), error.get("message") or f"HTTP {response.status_code}"

@@ -28,7 +28,23 @@ from contract.v1 import (
 )
 
 __all__ = [
-    "Address", "CancelResult", "Charge", "Customer", "CustomerList", "Invoice", "NewTicket", "Order", "OrderItem",
-    "OrderPage", "PaymentRecord", "Refund", "Shipment", "Ticket", "TicketList", "TicketMessage", "TranscriptLine",
-    "Verification", "VerificationResult",
+    "Address",
+    "CancelResult",
+    "Charge",
+    "Customer",
+    "CustomerList",
+    "Invoice",
+    "NewTicket",
+    "Order",
+    "OrderItem",
+    "OrderPage",
+    "PaymentRecord",
+    "Refund",
+    "Shipment",
+    "Ticket",
+    "TicketList",
+    "TicketMessage",
+    "TranscriptLine",
+    "Verification",
+    "VerificationResult",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 from actions.backends.base import BackendClient, segment
 from actions.backends.models import Address, CancelResult, Invoice, Order, OrderPage
 
@@ -17,10 +15,8 @@ class OrdersClient(BackendClient):
         data = self.core.request("GET", f"/v1/orders/{segment(order_id)}", "get_order")
         return self._parse(Order, data)
 
-    def list_orders(
-        self, *, customer_id: Optional[str] = None, status: Optional[str] = None, limit: int = 20
-    ) -> List[Order]:
-        params = {"limit": limit}
+    def list_orders(self, *, customer_id: str | None = None, status: str | None = None, limit: int = 20) -> list[Order]:
+        params: dict[str, str | int] = {"limit": limit}
         if customer_id:
             params["customer_id"] = customer_id
         if status:
@@ -28,18 +24,24 @@ class OrdersClient(BackendClient):
         data = self.core.request("GET", "/v1/orders", "list_orders", params=params)
         return self._parse(OrderPage, data).orders
 
-    def cancel_order(self, order_id: str, *, idempotency_key: str, reason: Optional[str] = None) -> CancelResult:
+    def cancel_order(self, order_id: str, *, idempotency_key: str, reason: str | None = None) -> CancelResult:
         body = {"reason": reason} if reason else {}
         data = self.core.request(
-            "POST", f"/v1/orders/{segment(order_id)}/cancel", "cancel_order",
-            json=body, idempotency_key=idempotency_key,
+            "POST",
+            f"/v1/orders/{segment(order_id)}/cancel",
+            "cancel_order",
+            json=body,
+            idempotency_key=idempotency_key,
         )
         return self._parse(CancelResult, data)
 
     def change_shipping_address(self, order_id: str, address: Address, *, idempotency_key: str) -> Order:
         data = self.core.request(
-            "PUT", f"/v1/orders/{segment(order_id)}/shipping-address", "change_shipping_address",
-            json=address.to_json(), idempotency_key=idempotency_key,
+            "PUT",
+            f"/v1/orders/{segment(order_id)}/shipping-address",
+            "change_shipping_address",
+            json=address.to_json(),
+            idempotency_key=idempotency_key,
         )
         return self._parse(Order, data)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
 
 from actions.backends.base import BackendClient, segment
 from actions.backends.models import PaymentRecord, Refund
@@ -19,7 +18,7 @@ class PaymentsClient(BackendClient):
         return self._parse(PaymentRecord, data)
 
     def create_refund(
-        self, order_id: str, *, reason: str, idempotency_key: str, amount: Optional[Decimal] = None
+        self, order_id: str, *, reason: str, idempotency_key: str, amount: Decimal | None = None
     ) -> Refund:
         """Refund `amount`, or everything still refundable when it is None."""
         body = {"order_id": str(order_id), "reason": reason}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, Optional
 
-_request_id: ContextVar[Optional[str]] = ContextVar("request_id", default=None)
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def current_request_id() -> str:
@@ -16,7 +16,7 @@ def current_request_id() -> str:
 
 
 @contextmanager
-def request_id(value: Optional[str] = None) -> Iterator[str]:
+def request_id(value: str | None = None) -> Iterator[str]:
     """Tag all backend calls made inside the block with one request id."""
     rid = value or uuid.uuid4().hex
     token = _request_id.set(rid)

@@ -6,10 +6,10 @@ part one client needs (its base URL and key, and the `BACKEND_*` tuning every sy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
-from pydantic import AnyHttpUrl, Field, confloat, conint
+from pydantic import AnyHttpUrl, Field
 
 from foundation.settings import ProcessSettings
 
@@ -24,23 +24,23 @@ class BackendSettings(ProcessSettings):
 
     demoshop_url: AnyHttpUrl = Field(DEMOSHOP_URL, env="DEMOSHOP_URL")
     demoshop_api_key: str = Field(DEMOSHOP_KEY, env="DEMOSHOP_API_KEY")
-    crm_base_url: Optional[AnyHttpUrl] = Field(None, env="CRM_BASE_URL")
-    crm_api_key: Optional[str] = Field(None, env="CRM_API_KEY")
-    orders_base_url: Optional[AnyHttpUrl] = Field(None, env="ORDERS_BASE_URL")
-    orders_api_key: Optional[str] = Field(None, env="ORDERS_API_KEY")
-    payments_base_url: Optional[AnyHttpUrl] = Field(None, env="PAYMENTS_BASE_URL")
-    payments_api_key: Optional[str] = Field(None, env="PAYMENTS_API_KEY")
-    helpdesk_base_url: Optional[AnyHttpUrl] = Field(None, env="HELPDESK_BASE_URL")
-    helpdesk_api_key: Optional[str] = Field(None, env="HELPDESK_API_KEY")
-    connect_timeout: confloat(ge=0) = Field(2.0, env="BACKEND_CONNECT_TIMEOUT")
-    read_timeout: confloat(ge=0) = Field(5.0, env="BACKEND_READ_TIMEOUT")
-    max_attempts: conint(ge=1) = Field(3, env="BACKEND_MAX_ATTEMPTS")
-    backoff_initial: confloat(ge=0) = Field(0.2, env="BACKEND_BACKOFF_INITIAL")
-    backoff_max: confloat(ge=0) = Field(2.0, env="BACKEND_BACKOFF_MAX")
-    breaker_fail_max: conint(ge=1) = Field(5, env="BACKEND_BREAKER_FAIL_MAX")
-    breaker_reset_seconds: confloat(ge=0) = Field(30.0, env="BACKEND_BREAKER_RESET_SECONDS")
+    crm_base_url: AnyHttpUrl | None = Field(None, env="CRM_BASE_URL")
+    crm_api_key: str | None = Field(None, env="CRM_API_KEY")
+    orders_base_url: AnyHttpUrl | None = Field(None, env="ORDERS_BASE_URL")
+    orders_api_key: str | None = Field(None, env="ORDERS_API_KEY")
+    payments_base_url: AnyHttpUrl | None = Field(None, env="PAYMENTS_BASE_URL")
+    payments_api_key: str | None = Field(None, env="PAYMENTS_API_KEY")
+    helpdesk_base_url: AnyHttpUrl | None = Field(None, env="HELPDESK_BASE_URL")
+    helpdesk_api_key: str | None = Field(None, env="HELPDESK_API_KEY")
+    connect_timeout: float = Field(2.0, ge=0, env="BACKEND_CONNECT_TIMEOUT")
+    read_timeout: float = Field(5.0, ge=0, env="BACKEND_READ_TIMEOUT")
+    max_attempts: int = Field(3, ge=1, env="BACKEND_MAX_ATTEMPTS")
+    backoff_initial: float = Field(0.2, ge=0, env="BACKEND_BACKOFF_INITIAL")
+    backoff_max: float = Field(2.0, ge=0, env="BACKEND_BACKOFF_MAX")
+    breaker_fail_max: int = Field(5, ge=1, env="BACKEND_BREAKER_FAIL_MAX")
+    breaker_reset_seconds: float = Field(30.0, ge=0, env="BACKEND_BREAKER_RESET_SECONDS")
 
-    def system(self, system: str) -> "SystemSettings":
+    def system(self, system: str) -> SystemSettings:
         """The settings of one system's client."""
         if system not in SYSTEMS:
             raise ValueError(f"unknown backend system {system!r}; expected one of {SYSTEMS}")
@@ -74,7 +74,7 @@ class SystemSettings:
     breaker_reset_seconds: float = 30.0
 
     @classmethod
-    def from_env(cls, system: str, environ: Optional[Mapping[str, str]] = None) -> "SystemSettings":
+    def from_env(cls, system: str, environ: Mapping[str, str] | None = None) -> SystemSettings:
         """One system's settings: from the process's BackendSettings (read once), or from `environ` when given.
 
         Unset, every system points at the local demo shop with its development key.

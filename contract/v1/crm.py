@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt
 
@@ -12,14 +12,14 @@ from contract.v1.wire import Record, UtcDateTime
 class Address(Record):
     """A postal address: a customer's (sent without `name`) or where an order goes."""
 
-    name: Optional[str] = None
+    name: str | None = None
     line1: str
-    line2: Optional[str] = None
+    line2: str | None = None
     city: str
     postcode: str
     country: str
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The address as a request body, leaving out the parts it does not have."""
         return self.dict(exclude_none=True)
 
@@ -45,7 +45,7 @@ class Customer(Record):
 class CustomerList(Record):
     """The answer of a customer look-up by email or phone."""
 
-    customers: List[Customer]
+    customers: list[Customer]
 
 
 class Verification(Record):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from pydantic import StrictInt
 
@@ -14,7 +14,7 @@ class TranscriptLine(Record):
 
     sender: str
     text: str
-    timestamp: Optional[str] = None
+    timestamp: str | None = None
 
 
 class NewTicket(Record):
@@ -24,12 +24,12 @@ class NewTicket(Record):
     priority: str = "normal"
     subject: str
     summary: str
-    transcript: List[TranscriptLine] = []
-    metadata: Dict[str, Any] = {}
-    customer_id: Optional[str] = None
-    conversation_id: Optional[str] = None
+    transcript: list[TranscriptLine] = []
+    metadata: dict[str, Any] = {}
+    customer_id: str | None = None
+    conversation_id: str | None = None
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The ticket as a request body, leaving out the ids it does not have."""
         return {k: v for k, v in self.dict().items() if v is not None}
 
@@ -53,16 +53,16 @@ class Ticket(Record):
     status: str
     subject: str
     summary: str
-    transcript: List[TranscriptLine] = []
-    metadata: Dict[str, Any] = {}
-    customer_id: Optional[str] = None
-    conversation_id: Optional[str] = None
+    transcript: list[TranscriptLine] = []
+    metadata: dict[str, Any] = {}
+    customer_id: str | None = None
+    conversation_id: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
-    messages: List[TicketMessage] = []
+    messages: list[TicketMessage] = []
 
 
 class TicketList(Record):
     """The tickets of a conversation or a customer, newest first, without their messages."""
 
-    tickets: List[Ticket]
+    tickets: list[Ticket]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 from pydantic import StrictInt
 
 from contract.v1.crm import Address
@@ -29,7 +27,7 @@ class Shipment(Record):
     tracking_url: str
     shipped_at: UtcDateTime
     estimated_delivery: IsoDate
-    delivered_at: Optional[UtcDateTime] = None
+    delivered_at: UtcDateTime | None = None
 
 
 class Order(Record):
@@ -39,21 +37,21 @@ class Order(Record):
     customer_id: str
     status: str
     currency: str
-    items: List[OrderItem]
+    items: list[OrderItem]
     subtotal: Money
     shipping_cost: Money
     total: Money
     shipping_address: Address
-    shipment: Optional[Shipment] = None
+    shipment: Shipment | None = None
     placed_at: UtcDateTime
     updated_at: UtcDateTime
-    cancelled_at: Optional[UtcDateTime] = None
+    cancelled_at: UtcDateTime | None = None
 
 
 class OrderPage(Record):
     """One page of a filtered order list, with the number of orders that match in all."""
 
-    orders: List[Order]
+    orders: list[Order]
     total: StrictInt
     limit: StrictInt
     offset: StrictInt
@@ -63,7 +61,7 @@ class CancelResult(Record):
     """A cancelled order and the refunds the cancellation started."""
 
     order: Order
-    refunds: List[Refund] = []
+    refunds: list[Refund] = []
 
 
 class Invoice(Record):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 from contract.v1.wire import Money, Record, UtcDateTime
 
 
@@ -15,9 +13,9 @@ class Charge(Record):
     amount: Money
     currency: str
     method: str
-    method_detail: Optional[str] = None
+    method_detail: str | None = None
     status: str
-    failure_reason: Optional[str] = None
+    failure_reason: str | None = None
     created_at: UtcDateTime
 
 
@@ -32,9 +30,9 @@ class Refund(Record):
     method: str
     status: str
     reason: str
-    failure_reason: Optional[str] = None
+    failure_reason: str | None = None
     created_at: UtcDateTime
-    issued_at: Optional[UtcDateTime] = None
+    issued_at: UtcDateTime | None = None
 
 
 class PaymentRecord(Record):
@@ -45,5 +43,5 @@ class PaymentRecord(Record):
     order_total: Money
     captured: Money
     refunded: Money
-    charges: List[Charge]
-    refunds: List[Refund]
+    charges: list[Charge]
+    refunds: list[Refund]

@@ -7,9 +7,10 @@ contract names), and `to_wire()` gives the JSON-ready dict the demo shop answers
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Dict, Iterator
+from typing import Any
 
 from pydantic import BaseModel, Extra
 
@@ -25,7 +26,7 @@ class Money(Decimal):
         yield cls.validate
 
     @classmethod
-    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
         field_schema.update(type="string", format="decimal", examples=["49.95"])
 
     @classmethod
@@ -53,7 +54,7 @@ class UtcDateTime(datetime):
         yield cls.validate
 
     @classmethod
-    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
         field_schema.update(type="string", format="date-time", examples=["2024-11-26T09:30:00Z"])
 
     @classmethod
@@ -80,7 +81,7 @@ class IsoDate(date):
         yield cls.validate
 
     @classmethod
-    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
         field_schema.update(type="string", format="date", examples=["2024-11-26"])
 
     @classmethod
@@ -116,6 +117,6 @@ class Record(BaseModel):
         extra = Extra.ignore
         json_encoders = {datetime: datetime_to_wire, Decimal: money_to_wire}
 
-    def to_wire(self, **options: Any) -> Dict[str, Any]:
+    def to_wire(self, **options: Any) -> dict[str, Any]:
         """The record as a JSON-ready dict (money and times as strings); `options` go to pydantic's `json()`."""
         return json.loads(self.json(**options))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Literal, Optional
+from typing import Literal
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, constr, validator
@@ -23,9 +23,9 @@ MAX_CODE_ATTEMPTS = 3
 
 
 class CustomerPatch(BaseModel):
-    email: Optional[str] = None
-    phone: Optional[str] = None
-    address: Optional[AddressIn] = None
+    email: str | None = None
+    phone: str | None = None
+    address: AddressIn | None = None
 
     _email = validator("email", allow_reuse=True)(lambda v: None if v is None else check_email(v))
     _phone = validator("phone", allow_reuse=True)(lambda v: None if v is None else check_phone(v))

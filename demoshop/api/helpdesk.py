@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Literal
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, conlist, constr
@@ -20,7 +20,7 @@ bp = Blueprint("helpdesk", __name__)
 class TranscriptLine(BaseModel):
     sender: Literal["user", "bot", "agent"]
     text: constr(max_length=4000)
-    timestamp: Optional[str] = None
+    timestamp: str | None = None
 
 
 class TicketRequest(BaseModel):
@@ -29,9 +29,9 @@ class TicketRequest(BaseModel):
     subject: constr(strip_whitespace=True, min_length=1, max_length=200)
     summary: constr(strip_whitespace=True, min_length=1, max_length=4000)
     transcript: conlist(TranscriptLine, max_items=500) = []
-    metadata: Dict[str, Any] = {}
-    customer_id: Optional[constr(max_length=16)] = None
-    conversation_id: Optional[constr(max_length=120)] = None
+    metadata: dict[str, Any] = {}
+    customer_id: constr(max_length=16) | None = None
+    conversation_id: constr(max_length=120) | None = None
 
     class Config:
         extra = "forbid"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Optional
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, constr
@@ -34,7 +33,7 @@ class EmptyBody(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: Optional[constr(strip_whitespace=True, max_length=200)] = None
+    reason: constr(strip_whitespace=True, max_length=200) | None = None
 
     class Config:
         extra = "forbid"
@@ -144,9 +143,16 @@ def send_invoice(order_id: str):
             raise conflict("no_invoice", f"Order {order.id} has not been paid, so there is no invoice yet.")
         customer = order.customer
         number = f"INV-{order.placed_at:%Y}-{order.id}"
-        s.add(OutboxMessage(customer_id=customer.id, channel="email", destination=customer.email,
-                            subject=f"Your invoice {number}", body=f"Invoice {number} for order {order.id} (PDF attached).",
-                            created_at=datetime.utcnow()))
+        s.add(
+            OutboxMessage(
+                customer_id=customer.id,
+                channel="email",
+                destination=customer.email,
+                subject=f"Your invoice {number}",
+                body=f"Invoice {number} for order {order.id} (PDF attached).",
+                created_at=datetime.utcnow(),
+            )
+        )
         name, _, domain = customer.email.partition("@")
         return 201, serializers.invoice(order.id, number, f"{name[:1]}***@{domain}")
 
@@ -160,7 +166,7 @@ def _locked_order(s, order_id: str) -> Order:
     return order
 
 
-def _bounded_int(raw: Optional[str], name: str, default: int, low: int, high: int) -> int:
+def _bounded_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw in (None, ""):
         return default
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Optional
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, constr
@@ -21,7 +20,7 @@ bp = Blueprint("payments", __name__)
 
 class RefundRequest(BaseModel):
     order_id: constr(strip_whitespace=True, min_length=1, max_length=12)
-    amount: Optional[str] = None  # omitted: everything still refundable
+    amount: str | None = None  # omitted: everything still refundable
     reason: constr(strip_whitespace=True, min_length=1, max_length=200)
 
     class Config:

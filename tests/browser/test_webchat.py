@@ -35,13 +35,18 @@ REPLY_TIMEOUT_MS = 90_000
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-                    "(or `sudo make system-deps`); the browser tests need a real Chromium", pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
+            "(or `sudo make system-deps`); the browser tests need a real Chromium",
+            pytrace=False,
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the playwright package is missing: run `make install` (it is pinned in requirements-dev.txt)",
-                    pytrace=False)
+        pytest.fail(
+            "the playwright package is missing: run `make install` (it is pinned in requirements-dev.txt)",
+            pytrace=False,
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield chromium
@@ -53,8 +58,12 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("webchat-stack")
     running = start_stack(tmp, env={"CUSTOMER_TOKEN_SECRET": SECRET}, rasa_args=("--cors", "*"))
     port = free_port()
-    widget = Service("webchat", [sys.executable, "-m", "webchat"],
-                     {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": running.rasa_url}, tmp / "webchat.log")
+    widget = Service(
+        "webchat",
+        [sys.executable, "-m", "webchat"],
+        {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": running.rasa_url},
+        tmp / "webchat.log",
+    )
     try:
         widget.wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
     except Exception:
@@ -150,7 +159,9 @@ def reply_to(page, act) -> str:
     page.wait_for_function(
         """([selector, before]) => !document.querySelector('.lc-root').classList.contains('lc-waiting')
              && (document.querySelectorAll(selector).length > before || document.querySelector('.lc-error-row'))""",
-        arg=[BOT, before], timeout=REPLY_TIMEOUT_MS)
+        arg=[BOT, before],
+        timeout=REPLY_TIMEOUT_MS,
+    )
     assert page.locator(".lc-error-row").count() == 0, f"the widget shows an error: {page.inner_text('.lc-log')}"
     return "\n".join(bot_texts(page)[before:])
 
@@ -160,6 +171,7 @@ def type_and_send(page, text: str) -> str:
         page.get_by_label("Your message").focus()
         page.keyboard.type(text)
         page.keyboard.press("Enter")
+
     return reply_to(page, act)
 
 
@@ -207,7 +219,9 @@ def test_a_whole_conversation(page, stack, shop, token):
 
     # verified by the token, the shopper is offered their own orders; pick a shipped one
     assert "Which order is it about?" in question
-    shipped = {o["id"] for o in shop.get("/v1/orders", params={"customer_id": CUSTOMER, "status": "shipped"}).json()["orders"]}
+    shipped = {
+        o["id"] for o in shop.get("/v1/orders", params={"customer_id": CUSTOMER, "status": "shipped"}).json()["orders"]
+    }
     offered = page.locator(BOT).last.locator(".lc-quick")
     titles = offered.all_inner_texts()
     order_id = next(t.split(" ")[0] for t in titles if t.split(" ")[0] in shipped)
@@ -340,12 +354,19 @@ def test_bot_text_is_rendered_safely(browser, stack):
     ctx = browser.new_context()
     tab = ctx.new_page()
     tab.goto(stack.web_url + "/")
-    reply = [{"recipient_id": "x", "text": "<img src=x onerror=\"window.pwned=1\"> **Bold** line\n"
-                                           "second javascript:alert(1) and https://example.com/a?b=1&c=2."},
-             {"recipient_id": "x", "image": "javascript:alert(1)"},
-             {"recipient_id": "x", "text": "Pick one", "buttons": [{"title": "<b>A</b>", "payload": "/affirm"}]}]
-    tab.route(re.compile(r"/webhooks/rest/webhook$"),
-              lambda route: route.fulfill(status=200, content_type="application/json", json=reply))
+    reply = [
+        {
+            "recipient_id": "x",
+            "text": '<img src=x onerror="window.pwned=1"> **Bold** line\n'
+            "second javascript:alert(1) and https://example.com/a?b=1&c=2.",
+        },
+        {"recipient_id": "x", "image": "javascript:alert(1)"},
+        {"recipient_id": "x", "text": "Pick one", "buttons": [{"title": "<b>A</b>", "payload": "/affirm"}]},
+    ]
+    tab.route(
+        re.compile(r"/webhooks/rest/webhook$"),
+        lambda route: route.fulfill(status=200, content_type="application/json", json=reply),
+    )
     tab.get_by_label("Your message").fill("test")
     tab.get_by_label("Your message").press("Enter")
     tab.get_by_role("button", name="<b>A</b>").wait_for()

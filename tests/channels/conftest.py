@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 import jwt
 import pytest
@@ -37,12 +38,14 @@ def private_key() -> rsa.RSAPrivateKey:
 
 
 def pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
-def public_jwk(key: rsa.RSAPrivateKey, kid: str,
-               endorsements: Sequence[str] = ("msteams", "webchat")) -> Dict[str, Any]:
+def public_jwk(
+    key: rsa.RSAPrivateKey, kid: str, endorsements: Sequence[str] = ("msteams", "webchat")
+) -> dict[str, Any]:
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
     return {**jwk, "kid": kid, "use": "sig", "alg": "RS256", "endorsements": list(endorsements)}
 
@@ -55,7 +58,7 @@ class Channels:
     twilio: standins.StandIn
     teams_key: rsa.RSAPrivateKey
     teams_webchat_only_key: rsa.RSAPrivateKey
-    teams_jwks: Dict[str, List[Dict[str, Any]]]  # what the Microsoft stand-in serves at /keys, live
+    teams_jwks: dict[str, list[dict[str, Any]]]  # what the Microsoft stand-in serves at /keys, live
 
     def publish_teams_key(self, key: rsa.RSAPrivateKey, kid: str) -> None:
         """Microsoft rotating a new signing key in: the stand-in's JWKS lists it from now on."""
@@ -68,12 +71,25 @@ class Channels:
     def service_url(self) -> str:
         return f"{self.microsoft.url}/teams/"
 
-    def teams_token(self, *, key: Any = None, kid: str = TEAMS_KID, audience: str = TEAMS_APP_ID,
-                    issuer: str = "https://api.botframework.com", expires_in: int = 3600,
-                    service_url: Any = None) -> str:
+    def teams_token(
+        self,
+        *,
+        key: Any = None,
+        kid: str = TEAMS_KID,
+        audience: str = TEAMS_APP_ID,
+        issuer: str = "https://api.botframework.com",
+        expires_in: int = 3600,
+        service_url: Any = None,
+    ) -> str:
         now = int(time.time())
-        claims = {"iss": issuer, "aud": audience, "nbf": now - 60, "iat": now - 60, "exp": now + expires_in,
-                  "serviceurl": service_url or self.service_url}
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "nbf": now - 60,
+            "iat": now - 60,
+            "exp": now + expires_in,
+            "serviceurl": service_url or self.service_url,
+        }
         return jwt.encode(claims, pem(key or self.teams_key), algorithm="RS256", headers={"kid": kid})
 
 
@@ -81,19 +97,31 @@ class Channels:
 def channels(tmp_path_factory) -> Channels:
     teams_key, webchat_only_key = private_key(), private_key()
     slack, twilio = standins.slack_api(), standins.twilio_api()
-    jwks = {"keys": [public_jwk(teams_key, TEAMS_KID),
-                     public_jwk(webchat_only_key, TEAMS_WEBCHAT_ONLY_KID, endorsements=["webchat"])]}
+    jwks = {
+        "keys": [
+            public_jwk(teams_key, TEAMS_KID),
+            public_jwk(webchat_only_key, TEAMS_WEBCHAT_ONLY_KID, endorsements=["webchat"]),
+        ]
+    }
     microsoft = standins.microsoft(jwks)
     rasa_env = {
-        "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack.url}/api/",
-        "TEAMS_APP_ID": TEAMS_APP_ID, "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
-        "TEAMS_OPENID_METADATA_URL": f"{microsoft.url}/openidconfiguration", "TEAMS_TOKEN_URL": f"{microsoft.url}/token",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_API_URL": f"{slack.url}/api/",
+        "TEAMS_APP_ID": TEAMS_APP_ID,
+        "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
+        "TEAMS_OPENID_METADATA_URL": f"{microsoft.url}/openidconfiguration",
+        "TEAMS_TOKEN_URL": f"{microsoft.url}/token",
         "TEAMS_KEYS_MIN_REFRESH_SECONDS": str(TEAMS_KEYS_MIN_REFRESH_SECONDS),
-        "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WHATSAPP_NUMBER": TWILIO_NUMBER,
-        "TWILIO_WEBHOOK_URL": TWILIO_PUBLIC_URL, "TWILIO_API_URL": twilio.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_WHATSAPP_NUMBER": TWILIO_NUMBER,
+        "TWILIO_WEBHOOK_URL": TWILIO_PUBLIC_URL,
+        "TWILIO_API_URL": twilio.url,
     }
-    stack = start_stack(tmp_path_factory.mktemp("channels"), env={"CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET},
-                        rasa_env=rasa_env)  # the project's own credentials.yml
+    stack = start_stack(
+        tmp_path_factory.mktemp("channels"), env={"CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET}, rasa_env=rasa_env
+    )  # the project's own credentials.yml
     yield Channels(stack, slack, microsoft, twilio, teams_key, webchat_only_key, jwks)
     stack.stop()
     for stand_in in (slack, microsoft, twilio):

@@ -7,9 +7,10 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 
@@ -17,34 +18,35 @@ from urllib.parse import parse_qs, unquote
 class Recorded:
     method: str
     path: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
 
-    def form(self) -> Dict[str, str]:
+    def form(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
 
 
-Answer = Callable[[Recorded], Tuple[int, Any]]
+Answer = Callable[[Recorded], tuple[int, Any]]
 
 
 class StandIn:
     """`routes`: (method, path regex, answer); unmatched requests are recorded and answered 404."""
 
-    def __init__(self, name: str, routes: Sequence[Tuple[str, str, Answer]]):
+    def __init__(self, name: str, routes: Sequence[tuple[str, str, Answer]]):
         self.name = name
         self.routes = [(method, re.compile(pattern), answer) for method, pattern, answer in routes]
-        self.requests: List[Recorded] = []
+        self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                recorded = Recorded(self.command, unquote(self.path), {k.lower(): v for k, v in self.headers.items()},
-                                    body)
+                recorded = Recorded(
+                    self.command, unquote(self.path), {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with stand_in._lock:
                     stand_in.requests.append(recorded)
                 status, payload = 404, {"error": "no such route in the stand-in"}
@@ -73,19 +75,21 @@ class StandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def received(self, match: Callable[[Recorded], bool] = lambda r: True) -> List[Recorded]:
+    def received(self, match: Callable[[Recorded], bool] = lambda r: True) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if match(r)]
 
-    def wait_for(self, match: Callable[[Recorded], bool], count: int = 1, timeout: float = 90.0) -> List[Recorded]:
+    def wait_for(self, match: Callable[[Recorded], bool], count: int = 1, timeout: float = 90.0) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.received(match)
             if len(found) >= count:
                 return found
             time.sleep(0.1)
-        raise AssertionError(f"{self.name} stand-in: {count} matching request(s) not received within {timeout}s; "
-                             f"got {[(r.method, r.path) for r in self.received()]}")
+        raise AssertionError(
+            f"{self.name} stand-in: {count} matching request(s) not received within {timeout}s; "
+            f"got {[(r.method, r.path) for r in self.received()]}"
+        )
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -95,33 +99,48 @@ class StandIn:
 def slack_api() -> StandIn:
     counter = iter(range(1, 10**9))
 
-    def post_message(request: Recorded) -> Tuple[int, Any]:
+    def post_message(request: Recorded) -> tuple[int, Any]:
         body = request.json()
-        return 200, {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}{next(counter)}",
-                     "message": {"text": body.get("text"), "type": "message"}}
+        return 200, {
+            "ok": True,
+            "channel": body.get("channel"),
+            "ts": f"{time.time():.6f}{next(counter)}",
+            "message": {"text": body.get("text"), "type": "message"},
+        }
 
     return StandIn("slack", [("POST", r"/api/chat\.postMessage", post_message)])
 
 
-def microsoft(jwks: Dict[str, Any], issuer: str = "https://api.botframework.com") -> StandIn:
+def microsoft(jwks: dict[str, Any], issuer: str = "https://api.botframework.com") -> StandIn:
     """Bot Framework login (OpenID metadata, JWKS, token endpoint) and a Bot Connector service URL (`/teams/`)."""
-    holder: Dict[str, StandIn] = {}
+    holder: dict[str, StandIn] = {}
 
-    def metadata(_: Recorded) -> Tuple[int, Any]:
+    def metadata(_: Recorded) -> tuple[int, Any]:
         base = holder["self"].url
-        return 200, {"issuer": issuer, "authorization_endpoint": f"{base}/authorize",
-                     "jwks_uri": f"{base}/keys", "id_token_signing_alg_values_supported": ["RS256"],
-                     "token_endpoint_auth_methods_supported": ["private_key_jwt"]}
+        return 200, {
+            "issuer": issuer,
+            "authorization_endpoint": f"{base}/authorize",
+            "jwks_uri": f"{base}/keys",
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        }
 
-    def token(request: Recorded) -> Tuple[int, Any]:
+    def token(request: Recorded) -> tuple[int, Any]:
         if request.form().get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}
-        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                     "access_token": "standin-connector-access-token"}
+        return 200, {
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "access_token": "standin-connector-access-token",
+        }
 
-    routes = [("GET", r"/openidconfiguration", metadata), ("GET", r"/keys", lambda _: (200, jwks)),
-              ("POST", r"/token", token),
-              ("POST", r"/teams/v3/conversations/.+/activities", lambda _: (201, {"id": "1234"}))]
+    routes = [
+        ("GET", r"/openidconfiguration", metadata),
+        ("GET", r"/keys", lambda _: (200, jwks)),
+        ("POST", r"/token", token),
+        ("POST", r"/teams/v3/conversations/.+/activities", lambda _: (201, {"id": "1234"})),
+    ]
     holder["self"] = stand_in = StandIn("microsoft", routes)
     return stand_in
 
@@ -129,10 +148,14 @@ def microsoft(jwks: Dict[str, Any], issuer: str = "https://api.botframework.com"
 def twilio_api() -> StandIn:
     counter = iter(range(1, 10**9))
 
-    def create(request: Recorded) -> Tuple[int, Any]:
+    def create(request: Recorded) -> tuple[int, Any]:
         form = request.form()
-        return 201, {"sid": f"SM{next(counter):032x}", "status": "queued", "to": form.get("To"),
-                     "from": form.get("From"), "body": form.get("Body")}
+        return 201, {
+            "sid": f"SM{next(counter):032x}",
+            "status": "queued",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "body": form.get("Body"),
+        }
 
     return StandIn("twilio", [("POST", r"/2010-04-01/Accounts/AC[0-9a-f]{32}/Messages\.json", create)])
-

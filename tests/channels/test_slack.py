@@ -7,36 +7,80 @@ import hmac
 import json
 import time
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any
 
 import requests
 
 from tests.channels.conftest import SLACK_BOT_USER, SLACK_SECRET, SLACK_TOKEN, Channels, is_greeting
 
 
-def message_event(text: str, *, channel: str, user: str = "U0SHOPPER1", **event_fields: Any) -> Dict[str, Any]:
+def message_event(text: str, *, channel: str, user: str = "U0SHOPPER1", **event_fields: Any) -> dict[str, Any]:
     """A direct message to the app, shaped like Slack's Events API delivery."""
     ts = f"{time.time():.6f}"
-    event = {"client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": user, "ts": ts,
-             "blocks": [{"type": "rich_text", "block_id": "x1", "elements": [
-                 {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}],
-             "team": "T0LARKSPUR", "channel": channel, "event_ts": ts, "channel_type": "im", **event_fields}
-    return {"token": "legacy-verification-token", "team_id": "T0LARKSPUR", "context_team_id": "T0LARKSPUR",
-            "api_app_id": "A0LARKSPUR", "event": event, "type": "event_callback",
-            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": "T0LARKSPUR", "user_id": SLACK_BOT_USER,
-                                "is_bot": True, "is_enterprise_install": False}],
-            "is_ext_shared_channel": False, "event_context": "4-eyJldCI6Im1lc3NhZ2UifQ"}
+    event = {
+        "client_msg_id": str(uuid.uuid4()),
+        "type": "message",
+        "text": text,
+        "user": user,
+        "ts": ts,
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": "x1",
+                "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+            }
+        ],
+        "team": "T0LARKSPUR",
+        "channel": channel,
+        "event_ts": ts,
+        "channel_type": "im",
+        **event_fields,
+    }
+    return {
+        "token": "legacy-verification-token",
+        "team_id": "T0LARKSPUR",
+        "context_team_id": "T0LARKSPUR",
+        "api_app_id": "A0LARKSPUR",
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": "T0LARKSPUR",
+                "user_id": SLACK_BOT_USER,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": "4-eyJldCI6Im1lc3NhZ2UifQ",
+    }
 
 
-def post(channels: Channels, payload: Dict[str, Any], *, secret: str = SLACK_SECRET, timestamp: Optional[int] = None,
-         headers: Optional[Dict[str, str]] = None) -> requests.Response:
+def post(
+    channels: Channels,
+    payload: dict[str, Any],
+    *,
+    secret: str = SLACK_SECRET,
+    timestamp: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     body = json.dumps(payload).encode()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return requests.post(f"{channels.stack.rasa_url}/webhooks/slack/webhook", data=body, timeout=30,
-                         headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-                                  "X-Slack-Signature": signature, **(headers or {})})
+    return requests.post(
+        f"{channels.stack.rasa_url}/webhooks/slack/webhook",
+        data=body,
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+            **(headers or {}),
+        },
+    )
 
 
 def replies_in(channels: Channels, channel: str):
@@ -45,7 +89,8 @@ def replies_in(channels: Channels, channel: str):
 
 def wait_reply(channels: Channels, channel: str, count: int = 1):
     return channels.slack.wait_for(
-        lambda r: r.path == "/api/chat.postMessage" and r.json().get("channel") == channel, count)
+        lambda r: r.path == "/api/chat.postMessage" and r.json().get("channel") == channel, count
+    )
 
 
 def new_channel() -> str:
@@ -62,8 +107,11 @@ def test_hi_gets_the_greeting_in_the_same_dm(channels):
 
 
 def test_url_verification_is_answered_when_signed(channels):
-    payload = {"token": "legacy-verification-token", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-               "type": "url_verification"}
+    payload = {
+        "token": "legacy-verification-token",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "type": "url_verification",
+    }
     answer = post(channels, payload)
     assert answer.status_code == 200 and answer.json() == payload["challenge"]
     assert post(channels, payload, secret="not-the-secret").status_code == 401
@@ -75,8 +123,9 @@ def test_bad_and_stale_signatures_are_refused_and_nothing_is_sent(channels):
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_signature"
     stale = post(channels, message_event("hi", channel=channel), timestamp=int(time.time()) - 6 * 60)
     assert stale.status_code == 401
-    unsigned = requests.post(f"{channels.stack.rasa_url}/webhooks/slack/webhook", json=message_event("hi", channel=channel),
-                             timeout=30)
+    unsigned = requests.post(
+        f"{channels.stack.rasa_url}/webhooks/slack/webhook", json=message_event("hi", channel=channel), timeout=30
+    )
     assert unsigned.status_code == 401
     # a correctly signed message afterwards is answered, and is the only thing ever sent to this DM
     assert post(channels, message_event("hello", channel=channel)).status_code == 200

@@ -5,32 +5,56 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any
 
 import pytest
 import requests
 
-from tests.channels.conftest import (TEAMS_APP_ID, TEAMS_APP_PASSWORD, TEAMS_KEYS_MIN_REFRESH_SECONDS, TEAMS_KID,
-                                     TEAMS_WEBCHAT_ONLY_KID, Channels, is_greeting, private_key)
+from tests.channels.conftest import (
+    TEAMS_APP_ID,
+    TEAMS_APP_PASSWORD,
+    TEAMS_KEYS_MIN_REFRESH_SECONDS,
+    TEAMS_KID,
+    TEAMS_WEBCHAT_ONLY_KID,
+    Channels,
+    is_greeting,
+    private_key,
+)
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
-def activity(channels: Channels, text: str, conversation: str, **fields: Any) -> Dict[str, Any]:
+def activity(channels: Channels, text: str, conversation: str, **fields: Any) -> dict[str, Any]:
     """A personal-chat message activity as the Bot Connector delivers it from Teams."""
-    return {"text": text, "textFormat": "plain", "type": "message", "timestamp": "2024-06-11T10:15:42.1234567Z",
-            "localTimestamp": "2024-06-11T12:15:42.1234567+02:00", "id": f"1718100942{uuid.uuid4().int % 10**6}",
-            "channelId": "msteams", "serviceUrl": channels.service_url,
-            "from": {"id": "29:1ShopperAADxyz", "name": "Anna Bakker", "aadObjectId": str(uuid.uuid4())},
-            "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": conversation},
-            "recipient": {"id": f"28:{TEAMS_APP_ID}", "name": "Larkspur support"},
-            "entities": [{"locale": "en-US", "country": "NL", "platform": "Web", "timezone": "Europe/Amsterdam",
-                          "type": "clientInfo"}],
-            "channelData": {"tenant": {"id": TENANT}}, "locale": "en-US", "localTimezone": "Europe/Amsterdam",
-            **fields}
+    return {
+        "text": text,
+        "textFormat": "plain",
+        "type": "message",
+        "timestamp": "2024-06-11T10:15:42.1234567Z",
+        "localTimestamp": "2024-06-11T12:15:42.1234567+02:00",
+        "id": f"1718100942{uuid.uuid4().int % 10**6}",
+        "channelId": "msteams",
+        "serviceUrl": channels.service_url,
+        "from": {"id": "29:1ShopperAADxyz", "name": "Anna Bakker", "aadObjectId": str(uuid.uuid4())},
+        "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": conversation},
+        "recipient": {"id": f"28:{TEAMS_APP_ID}", "name": "Larkspur support"},
+        "entities": [
+            {
+                "locale": "en-US",
+                "country": "NL",
+                "platform": "Web",
+                "timezone": "Europe/Amsterdam",
+                "type": "clientInfo",
+            }
+        ],
+        "channelData": {"tenant": {"id": TENANT}},
+        "locale": "en-US",
+        "localTimezone": "Europe/Amsterdam",
+        **fields,
+    }
 
 
-def post(channels: Channels, body: Dict[str, Any], token: Optional[str]) -> requests.Response:
+def post(channels: Channels, body: dict[str, Any], token: str | None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.post(f"{channels.stack.rasa_url}/webhooks/teams/webhook", json=body, headers=headers, timeout=60)
 

@@ -15,7 +15,9 @@ from tests.support.processes import REPO
 from tests.support.stack import start_stack
 
 SECRET = "e2e-customer-token-secret-0123456789"
-WELCOME_VARIANTS = {v["text"] for v in yaml.safe_load((REPO / "domain.yml").read_text())["responses"]["utter_you_are_welcome"]}
+WELCOME_VARIANTS = {
+    v["text"] for v in yaml.safe_load((REPO / "domain.yml").read_text())["responses"]["utter_you_are_welcome"]
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_asking_for_a_person_opens_a_ticket_and_pauses_the_bot(stack, shop):
     ticket_id = re.search(r"ticket #(\d+)", reply).group(1)
     ticket = shop.get(f"/v1/tickets/{ticket_id}").json()
     assert ticket["conversation_id"] == sender and ticket["metadata"]["reason"] == "customer_request"
-    assert [line["text"] for line in ticket["transcript"]][0] == "hi"
+    assert ticket["transcript"][0]["text"] == "hi"
     assert stack.say(sender, "hello? anyone?") == []  # paused: a person takes over
 
 
@@ -94,3 +96,19 @@ def test_off_topic_twice_offers_a_person(stack):
     assert "not something I can help with" in first or "say it another way" in first
     second = stack.say(sender, "can you recommend a good pizza place near me")
     assert "pass you to a person" in said(second) and second[-1]["buttons"]
+
+
+def test_a_shopper_whose_email_has_an_accent_can_verify(stack, shop):
+    """An address such as emma.garcía@example.com used to reach the form as a@example.com: she could never verify."""
+    customer = next(
+        c
+        for c in (shop.get(f"/v1/customers/C{number}").json() for number in range(1001, 1101))
+        if not c["email"].isascii()
+    )
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    assert "email address on your Larkspur account" in said(stack.say(sender, "where is my order?"))
+    second = said(stack.say(sender, f"it's {customer['email']}"))
+    assert customer["email"] in second and "6-digit code" in second
+    message = shop.get("/v1/outbox", params={"customer_id": customer["id"]}).json()["messages"][0]
+    code = re.search(r"\d{6}", message["body"]).group(0)
+    assert "you're verified" in said(stack.say(sender, code))

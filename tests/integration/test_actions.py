@@ -21,8 +21,12 @@ from tests.conftest import ShopApi
 from tests.support.conversation import entity, make_tracker, render, run, slot_events, texts, user_event
 from tests.support.processes import start_demoshop
 
-ENV = {"DEMOSHOP_API_KEY": "test-key", "BACKEND_MAX_ATTEMPTS": "2", "BACKEND_BACKOFF_INITIAL": "0.01",
-       "BACKEND_CONNECT_TIMEOUT": "0.5"}
+ENV = {
+    "DEMOSHOP_API_KEY": "test-key",
+    "BACKEND_MAX_ATTEMPTS": "2",
+    "BACKEND_BACKOFF_INITIAL": "0.01",
+    "BACKEND_CONNECT_TIMEOUT": "0.5",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +53,13 @@ def verified(customer_id: str, **slots):
 
 def confirm(proposal_events, tracker):
     """Answer yes to a proposal, in the same conversation."""
-    return make_tracker("yes please", "affirm", sender_id=tracker.sender_id,
-                        slots={**tracker.slots, **slot_events(proposal_events)})
+    return make_tracker(
+        "yes please", "affirm", sender_id=tracker.sender_id, slots={**tracker.slots, **slot_events(proposal_events)}
+    )
 
 
 # --- order status ------------------------------------------------------------------------------------
+
 
 def test_order_status_of_a_shipped_order_gives_carrier_tracking_and_eta(api):
     order = api.get("/v1/orders/10002").json()
@@ -78,6 +84,7 @@ def test_nothing_is_revealed_to_an_unverified_shopper(api):
 
 
 # --- refund status -----------------------------------------------------------------------------------
+
 
 def test_an_issued_refund_is_told_with_its_real_amount_method_and_dates(api):
     record = api.get("/v1/payments", params={"order_id": "10001"}).json()
@@ -106,6 +113,7 @@ def test_no_refund_yet_on_a_delivered_order_says_until_when_one_can_be_asked(api
 
 # --- refund requests ---------------------------------------------------------------------------------
 
+
 def test_an_eligible_refund_is_proposed_then_created_once(api):
     tracker = make_tracker(slots=verified("C1001", order_id="10003"))
     messages, events = run(ActionRequestRefund(), tracker)
@@ -126,12 +134,15 @@ def test_an_eligible_refund_is_proposed_then_created_once(api):
     assert slot_events(done_events)["pending"] is None
 
 
-@pytest.mark.parametrize("customer_id,order_id,expected", [
-    ("C1001", "10002", "still on its way"),
-    ("C1003", "10007", "cancel it"),
-    ("C1005", "10010", "refunded automatically"),
-    ("C1004", "10008", "hasn't been paid"),
-])
+@pytest.mark.parametrize(
+    "customer_id,order_id,expected",
+    [
+        ("C1001", "10002", "still on its way"),
+        ("C1003", "10007", "cancel it"),
+        ("C1005", "10010", "refunded automatically"),
+        ("C1004", "10008", "hasn't been paid"),
+    ],
+)
 def test_refusals_explain_the_policy(api, customer_id, order_id, expected):
     messages, events = run(ActionRequestRefund(), make_tracker(slots=verified(customer_id, order_id=order_id)))
     assert expected in texts(messages)
@@ -145,6 +156,7 @@ def test_a_refund_after_the_window_is_refused_and_a_person_offered(api):
 
 
 # --- cancel and re-address -----------------------------------------------------------------------------
+
 
 def test_a_hesitant_yes_changes_nothing_and_asks_again(api):
     tracker = make_tracker(slots=verified("C1003", order_id="10007"))
@@ -193,6 +205,7 @@ def test_shipped_orders_cannot_be_cancelled_or_readdressed(api):
 
 # --- payments and invoices -----------------------------------------------------------------------------
 
+
 def test_a_double_charge_is_explained_and_a_person_offered(api):
     messages, events = run(ActionPaymentIssue(), make_tracker(slots=verified("C1004", order_id="10009")))
     order = api.get("/v1/orders/10009").json()
@@ -218,6 +231,7 @@ def test_invoices_are_emailed_for_paid_orders_only(api):
 
 # --- account -------------------------------------------------------------------------------------------
 
+
 def test_a_new_phone_number_is_confirmed_then_written_to_the_crm(api):
     tracker = make_tracker(slots=verified("C1020", new_contact="+31 6 5555 0101"))  # stored as E.164
     messages, events = run(ActionUpdateAccount(), tracker)
@@ -238,6 +252,7 @@ def test_an_email_of_another_customer_is_refused(api):
 
 # --- handoff -------------------------------------------------------------------------------------------
 
+
 def test_handoff_creates_a_ticket_with_the_whole_context_and_pauses(api):
     history = [
         user_event("where is my refund?", "check_refund_status"),
@@ -245,9 +260,14 @@ def test_handoff_creates_a_ticket_with_the_whole_context_and_pauses(api):
         user_event("482913", "inform", [entity("verification_code", "482913", "482913")]),
         {"event": "bot", "text": "A refund of €10 failed.", "timestamp": 3.0},
     ]
-    tracker = make_tracker("yes", "affirm", history=history,
-                           slots=verified("C1003", order_id="10006", goal="refund_status", pending="handoff",
-                                          handoff_reason="refund_failed"))
+    tracker = make_tracker(
+        "yes",
+        "affirm",
+        history=history,
+        slots=verified(
+            "C1003", order_id="10006", goal="refund_status", pending="handoff", handoff_reason="refund_failed"
+        ),
+    )
     messages, events = run(ActionHandoff(), tracker)
     ticket_id = slot_events(events)["handoff_ticket"]
     assert f"#{ticket_id}" in texts(messages) and "won't need to repeat" in texts(messages)
@@ -276,6 +296,7 @@ def test_a_person_on_request_goes_to_the_queue_of_the_topic(api):
 
 # --- a backend that is down ------------------------------------------------------------------------
 
+
 def test_a_stopped_backend_gives_a_clear_message_and_an_offer_not_a_crash(tmp_path):
     service, base = start_demoshop(tmp_path)
     service.stop()
@@ -289,6 +310,7 @@ def test_a_stopped_backend_gives_a_clear_message_and_an_offer_not_a_crash(tmp_pa
 
 
 # --- fallback, corrections, choosing an order ----------------------------------------------------------
+
 
 def test_fallback_asks_to_rephrase_then_offers_a_person():
     first = make_tracker("blorp", "nlu_fallback")
@@ -317,8 +339,12 @@ def test_a_corrected_order_number_reruns_the_request(api):
     mine = [o["id"] for o in api.get("/v1/orders", params={"customer_id": "C1001"}).json()["orders"]]
     wrong, right = mine[0], mine[1]
     text = f"no, it's {right}"
-    tracker = make_tracker(text, "inform", entities=[entity("order_id", right, text)],
-                           slots=verified("C1001", goal="order_status", order_id=wrong))
+    tracker = make_tracker(
+        text,
+        "inform",
+        entities=[entity("order_id", right, text)],
+        slots=verified("C1001", goal="order_status", order_id=wrong),
+    )
     messages, events = run(ActionCorrectOrder(), tracker)
     assert slot_events(events)["order_id"] == right
     # The order-status answer for the corrected number comes in the same turn, with no follow-up action.

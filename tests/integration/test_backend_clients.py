@@ -32,9 +32,18 @@ from tests.support.processes import free_port, start_demoshop
 
 
 def settings(system: str, base: str, **overrides) -> SystemSettings:
-    values = dict(system=system, base_url=base, api_key="test-key", connect_timeout=0.5, read_timeout=2.0,
-                  max_attempts=3, backoff_initial=0.01, backoff_max=0.05, breaker_fail_max=5,
-                  breaker_reset_seconds=30.0)
+    values = dict(
+        system=system,
+        base_url=base,
+        api_key="test-key",
+        connect_timeout=0.5,
+        read_timeout=2.0,
+        max_attempts=3,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        breaker_fail_max=5,
+        breaker_reset_seconds=30.0,
+    )
     values.update(overrides)
     return SystemSettings(**values)
 
@@ -65,6 +74,7 @@ def payments(shop_url):
 
 
 # --- typed answers -----------------------------------------------------------------------------------
+
 
 def test_orders_come_back_as_typed_records(orders):
     order = orders.get_order("10002")
@@ -112,6 +122,7 @@ def test_ids_cannot_escape_their_path_segment(orders):
 
 # --- idempotent mutations ------------------------------------------------------------------------
 
+
 def test_a_refund_repeated_with_its_key_is_created_once(payments):
     key = uuid.uuid4().hex
     before = len(payments.payments_for_order("10011").refunds)
@@ -135,10 +146,15 @@ def test_cancel_and_readdress_before_shipping(orders):
 
 def test_a_handoff_ticket_round_trips(shop_url):
     helpdesk = client(HelpdeskClient, shop_url)
-    new = NewTicket(queue="payments", subject="Charged twice for 10009", summary="Two charges of 109.00 EUR.",
-                    transcript=[TranscriptLine(sender="user", text="you charged me twice")],
-                    metadata={"order_id": "10009"},
-                    customer_id="C1004", conversation_id="conv-clients")
+    new = NewTicket(
+        queue="payments",
+        subject="Charged twice for 10009",
+        summary="Two charges of 109.00 EUR.",
+        transcript=[TranscriptLine(sender="user", text="you charged me twice")],
+        metadata={"order_id": "10009"},
+        customer_id="C1004",
+        conversation_id="conv-clients",
+    )
     ticket = helpdesk.create_ticket(new, idempotency_key=uuid.uuid4().hex)
     assert ticket.id > 0 and ticket.queue == "payments"
     helpdesk.add_message(ticket.id, "agent", "Refunding the duplicate now.", idempotency_key=uuid.uuid4().hex)
@@ -149,6 +165,7 @@ def test_a_handoff_ticket_round_trips(shop_url):
 
 # --- observability -----------------------------------------------------------------------------------
 
+
 def test_each_call_is_measured_logged_and_carries_the_request_id(orders, caplog, tmp_path_factory):
     ok_before = sample("assistant_backend_request_seconds_count", system="orders", operation="get_order", outcome="ok")
     nf_before = sample("assistant_backend_errors_total", system="orders", outcome="not_found")
@@ -156,11 +173,16 @@ def test_each_call_is_measured_logged_and_carries_the_request_id(orders, caplog,
         orders.get_order("10003")
         with pytest.raises(NotFound):
             orders.get_order("99998")
-    assert sample("assistant_backend_request_seconds_count", system="orders", operation="get_order", outcome="ok") == ok_before + 1
+    assert (
+        sample("assistant_backend_request_seconds_count", system="orders", operation="get_order", outcome="ok")
+        == ok_before + 1
+    )
     assert sample("assistant_backend_errors_total", system="orders", outcome="not_found") == nf_before + 1
     lines = [r for r in caplog.records if r.getMessage() == "backend call"][-2:]
-    assert [(r.outcome, r.request_id, r.system) for r in lines] == [("ok", "conv42-turn7", "orders"),
-                                                                    ("not_found", "conv42-turn7", "orders")]
+    assert [(r.outcome, r.request_id, r.system) for r in lines] == [
+        ("ok", "conv42-turn7", "orders"),
+        ("not_found", "conv42-turn7", "orders"),
+    ]
     assert all(r.duration_ms >= 0 and r.attempts == 1 for r in lines)
 
 
@@ -175,6 +197,7 @@ def test_the_demo_shop_logs_the_forwarded_request_id(tmp_path):
 
 
 # --- failure modes -----------------------------------------------------------------------------------
+
 
 def test_a_stopped_service_is_retried_then_the_breaker_opens_and_fails_fast_then_recovers(tmp_path):
     port = free_port()
@@ -224,7 +247,7 @@ def test_a_slow_service_hits_the_read_timeout(tmp_path):
 class _Nonsense(BaseHTTPRequestHandler):
     calls = 0
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         type(self).calls += 1
         if self.path.startswith("/v1/orders/500"):
             self.send_response(503)
@@ -278,10 +301,19 @@ def test_nonsense_answers_are_unavailable_and_5xx_is_retried_only_when_safe(nons
 
 
 def test_settings_come_from_the_environment():
-    env = {"ORDERS_BASE_URL": "https://orders.shop.example/", "ORDERS_API_KEY": "s3cret",
-           "BACKEND_READ_TIMEOUT": "7.5", "BACKEND_BREAKER_FAIL_MAX": "9"}
+    env = {
+        "ORDERS_BASE_URL": "https://orders.shop.example/",
+        "ORDERS_API_KEY": "s3cret",
+        "BACKEND_READ_TIMEOUT": "7.5",
+        "BACKEND_BREAKER_FAIL_MAX": "9",
+    }
     s = SystemSettings.from_env("orders", env)
-    assert (s.base_url, s.api_key, s.read_timeout, s.breaker_fail_max) == ("https://orders.shop.example", "s3cret", 7.5, 9)
+    assert (s.base_url, s.api_key, s.read_timeout, s.breaker_fail_max) == (
+        "https://orders.shop.example",
+        "s3cret",
+        7.5,
+        9,
+    )
     defaults = SystemSettings.from_env("crm", {})
     assert defaults.base_url == "http://127.0.0.1:8081" and defaults.api_key == "demoshop-dev-key"
     with pytest.raises(ValueError):

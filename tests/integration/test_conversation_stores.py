@@ -27,8 +27,15 @@ def redis_port(tmp_path_factory):
 
 
 def pg_store(postgres, cls=CachingSQLTrackerStore):
-    return cls(domain=DOMAIN, dialect="postgresql", host="127.0.0.1", port=postgres.port, db="assistant",
-               username="postgres", password="")
+    return cls(
+        domain=DOMAIN,
+        dialect="postgresql",
+        host="127.0.0.1",
+        port=postgres.port,
+        db="assistant",
+        username="postgres",
+        password="",
+    )
 
 
 def test_replicas_on_postgresql_see_what_rasa_would_build(postgres):
@@ -56,10 +63,17 @@ def ours(port):
 
 def test_the_production_endpoints_build_both_stores_from_the_environment(monkeypatch, postgres, redis_port):
     """docker/endpoints.production.yml, read by Rasa as `rasa run --endpoints` reads it, on the real servers."""
-    for name, value in {"ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "TRACKER_DB_HOST": "127.0.0.1",
-                        "TRACKER_DB_PORT": str(postgres.port), "TRACKER_DB_NAME": "assistant",
-                        "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
-                        "REDIS_PORT": str(redis_port), "REDIS_PASSWORD": ""}.items():
+    for name, value in {
+        "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
+        "TRACKER_DB_HOST": "127.0.0.1",
+        "TRACKER_DB_PORT": str(postgres.port),
+        "TRACKER_DB_NAME": "assistant",
+        "TRACKER_DB_USER": "postgres",
+        "TRACKER_DB_PASSWORD": "",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis_port),
+        "REDIS_PASSWORD": "",
+    }.items():
         monkeypatch.setenv(name, value)
     config = AvailableEndpoints.read_endpoints(str(REPO / "docker" / "endpoints.production.yml"))
     tracker_store = TrackerStore.create(config.tracker_store, DOMAIN)
@@ -99,8 +113,9 @@ def test_turns_of_one_conversation_run_one_at_a_time_in_order(redis_port):
 
     async def scenario():
         # Rasa's own store in the middle: a rolling update has both kinds of replica on one Redis.
-        await asyncio.gather(turn(ours(redis_port), "a", 0.05), turn(theirs(redis_port), "b", 0.03),
-                             turn(ours(redis_port), "c", 0.01))
+        await asyncio.gather(
+            turn(ours(redis_port), "a", 0.05), turn(theirs(redis_port), "b", 0.03), turn(ours(redis_port), "c", 0.01)
+        )
 
     run(scenario())
     assert log == ["a in", "a out", "b in", "b out", "c in", "c out"]

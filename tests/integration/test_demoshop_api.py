@@ -23,6 +23,7 @@ def assert_error(response, status: int, code: str) -> dict:
 
 # --- health and auth -------------------------------------------------------------------------------
 
+
 def test_health_needs_no_key_and_reports_the_database(shop):
     body = requests.get(shop.base + "/health", timeout=5).json()
     assert body["status"] == "ok" and body["database"] == "ok"
@@ -42,6 +43,7 @@ def test_the_request_id_is_echoed_for_tracing(shop):
 
 
 # --- reads -------------------------------------------------------------------------------------------
+
 
 def test_unknown_records_are_404_with_a_json_error(shop):
     assert_error(shop.get("/v1/orders/99999"), 404, "order_not_found")
@@ -84,11 +86,14 @@ def test_customers_are_found_by_email_case_insensitively(shop):
 def test_payments_list_charges_and_refunds_with_totals(shop):
     record = shop.get("/v1/payments", params={"order_id": "10001"}).json()
     assert record["charges"] and record["refunds"]
-    assert Decimal(record["captured"]) == sum(Decimal(c["amount"]) for c in record["charges"] if c["status"] == "succeeded")
+    assert Decimal(record["captured"]) == sum(
+        Decimal(c["amount"]) for c in record["charges"] if c["status"] == "succeeded"
+    )
     assert_error(shop.get("/v1/payments"), 400, "missing_filter")
 
 
 # --- bad input ---------------------------------------------------------------------------------------
+
 
 def test_bad_bodies_get_400_or_422_and_never_crash(shop):
     order = shop.find_order("paid")
@@ -96,20 +101,27 @@ def test_bad_bodies_get_400_or_422_and_never_crash(shop):
     raw = shop.http.put(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=5)
     assert_error(raw, 400, "invalid_json")
     assert_error(shop.put(f"/v1/orders/{order['id']}/shipping-address", json=[1, 2]), 400, "invalid_json")
-    body = assert_error(shop.put(f"/v1/orders/{order['id']}/shipping-address", json={"line1": "x"}), 422,
-                        "validation_failed")
+    body = assert_error(
+        shop.put(f"/v1/orders/{order['id']}/shipping-address", json={"line1": "x"}), 422, "validation_failed"
+    )
     assert {d["field"] for d in body["error"]["details"]} >= {"city", "postcode", "country"}
-    assert_error(shop.post("/v1/tickets", json={"queue": "nowhere", "subject": "s", "summary": "s"}), 422,
-                 "validation_failed")
-    assert_error(shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x", "amount": "-5"}), 422,
-                 "invalid_amount")
-    assert_error(shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x", "amount": "1.234"}), 422,
-                 "invalid_amount")
+    assert_error(
+        shop.post("/v1/tickets", json={"queue": "nowhere", "subject": "s", "summary": "s"}), 422, "validation_failed"
+    )
+    assert_error(
+        shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x", "amount": "-5"}), 422, "invalid_amount"
+    )
+    assert_error(
+        shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x", "amount": "1.234"}),
+        422,
+        "invalid_amount",
+    )
     assert_error(shop.post("/v1/orders/10001/cancel", json={"reason": "x", "extra": 1}), 422, "validation_failed")
     assert shop.get("/v1/orders/" + order["id"]).json()["shipping_address"] == order["shipping_address"]
 
 
 # --- cancellation and address changes ------------------------------------------------------------
+
 
 def test_a_paid_order_cancels_and_starts_a_full_refund(shop):
     order = shop.find_order("paid", lambda o: True)
@@ -135,18 +147,25 @@ def test_a_shipped_order_cannot_be_cancelled_or_readdressed_and_stays_unchanged(
 
 def test_the_address_of_an_unshipped_order_changes_and_unsupported_countries_are_refused(shop):
     order = shop.find_order("pending")
-    new = {"name": "Sam Visser", "line1": "Prinsengracht 263", "city": "Amsterdam", "postcode": "1016 GV",
-           "country": "nl"}
+    new = {
+        "name": "Sam Visser",
+        "line1": "Prinsengracht 263",
+        "city": "Amsterdam",
+        "postcode": "1016 GV",
+        "country": "nl",
+    }
     response = shop.put(f"/v1/orders/{order['id']}/shipping-address", json=new, key=key())
     assert response.status_code == 200, response.text
     assert response.json()["shipping_address"]["line1"] == "Prinsengracht 263"
     assert response.json()["shipping_address"]["country"] == "NL"
-    body = assert_error(shop.put(f"/v1/orders/{order['id']}/shipping-address", json={**new, "country": "US"}), 422,
-                        "validation_failed")
+    body = assert_error(
+        shop.put(f"/v1/orders/{order['id']}/shipping-address", json={**new, "country": "US"}), 422, "validation_failed"
+    )
     assert "ship" in body["error"]["details"][0]["message"]
 
 
 # --- idempotency -------------------------------------------------------------------------------------
+
 
 def test_the_same_idempotency_key_cancels_once_and_replays_the_answer(shop):
     order = shop.find_order("paid")
@@ -184,19 +203,22 @@ def test_concurrent_retries_with_one_key_create_one_refund(shop):
 
 # --- refunds -----------------------------------------------------------------------------------------
 
+
 def test_refunds_never_exceed_what_was_paid(shop):
     order = shop.find_order("delivered", lambda o: Decimal(o["total"]) > 20)
     record = shop.get("/v1/payments", params={"order_id": order["id"]}).json()
     room = Decimal(record["captured"]) - sum(Decimal(r["amount"]) for r in record["refunds"] if r["status"] != "failed")
-    too_much = shop.post("/v1/refunds", json={"order_id": order["id"], "amount": str(room + Decimal("0.01")),
-                                               "reason": "x"}, key=key())
+    too_much = shop.post(
+        "/v1/refunds", json={"order_id": order["id"], "amount": str(room + Decimal("0.01")), "reason": "x"}, key=key()
+    )
     assert_error(too_much, 409, "amount_exceeds_refundable")
     part = shop.post("/v1/refunds", json={"order_id": order["id"], "amount": "3.50", "reason": "scuffed"}, key=key())
     assert part.status_code == 201 and part.json()["status"] == "pending" and part.json()["amount"] == "3.50"
     rest = shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "returned"}, key=key())
     assert rest.status_code == 201 and Decimal(rest.json()["amount"]) == room - Decimal("3.50")
-    assert_error(shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x"}, key=key()), 409,
-                 "already_refunded")
+    assert_error(
+        shop.post("/v1/refunds", json={"order_id": order["id"], "reason": "x"}, key=key()), 409, "already_refunded"
+    )
     fetched = shop.get(f"/v1/refunds/{part.json()['id']}").json()
     assert fetched["order_id"] == order["id"] and fetched["amount"] == "3.50"
 
@@ -208,6 +230,7 @@ def test_an_unpaid_order_has_nothing_to_refund(shop):
 
 
 # --- CRM ---------------------------------------------------------------------------------------------
+
 
 def test_contact_details_update_with_validation_and_uniqueness(shop):
     response = shop.patch("/v1/customers/C1040", json={"phone": "+31 6 1111 2222"}, key=key())
@@ -228,28 +251,44 @@ def test_a_one_time_code_verifies_and_three_wrong_codes_lock_it(shop):
     assert "***@" in ver["destination"]
     code = _latest_code(shop, "C1002")
     wrong = "000000" if code != "000000" else "111111"
-    first = shop.post("/v1/customers/C1002/verification/check", json={"verification_id": ver["verification_id"],
-                                                                       "code": wrong}).json()
+    first = shop.post(
+        "/v1/customers/C1002/verification/check", json={"verification_id": ver["verification_id"], "code": wrong}
+    ).json()
     assert first == {**first, "verified": False, "status": "invalid", "attempts_left": 2}
-    good = shop.post("/v1/customers/C1002/verification/check",
-                     json={"verification_id": ver["verification_id"], "code": code}).json()
+    good = shop.post(
+        "/v1/customers/C1002/verification/check", json={"verification_id": ver["verification_id"], "code": code}
+    ).json()
     assert good["verified"] is True and good["status"] == "verified"
 
     again = shop.post("/v1/customers/C1002/verification", json={"channel": "sms"}).json()
     code = _latest_code(shop, "C1002")
     wrong = "000000" if code != "000000" else "111111"
-    results = [shop.post("/v1/customers/C1002/verification/check",
-                         json={"verification_id": again["verification_id"], "code": wrong}).json() for _ in range(3)]
+    results = [
+        shop.post(
+            "/v1/customers/C1002/verification/check", json={"verification_id": again["verification_id"], "code": wrong}
+        ).json()
+        for _ in range(3)
+    ]
     assert [r["status"] for r in results] == ["invalid", "invalid", "locked"]
-    late = shop.post("/v1/customers/C1002/verification/check",
-                     json={"verification_id": again["verification_id"], "code": code}).json()
+    late = shop.post(
+        "/v1/customers/C1002/verification/check", json={"verification_id": again["verification_id"], "code": code}
+    ).json()
     assert late["verified"] is False and late["status"] == "locked"
-    assert_error(shop.post("/v1/customers/C1003/verification/check",
-                           json={"verification_id": again["verification_id"], "code": code}), 404,
-                 "verification_not_found")
-    assert_error(shop.post("/v1/customers/C1002/verification/check",
-                           json={"verification_id": again["verification_id"], "code": "12ab56"}), 422,
-                 "validation_failed")
+    assert_error(
+        shop.post(
+            "/v1/customers/C1003/verification/check", json={"verification_id": again["verification_id"], "code": code}
+        ),
+        404,
+        "verification_not_found",
+    )
+    assert_error(
+        shop.post(
+            "/v1/customers/C1002/verification/check",
+            json={"verification_id": again["verification_id"], "code": "12ab56"},
+        ),
+        422,
+        "validation_failed",
+    )
 
 
 def _latest_code(shop, customer_id: str) -> str:
@@ -259,13 +298,17 @@ def _latest_code(shop, customer_id: str) -> str:
 
 # --- helpdesk ----------------------------------------------------------------------------------------
 
+
 def test_tickets_carry_the_handoff_and_take_messages(shop):
     ticket = {
-        "queue": "refunds", "priority": "high", "subject": "Refund failed for order 10006",
+        "queue": "refunds",
+        "priority": "high",
+        "subject": "Refund failed for order 10006",
         "summary": "Shopper asks where the refund is; the refund failed (card account closed).",
         "transcript": [{"sender": "user", "text": "where is my refund?"}, {"sender": "bot", "text": "Let me check."}],
         "metadata": {"order_id": "10006", "reason": "refund_failed", "intents": ["check_refund_status"]},
-        "customer_id": "C1003", "conversation_id": "conv-abc",
+        "customer_id": "C1003",
+        "conversation_id": "conv-abc",
     }
     k = key()
     created = shop.post("/v1/tickets", json=ticket, key=k)
@@ -280,4 +323,6 @@ def test_tickets_carry_the_handoff_and_take_messages(shop):
     assert [m["body"] for m in full["messages"]] == ["Hi, I'm on it."]
     listed = shop.get("/v1/tickets", params={"conversation_id": "conv-abc"}).json()["tickets"]
     assert [t["id"] for t in listed] == [tid]
-    assert_error(shop.post("/v1/tickets/999999/messages", json={"author": "agent", "body": "x"}), 404, "ticket_not_found")
+    assert_error(
+        shop.post("/v1/tickets/999999/messages", json={"author": "agent", "body": "x"}), 404, "ticket_not_found"
+    )

@@ -22,28 +22,51 @@ pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="needs a trained mode
 
 
 def launcher(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("make-run")
-    ports = {name: free_port() for name in ("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT",
-                                            "ACTIONS_METRICS_PORT")}
+    ports = {
+        name: free_port()
+        for name in ("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ACTIONS_METRICS_PORT")
+    }
     endpoints = tmp / "endpoints.yml"
     # The action URL names the default port on purpose: the launcher must move it to ACTIONS_PORT.
     endpoints.write_text(
         'action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\n'
-        f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
-        'lock_store:\n  type: in_memory\n'
-        f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{tmp}/events.sqlite"\n')
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "RASA_ENDPOINTS": str(endpoints),
-           "DEMOSHOP_DATABASE_URL": f"sqlite:///{tmp}/shop.sqlite", "RASA_TELEMETRY_ENABLED": "false"}
+        "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
+        f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
+        "lock_store:\n  type: in_memory\n"
+        f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{tmp}/events.sqlite"\n'
+    )
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "RASA_ENDPOINTS": str(endpoints),
+        "DEMOSHOP_DATABASE_URL": f"sqlite:///{tmp}/shop.sqlite",
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
     paths = ["--state-file", str(tmp / "run" / "stack.json"), "--log-dir", str(tmp / "logs")]
-    out = open(tmp / "launcher.out", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "launcher", "run", *paths], cwd=REPO, env=env,
-                            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = open(tmp / "launcher.out", "w+")  # noqa: SIM115  (the launcher writes to it for the whole test)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "run", *paths],
+        cwd=REPO,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 400
     while "Chat with the assistant" not in (tmp / "launcher.out").read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -73,20 +96,30 @@ def test_the_widget_and_a_conversation_answer(running):
     assert f"http://127.0.0.1:{ports['RASA_PORT']}" in config
     # The widget is served from another origin: Rasa must allow it (CORS), and only it.
     origin = f"http://127.0.0.1:{ports['WEBCHAT_PORT']}"
-    reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
-                          json={"sender": "make-run-test", "message": "hi"}, headers={"Origin": origin}, timeout=60)
+    reply = requests.post(
+        f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+        json={"sender": "make-run-test", "message": "hi"},
+        headers={"Origin": origin},
+        timeout=60,
+    )
     assert reply.status_code == 200 and reply.json(), reply.text
     assert reply.headers.get("Access-Control-Allow-Origin") == origin
     # The action server moved to ACTIONS_PORT although the endpoints file names 5055.
-    order = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
-                          json={"sender": "make-run-test", "message": "where is my order 10001?"}, timeout=60)
+    order = requests.post(
+        f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+        json={"sender": "make-run-test", "message": "where is my order 10001?"},
+        timeout=60,
+    )
     texts = " ".join(m.get("text", "") for m in order.json())
     assert "email address on your Larkspur account" in texts, texts  # the form's validation ran there
 
 
 def test_the_sql_event_broker_records_the_conversation(running):
-    requests.post(f"http://127.0.0.1:{running['ports']['RASA_PORT']}/webhooks/rest/webhook",
-                  json={"sender": "broker-test", "message": "hello"}, timeout=60).raise_for_status()
+    requests.post(
+        f"http://127.0.0.1:{running['ports']['RASA_PORT']}/webhooks/rest/webhook",
+        json={"sender": "broker-test", "message": "hello"},
+        timeout=60,
+    ).raise_for_status()
     with sqlite3.connect(running["tmp"] / "events.sqlite") as db:
         senders = {row[0] for row in db.execute("select sender_id from events")}
     assert "broker-test" in senders
@@ -114,8 +147,13 @@ def test_a_busy_port_is_named_instead_of_a_crash(running, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**running["env"], "WEBCHAT_PORT": str(port), "RASA_PORT": str(free_port()),
-               "DEMOSHOP_PORT": str(free_port()), "ACTIONS_PORT": str(free_port())}
+        env = {
+            **running["env"],
+            "WEBCHAT_PORT": str(port),
+            "RASA_PORT": str(free_port()),
+            "DEMOSHOP_PORT": str(free_port()),
+            "ACTIONS_PORT": str(free_port()),
+        }
         result = launcher("run", "--state-file", str(tmp_path / "stack.json"), "--log-dir", str(tmp_path), env=env)
     assert result.returncode == 2
     assert f"port {port}" in result.stderr and "WEBCHAT_PORT" in result.stderr

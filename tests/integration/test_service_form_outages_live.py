@@ -28,9 +28,17 @@ pytestmark = pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is missing:
 def stack(tmp_path_factory):
     stopped, stopped_base = start_demoshop(tmp_path_factory.mktemp("stopped"))
     stopped.stop()
-    running = start_stack(tmp_path_factory.mktemp("stack"), env={
-        "CUSTOMER_TOKEN_SECRET": SECRET, "CRM_BASE_URL": stopped_base, "ORDERS_BASE_URL": stopped_base,
-        "BACKEND_MAX_ATTEMPTS": "2", "BACKEND_BACKOFF_INITIAL": "0.01", "BACKEND_CONNECT_TIMEOUT": "0.5"})
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"),
+        env={
+            "CUSTOMER_TOKEN_SECRET": SECRET,
+            "CRM_BASE_URL": stopped_base,
+            "ORDERS_BASE_URL": stopped_base,
+            "BACKEND_MAX_ATTEMPTS": "2",
+            "BACKEND_BACKOFF_INITIAL": "0.01",
+            "BACKEND_CONNECT_TIMEOUT": "0.5",
+        },
+    )
     yield running
     running.stop()
 
@@ -60,4 +68,4 @@ def test_the_orders_system_down_for_a_signed_in_shopper_is_told_once_and_no_leav
     assert f"order {OUTAGE}" in text and text.count(OFFER) == 1 and text.count(OUTAGE) == 1
     assert "order number" not in text  # the form does not go on to ask for the order
     declined = said(stack.say(sender, "no thanks", metadata=token))
-    assert "say \"talk to a person\" any time" in declined and OUTAGE not in declined
+    assert 'say "talk to a person" any time' in declined and OUTAGE not in declined

@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any
 
 import pytest
 import requests
@@ -30,9 +30,11 @@ INSTALL_HINT = "nginx is missing: `make system-deps` (scripts/install-system-dep
 
 def rendered(conf: str, *, port: int, upstream: str, root: Path) -> str:
     """The production file with this test's address, webchat folder and Rasa upstream, as an operator would set them."""
-    for placeholder, value in (("listen 8080;", f"listen 127.0.0.1:{port};"),
-                               ("root /usr/share/nginx/larkspur-webchat;", f"root {root};"),
-                               ("server ${RASA_UPSTREAM};", f"server {upstream};")):
+    for placeholder, value in (
+        ("listen 8080;", f"listen 127.0.0.1:{port};"),
+        ("root /usr/share/nginx/larkspur-webchat;", f"root {root};"),
+        ("server ${RASA_UPSTREAM};", f"server {upstream};"),
+    ):
         assert conf.count(placeholder) == 1, f"{CONF} no longer has exactly one {placeholder!r}"
         conf = conf.replace(placeholder, value)
     return conf
@@ -43,17 +45,18 @@ def main_conf(tmp: Path, site: Path) -> str:
     user = ""
     if os.geteuid() == 0:  # only a root master switches users; keep the workers as whoever runs the test
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};"
-    temp = "\n".join(f"    {name}_temp_path {tmp / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"    {name}_temp_path {tmp / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return f"""{user}
 daemon off;
 worker_processes 1;
-pid {tmp / 'nginx.pid'};
-error_log {tmp / 'error.log'} notice;
+pid {tmp / "nginx.pid"};
+error_log {tmp / "error.log"} notice;
 events {{ worker_connections 64; }}
 http {{
 {temp}
-    access_log {tmp / 'access.log'};
+    access_log {tmp / "access.log"};
     include {site};
 }}
 """
@@ -70,13 +73,17 @@ class Nginx:
         return int((self.tmp / "nginx.pid").read_text())
 
     def log(self) -> str:
-        return "\n".join((self.tmp / name).read_text(errors="replace")[-3000:]
-                         for name in ("error.log", "stdout.log") if (self.tmp / name).exists())
+        return "\n".join(
+            (self.tmp / name).read_text(errors="replace")[-3000:]
+            for name in ("error.log", "stdout.log")
+            if (self.tmp / name).exists()
+        )
 
 
 def rasa_standin() -> StandIn:
     """Answers the REST webhook as Rasa does: a list of bot messages for the sender."""
-    def webhook(request: Recorded) -> Tuple[int, Any]:
+
+    def webhook(request: Recorded) -> tuple[int, Any]:
         return 200, [{"recipient_id": request.json()["sender"], "text": "Hi from the Rasa stand-in."}]
 
     return StandIn("rasa", [("POST", WEBHOOK, webhook)])
@@ -92,9 +99,13 @@ def nginx(tmp_path_factory):
     site = tmp / "webchat.conf"
     site.write_text(rendered(CONF.read_text(), port=port, upstream=rasa.url.removeprefix("http://"), root=WEBCHAT))
     (tmp / "nginx.conf").write_text(main_conf(tmp, site))
-    stdout = open(tmp / "stdout.log", "wb")
-    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
-                            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
+    stdout = open(tmp / "stdout.log", "wb")  # noqa: SIM115  (nginx writes to it until it is stopped)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     server = Nginx(proc, f"http://127.0.0.1:{port}", tmp, rasa)
     deadline = time.monotonic() + 30
     while True:
@@ -152,9 +163,14 @@ def test_the_page_is_served_revalidated_with_a_strict_policy(nginx):
     assert 'href="data:,"' in html and "data:" in csp(page)["img-src"]
 
 
-@pytest.mark.parametrize("name,content_type", [("widget.js", "text/javascript; charset=utf-8"),
-                                               ("widget.css", "text/css; charset=utf-8"),
-                                               ("demo.css", "text/css; charset=utf-8")])
+@pytest.mark.parametrize(
+    "name,content_type",
+    [
+        ("widget.js", "text/javascript; charset=utf-8"),
+        ("widget.css", "text/css; charset=utf-8"),
+        ("demo.css", "text/css; charset=utf-8"),
+    ],
+)
 def test_the_widgets_assets_are_served_with_cache_headers(nginx, name, content_type):
     asset = requests.get(f"{nginx.url}/{name}", timeout=5)
     assert asset.status_code == 200
@@ -185,8 +201,18 @@ def test_no_directory_listing_and_nothing_but_the_chats_files(nginx):
     finally:
         if made:
             shutil.rmtree(probe_dir, ignore_errors=True)
-    for path in ("/server.py", "/__init__.py", "/__main__.py", "/.gitignore", "/..%2fREADME.md", "/../README.md",
-                 "/webhooks/rest/", "/model", "/conversations/x/tracker", "/status"):
+    for path in (
+        "/server.py",
+        "/__init__.py",
+        "/__main__.py",
+        "/.gitignore",
+        "/..%2fREADME.md",
+        "/../README.md",
+        "/webhooks/rest/",
+        "/model",
+        "/conversations/x/tracker",
+        "/status",
+    ):
         answer = requests.get(nginx.url + path, timeout=5, allow_redirects=False)
         assert answer.status_code in (400, 404), path
     assert nginx.rasa.received(lambda r: r.method == "GET") == []  # none of them reached Rasa
@@ -194,8 +220,9 @@ def test_no_directory_listing_and_nothing_but_the_chats_files(nginx):
 
 def test_the_widgets_post_reaches_rasa_and_its_answer_comes_back(nginx):
     body = {"sender": "5f0c1a52-3a57-4b69-9d59-0f1b8e8a7c11", "message": "hi", "metadata": {}}
-    answer = requests.post(nginx.url + WEBHOOK, json=body, timeout=10,
-                           headers={"Origin": nginx.url, "Accept": "application/json"})
+    answer = requests.post(
+        nginx.url + WEBHOOK, json=body, timeout=10, headers={"Origin": nginx.url, "Accept": "application/json"}
+    )
     assert answer.status_code == 200
     assert answer.json() == [{"recipient_id": body["sender"], "text": "Hi from the Rasa stand-in."}]
     received = nginx.rasa.wait_for(lambda r: r.method == "POST" and r.path == WEBHOOK, timeout=10)
@@ -227,8 +254,12 @@ def test_the_upstream_placeholder_must_be_set(tmp_path):
     conf = CONF.read_text().replace("listen 8080;", f"listen 127.0.0.1:{free_port()};")
     (tmp_path / "webchat.conf").write_text(conf.replace("root /usr/share/nginx/larkspur-webchat;", f"root {WEBCHAT};"))
     (tmp_path / "nginx.conf").write_text(main_conf(tmp_path, tmp_path / "webchat.conf"))
-    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-                            "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        [NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert check.returncode != 0
     assert "RASA_UPSTREAM" in check.stderr
 

@@ -7,7 +7,7 @@ import copy
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import yaml
 from rasa.core.nlg.interpolator import interpolate
@@ -17,15 +17,20 @@ from rasa_sdk.executor import CollectingDispatcher
 REPO = Path(__file__).resolve().parents[2]
 # A `{variable}` of a response, as Rasa's interpolator finds it.
 VARIABLE = re.compile(r"{([^\n{}]+?)}")
-DOMAIN: Dict[str, Any] = yaml.safe_load((REPO / "domain.yml").read_text())
+DOMAIN: dict[str, Any] = yaml.safe_load((REPO / "domain.yml").read_text())
 # Rasa sends the action server its domain with the retrieval responses of data/responses/ merged in.
 for _responses in sorted((REPO / "data" / "responses").glob("*.yml")):
     DOMAIN["responses"].update(yaml.safe_load(_responses.read_text()).get("responses") or {})
 
 
-def user_event(text: str, intent: str, entities: Optional[List[dict]] = None, metadata: Optional[dict] = None) -> dict:
-    return {"event": "user", "text": text, "timestamp": 1.0, "metadata": metadata or {},
-            "parse_data": {"intent": {"name": intent, "confidence": 0.99}, "entities": entities or [], "text": text}}
+def user_event(text: str, intent: str, entities: list[dict] | None = None, metadata: dict | None = None) -> dict:
+    return {
+        "event": "user",
+        "text": text,
+        "timestamp": 1.0,
+        "metadata": metadata or {},
+        "parse_data": {"intent": {"name": intent, "confidence": 0.99}, "entities": entities or [], "text": text},
+    }
 
 
 def entity(name: str, value: str, text: str) -> dict:
@@ -33,10 +38,17 @@ def entity(name: str, value: str, text: str) -> dict:
     return {"entity": name, "value": value, "start": start, "end": start + len(value), "extractor": "test"}
 
 
-def make_tracker(text: str = "", intent: str = "inform", *, slots: Optional[Dict[str, Any]] = None,
-                 entities: Optional[List[dict]] = None, metadata: Optional[dict] = None,
-                 history: Optional[List[dict]] = None, active_loop: Optional[str] = None,
-                 sender_id: Optional[str] = None) -> Tracker:
+def make_tracker(
+    text: str = "",
+    intent: str = "inform",
+    *,
+    slots: dict[str, Any] | None = None,
+    entities: list[dict] | None = None,
+    metadata: dict | None = None,
+    history: list[dict] | None = None,
+    active_loop: str | None = None,
+    sender_id: str | None = None,
+) -> Tracker:
     """A tracker whose latest event is the shopper's message `text`, after `history`."""
     latest = user_event(text, intent, entities, metadata)
     all_slots = {name: None for name in DOMAIN["slots"]}
@@ -45,7 +57,7 @@ def make_tracker(text: str = "", intent: str = "inform", *, slots: Optional[Dict
         sender_id=sender_id or f"test-{uuid.uuid4().hex[:8]}",
         slots=all_slots,
         latest_message={**latest["parse_data"], "metadata": latest["metadata"]},
-        events=list(history or []) + [latest],
+        events=[*(history or []), latest],
         paused=False,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},
@@ -53,7 +65,7 @@ def make_tracker(text: str = "", intent: str = "inform", *, slots: Optional[Dict
     )
 
 
-def run(action: Action, tracker: Tracker) -> Tuple[List[dict], List[dict]]:
+def run(action: Action, tracker: Tracker) -> tuple[list[dict], list[dict]]:
     """(messages sent, events returned)."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
@@ -75,7 +87,7 @@ def render(message: dict) -> dict:
     message = dict(message)
     name = message.pop("response", None)
     message.pop("template", None)
-    draft: Dict[str, Any] = {}
+    draft: dict[str, Any] = {}
     if name:
         variants = DOMAIN["responses"].get(name)
         assert variants, f"the domain has no response {name}"
@@ -92,7 +104,7 @@ def render(message: dict) -> dict:
     return draft
 
 
-def variables_in(part: Any) -> List[str]:
+def variables_in(part: Any) -> list[str]:
     """The `{variable}` names in a part of a response (its text, or its buttons' titles and payloads).
 
     Only names: the JSON of a payload such as `/inform{"order_id":"10001"}` is no variable, and Rasa leaves it.
@@ -104,10 +116,10 @@ def variables_in(part: Any) -> List[str]:
     return [name for item in part for name in variables_in(item)] if isinstance(part, list) else []
 
 
-def texts(messages: List[dict]) -> str:
+def texts(messages: list[dict]) -> str:
     """What the shopper reads, one message a line: `text` messages as they are, responses rendered."""
     return "\n".join(render(m).get("text") or "" for m in messages)
 
 
-def slot_events(events: List[dict]) -> Dict[str, Any]:
+def slot_events(events: list[dict]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import requests
 
@@ -26,7 +26,7 @@ class Stack:
     rasa: ChildProcess
     rasa_url: str
 
-    def say(self, sender: str, text: str, metadata: Optional[dict] = None) -> List[Dict]:
+    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
         """Send a shopper's message through the REST channel; returns the bot's messages."""
         body = {"sender": sender, "message": text}
         if metadata:
@@ -40,8 +40,14 @@ class Stack:
             service.stop()
 
 
-def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Optional[Dict[str, str]] = None,
-                credentials: Optional[Path] = None, rasa_args: Sequence[str] = ()) -> Stack:
+def start_stack(
+    tmp: Path,
+    env: dict[str, str] | None = None,
+    *,
+    rasa_env: dict[str, str] | None = None,
+    credentials: Path | None = None,
+    rasa_args: Sequence[str] = (),
+) -> Stack:
     """Start demo shop, action server and Rasa server on free ports.
 
     `env` goes to the action server, `rasa_env` to the Rasa server (channel secrets, for example),
@@ -55,22 +61,47 @@ def start_stack(tmp: Path, env: Optional[Dict[str, str]] = None, *, rasa_env: Op
     started = [shop]
     try:
         action_port, rasa_port = free_port(), free_port()
-        backend_env = {"DEMOSHOP_URL": shop_url, "DEMOSHOP_API_KEY": "test-key", "ACTIONS_PORT": str(action_port),
-                       "ACTIONS_METRICS_PORT": str(free_port()), **env}
+        backend_env = {
+            "DEMOSHOP_URL": shop_url,
+            "DEMOSHOP_API_KEY": "test-key",
+            "ACTIONS_PORT": str(action_port),
+            "ACTIONS_METRICS_PORT": str(free_port()),
+            **env,
+        }
         actions = ChildProcess("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
         started.append(actions)
         actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
         endpoints = tmp / "endpoints.yml"
         # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-                             f'tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n'
-                             f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n')
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+            f"tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
+            f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
+        )
         # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
-        rasa = ChildProcess("rasa", [sys.executable, "-m", "rasa_runtime", "run", "--model", str(MODEL),
-                                     "--port", str(rasa_port), "--interface", "127.0.0.1", "--enable-api",
-                                     "--endpoints", str(endpoints),
-                                     "--credentials", str(credentials or REPO / "credentials.yml"), *rasa_args],
-                            {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})}, tmp / "rasa.log")
+        rasa = ChildProcess(
+            "rasa",
+            [
+                sys.executable,
+                "-m",
+                "rasa_runtime",
+                "run",
+                "--model",
+                str(MODEL),
+                "--port",
+                str(rasa_port),
+                "--interface",
+                "127.0.0.1",
+                "--enable-api",
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(credentials or REPO / "credentials.yml"),
+                *rasa_args,
+            ],
+            {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})},
+            tmp / "rasa.log",
+        )
         started.append(rasa)
         rasa_url = f"http://127.0.0.1:{rasa_port}"
         rasa.wait_http(f"{rasa_url}/status", timeout=240, json_key="model_file")

@@ -1,7 +1,9 @@
 """Guards that the custom actions' wording lives in the domain and their policy figures in
 actions/shop_policy.py: every response an action names exists, gets every `{variable}` it needs and no
-stray one; no module of actions/ but shop_policy.py writes a policy figure ("30 days", "1-2 business days",
-the opening hours, the support address); and the FAQ answers and help articles state shop_policy.py's figures.
+stray one; no action writes a message's text or a button's title itself, and the words actions/formatting.py
+puts inside a message (a date's names, "and 2 more") come from the domain it is given; no module of actions/
+but shop_policy.py writes a policy figure ("30 days", "1-2 business days", the opening hours, the support
+address); and the FAQ answers and help articles state shop_policy.py's figures.
 
 The actions are read as source (ast), so a response a rare branch sends is checked as well as a common one.
 A response name is read where it is written: a string, either side of `a if c else b`, or the values of a
@@ -11,15 +13,20 @@ module-level dict (`REFUSALS[reason]`).
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Dict, List, Set
 
 import pytest
 
+from actions import formatting as fmt
 from actions import shop_policy as policy
-from tests.support.conversation import DOMAIN, REPO, variables_in
+from actions.backends.models import Address, Order, OrderItem
+from actions.correction import ActionCorrectOrder
+from tests.support.conversation import DOMAIN, REPO, entity, make_tracker, render, run, variables_in
 
 ACTIONS = REPO / "actions"
 # Keywords of rasa-sdk's dispatcher.utter_message that are not variables of the response.
@@ -40,14 +47,14 @@ class ResponseCall:
     """A call in actions/ that sends (or renders) a domain response: which ones it may name, what it passes."""
 
     where: str
-    names: List[str]
-    passed: Set[str]
+    names: list[str]
+    passed: set[str]
     spreads: bool  # passes `**variables`, which this check cannot read
 
 
-def module_strings(tree: ast.Module) -> Dict[str, List[str]]:
+def module_strings(tree: ast.Module) -> dict[str, list[str]]:
     """Module-level names bound to a string, or to a dict, list or tuple of strings: their strings."""
-    found: Dict[str, List[str]] = {}
+    found: dict[str, list[str]] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             value = node.value
@@ -58,7 +65,7 @@ def module_strings(tree: ast.Module) -> Dict[str, List[str]]:
     return found
 
 
-def names_in(node: ast.AST, constants: Dict[str, List[str]]) -> List[str]:
+def names_in(node: ast.AST, constants: dict[str, list[str]]) -> list[str]:
     """The response names an expression can stand for; [] when it is computed at run time."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
@@ -73,7 +80,7 @@ def names_in(node: ast.AST, constants: Dict[str, List[str]]) -> List[str]:
     return []
 
 
-def response_calls() -> List[ResponseCall]:
+def response_calls() -> list[ResponseCall]:
     """Every call in actions/ with a `response=` keyword whose names can be read from the source."""
     calls = []
     for path in sorted(ACTIONS.rglob("*.py")):
@@ -85,30 +92,61 @@ def response_calls() -> List[ResponseCall]:
             keywords = {k.arg: k.value for k in node.keywords}
             names = names_in(keywords["response"], constants) if "response" in keywords else []
             if names:
-                calls.append(ResponseCall(
-                    where=f"{path.relative_to(REPO)}:{node.lineno}",
-                    names=names,
-                    passed={k for k in keywords if k is not None} - DISPATCHER_KEYWORDS,
-                    spreads=None in keywords,
-                ))
+                calls.append(
+                    ResponseCall(
+                        where=f"{path.relative_to(REPO)}:{node.lineno}",
+                        names=names,
+                        passed={k for k in keywords if k is not None} - DISPATCHER_KEYWORDS,
+                        spreads=None in keywords,
+                    )
+                )
     return calls
 
 
 CALLS = response_calls()
 
 
-def needed(name: str) -> Set[str]:
+def needed(name: str) -> set[str]:
     """The variables of every variant of a domain response, in its text and its buttons."""
-    return {variable for variant in DOMAIN["responses"][name] for key in ("text", "buttons")
-            for variable in variables_in(variant.get(key))}
+    return {
+        variable
+        for variant in DOMAIN["responses"][name]
+        for key in ("text", "buttons")
+        for variable in variables_in(variant.get(key))
+    }
 
 
 def test_the_source_check_sees_the_actions_responses():
     """The check reads the calls it should: a miss here would make the tests below pass on nothing."""
     named = {name for call in CALLS for name in call.names}
-    assert {"utter_order_status_shipped", "utter_refund_refused_not_delivered", "utter_handoff_email_us",
-            "utter_confirm_refund", "utter_bank_time_business_days", "utter_team_general"} <= named
-    assert len(CALLS) > 60
+    assert {
+        "utter_order_status_shipped",
+        "utter_refund_refused_not_delivered",
+        "utter_handoff_email_us",
+        "utter_confirm_refund",
+        "utter_bank_time_business_days",
+        "utter_team_general",
+    } <= named
+    # One of each module that sends or renders wording, and the names read from module-level dicts and tuples.
+    assert {
+        "utter_backend_down",
+        "utter_system_helpdesk",
+        "utter_offer_colleague",
+        "utter_order_not_found",
+        "utter_code_sent",
+        "utter_code_wrong_one_left",
+        "utter_address_incomplete",
+        "utter_address_part_city",
+        "utter_order_found",
+        "utter_choose_order",
+        "utter_what_to_do_with_order",
+        "utter_date",
+        "utter_weekday_sunday",
+        "utter_month_december",
+        "utter_items_and_more",
+        "utter_order_label",
+    } <= named
+    assert len(CALLS) > 80
 
 
 @pytest.mark.parametrize("call", CALLS, ids=lambda call: call.where)
@@ -122,9 +160,121 @@ def test_every_response_an_action_names_exists_and_gets_its_variables(call):
     assert not stray, f"{call.where}: {sorted(stray)} passed, but no response of {call.names} uses them"
 
 
+def written_text(call: ast.Call) -> list[str]:
+    """What a call writes to the shopper itself: a literal (or f-string) message text, or a button title."""
+
+    def literal(node: ast.AST) -> bool:
+        return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+    found = [ast.unparse(arg) for arg in call.args if literal(arg)]
+    for keyword in call.keywords:
+        if keyword.arg == "text" and literal(keyword.value):
+            found.append(ast.unparse(keyword.value))
+        if keyword.arg == "buttons":
+            for button in ast.walk(keyword.value):
+                if isinstance(button, ast.Dict):
+                    found += [
+                        ast.unparse(value)
+                        for key, value in zip(button.keys, button.values, strict=True)
+                        if isinstance(key, ast.Constant) and key.value == "title" and literal(value)
+                    ]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(ACTIONS.rglob("*.py")), ids=lambda p: str(p.relative_to(ACTIONS)))
+def test_no_action_writes_a_message_or_a_button_title_itself(path):
+    """A message the shopper reads is a domain response (with variables), so it is edited in one place."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = [
+        f"line {node.lineno}: {text}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("say", "utter_message")
+        for text in written_text(node)
+    ]
+    assert found == [], f"make these domain responses: {found}"
+
+
+def test_the_written_text_check_finds_what_it_is_for():
+    """The check above reads text, an f-string and a button title; not a response or an action's payload."""
+    call = ast.parse('turn.say(text=f"Order {o}", buttons=[{"title": "Yes", "payload": f"/inform{o}"}])').body[0]
+    assert written_text(call.value) == ["f'Order {o}'", "'Yes'"]
+    call = ast.parse('turn.say(response="utter_x", buttons=[{"title": label(o), "payload": "/deny"}])').body[0]
+    assert written_text(call.value) == []
+
+
+def translated(**texts: str) -> dict:
+    """The project's domain with some responses' text replaced, as a translation of it would have them."""
+    domain = copy.deepcopy(DOMAIN)
+    for name, text in texts.items():
+        assert name in domain["responses"], name
+        domain["responses"][name] = [{"text": text}]
+    return domain
+
+
+def order_of(*items: tuple) -> Order:
+    lines = [
+        OrderItem(
+            sku=name[:6].upper(), name=name, quantity=quantity, unit_price=Decimal("10"), total=Decimal("10") * quantity
+        )
+        for name, quantity in items
+    ]
+    placed = datetime(2024, 11, 26, 9, 30)
+    return Order(
+        id="10043",
+        customer_id="C1001",
+        status="paid",
+        currency="EUR",
+        items=lines,
+        subtotal=Decimal("0"),
+        shipping_cost=Decimal("0"),
+        total=Decimal("0"),
+        shipping_address=Address(line1="Keizersgracht 123", city="Amsterdam", postcode="1015 CJ", country="NL"),
+        shipment=None,
+        placed_at=placed,
+        updated_at=placed,
+    )
+
+
+GERMAN = translated(
+    utter_date="{weekday}, {day}. {month}",
+    utter_weekday_tuesday="Di",
+    utter_month_november="Nov.",
+    utter_item_quantity="{quantity} Stück {name}",
+    utter_items_two="{first} und {second}",
+    utter_items_and_more="{items} und {more} weitere",
+    utter_order_label="Bestellung {order_id} vom {placed_on}: {items}",
+)
+
+
+def test_the_words_formatting_puts_in_a_message_come_from_the_domain():
+    """A translated domain changes every word of a date, an item list and an order's button title."""
+    assert fmt.day(GERMAN, date(2024, 11, 26)) == "Di, 26. Nov."
+    assert fmt.items(GERMAN, order_of(("Plaid", 1), ("Tablett", 2))) == "Plaid und 2 Stück Tablett"
+    assert fmt.items(GERMAN, order_of(("A", 1), ("B", 1), ("C", 1))) == "A, B und 1 weitere"
+    assert (
+        fmt.order_label(GERMAN, order_of(("Plaid", 2), ("Tablett", 1)))
+        == "Bestellung 10043 vom Di, 26. Nov.: 2 Stück Plaid und 1 weitere"
+    )
+
+
+def test_a_bare_order_numbers_buttons_carry_it_in_their_payloads():
+    """utter_what_to_do_with_order's payloads are JSON around a variable: Rasa's interpolator must fill them."""
+    text = "it's 10235"
+    messages, _ = run(ActionCorrectOrder(), make_tracker(text, entities=[entity("order_id", "10235", text)]))
+    shown = render(messages[0])
+    assert shown["text"] == "What would you like to do with order 10235?"
+    assert [(b["title"], b["payload"]) for b in shown["buttons"]] == [
+        ("Where is it?", '/check_order_status{"order_id":"10235"}'),
+        ("Where is my refund?", '/check_refund_status{"order_id":"10235"}'),
+        ("Cancel it", '/cancel_order{"order_id":"10235"}'),
+    ]
+
+
 def test_no_response_an_action_sends_states_a_figure_another_one_states_too():
     """A figure in two responses goes out of date in one of them: it is a variable from shop_policy.py instead."""
-    stated: Dict[str, Set[str]] = {}
+    stated: dict[str, set[str]] = {}
     for name in {name for call in CALLS for name in call.names}:
         for variant in DOMAIN["responses"].get(name, []):
             for figure in POLICY_FIGURE.findall(variant.get("text") or ""):
@@ -132,27 +282,43 @@ def test_no_response_an_action_sends_states_a_figure_another_one_states_too():
     assert {figure: names for figure, names in stated.items() if len(names) > 1} == {}
 
 
-def strings_of(path: Path) -> List[tuple]:
+def strings_of(path: Path) -> list[tuple]:
     """(line, text) of every string in a module: literals, the literal parts of f-strings, docstrings."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
 
 
-@pytest.mark.parametrize("path", [p for p in sorted(ACTIONS.rglob("*.py")) if p.name != "shop_policy.py"],
-                         ids=lambda p: str(p.relative_to(ACTIONS)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted(ACTIONS.rglob("*.py")) if p.name != "shop_policy.py"],
+    ids=lambda p: str(p.relative_to(ACTIONS)),
+)
 def test_only_shop_policy_writes_a_policy_figure(path):
-    found = [f"line {line}: {match.group(0)!r}" for line, text in strings_of(path)
-             for match in POLICY_FIGURE.finditer(text)]
+    found = [
+        f"line {line}: {match.group(0)!r}" for line, text in strings_of(path) for match in POLICY_FIGURE.finditer(text)
+    ]
     assert found == [], f"take these from actions/shop_policy.py: {found}"
 
 
 def test_the_policy_figure_pattern_finds_what_it_is_for():
-    written = ["within 30 days of delivery", "ships within 1-2 business days", "waits 24 hours", "the 30-day window",
-               "our 2-year warranty", "Mon-Fri 08:00-20:00", "email support@larkspurhome.example"]
+    written = [
+        "within 30 days of delivery",
+        "ships within 1-2 business days",
+        "waits 24 hours",
+        "the 30-day window",
+        "our 2-year warranty",
+        "Mon-Fri 08:00-20:00",
+        "email support@larkspurhome.example",
+    ]
     assert all(POLICY_FIGURE.search(text) for text in written)
-    assert not any(POLICY_FIGURE.search(text) for text in ["order 10234", "a 6-digit code", "€292.90",
-                                                           "within a few minutes", "valid for 10 minutes"])
+    assert not any(
+        POLICY_FIGURE.search(text)
+        for text in ["order 10234", "a 6-digit code", "€292.90", "within a few minutes", "valid for 10 minutes"]
+    )
 
 
 def faq(topic: str) -> str:
@@ -168,11 +334,16 @@ def span(days: tuple) -> str:
 
 
 # What the shopper reads elsewhere, against the figures the actions pass: (where, the words that state it).
-HOURS_LONG = (f"Monday to Friday {policy.SUPPORT_HOURS_WEEKDAYS} and Saturday {policy.SUPPORT_HOURS_SATURDAY} "
-              f"{policy.SUPPORT_TIMEZONE}")
+HOURS_LONG = (
+    f"Monday to Friday {policy.SUPPORT_HOURS_WEEKDAYS} and Saturday {policy.SUPPORT_HOURS_SATURDAY} "
+    f"{policy.SUPPORT_TIMEZONE}"
+)
 STATED_ELSEWHERE = [
-    ("faq refund_policy", lambda: faq("refund_policy"),
-     f"within {policy.REFUND_ISSUE_BUSINESS_DAYS} business days after your return arrives"),
+    (
+        "faq refund_policy",
+        lambda: faq("refund_policy"),
+        f"within {policy.REFUND_ISSUE_BUSINESS_DAYS} business days after your return arrives",
+    ),
     ("faq refund_policy", lambda: faq("refund_policy"), f"within {policy.REFUND_WINDOW_DAYS} days of delivery"),
     ("faq refund_policy", lambda: faq("refund_policy"), f"cards take {span(policy.bank_days('card'))} business days"),
     ("faq refund_policy", lambda: faq("refund_policy"), f"PayPal within {policy.bank_days('paypal')[1]} day"),

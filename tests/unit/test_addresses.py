@@ -14,36 +14,29 @@ def addr(line1, postcode, city, country, line2=None) -> Address:
     return Address(line1=line1, city=city, postcode=postcode, country=country, line2=line2)
 
 
-@pytest.mark.parametrize("text, default, expected", [
-    ("Keizersgracht 123, 1015 CJ Amsterdam, Netherlands", "DE",
-     addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")),
-    ("Keizersgracht 123, 1015 CJ Amsterdam", "NL",
-     addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")),
-    ("Keizersgracht 123, 1015 CJ, Amsterdam", "NL",
-     addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")),
-    ("Keizersgracht 123, 1015cj amsterdam.", "NL",
-     addr("Keizersgracht 123", "1015CJ", "amsterdam", "NL")),
-    ("Hauptstraße 5, 10115 Berlin, Germany", "NL",
-     addr("Hauptstraße 5", "10115", "Berlin", "DE")),
-    ("Hauptstraße 5, 10115 Berlin, Deutschland", "NL",
-     addr("Hauptstraße 5", "10115", "Berlin", "DE")),
-    ("Rue de la Loi 16, 1000 Bruxelles, Belgique", "NL",
-     addr("Rue de la Loi 16", "1000", "Bruxelles", "BE")),
-    ("Meir 1, 2000 Antwerpen, België", "NL",
-     addr("Meir 1", "2000", "Antwerpen", "BE")),
-    ("10 Downing Street, London SW1A 2AA, UK", "NL",
-     addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
-    ("221B Baker Street, London nw1 6xe, England", "NL",
-     addr("221B Baker Street", "NW1 6XE", "London", "GB")),
-    ("10 Downing Street, London SW1A 2AA", "GB",
-     addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
-    ("1 Grafton Street, Dublin D02 X285, Ireland", "NL",
-     addr("1 Grafton Street", "D02 X285", "Dublin", "IE")),
-    ("Rua Augusta 10, 1100-053 Lisboa, Portugal", "NL",
-     addr("Rua Augusta 10", "1100-053", "Lisboa", "PT")),
-    ("ul. Marszałkowska 1, 00-624 Warszawa, Poland", "NL",
-     addr("ul. Marszałkowska 1", "00-624", "Warszawa", "PL")),
-])
+@pytest.mark.parametrize(
+    "text, default, expected",
+    [
+        (
+            "Keizersgracht 123, 1015 CJ Amsterdam, Netherlands",
+            "DE",
+            addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL"),
+        ),
+        ("Keizersgracht 123, 1015 CJ Amsterdam", "NL", addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")),
+        ("Keizersgracht 123, 1015 CJ, Amsterdam", "NL", addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")),
+        ("Keizersgracht 123, 1015cj amsterdam.", "NL", addr("Keizersgracht 123", "1015CJ", "amsterdam", "NL")),
+        ("Hauptstraße 5, 10115 Berlin, Germany", "NL", addr("Hauptstraße 5", "10115", "Berlin", "DE")),
+        ("Hauptstraße 5, 10115 Berlin, Deutschland", "NL", addr("Hauptstraße 5", "10115", "Berlin", "DE")),
+        ("Rue de la Loi 16, 1000 Bruxelles, Belgique", "NL", addr("Rue de la Loi 16", "1000", "Bruxelles", "BE")),
+        ("Meir 1, 2000 Antwerpen, België", "NL", addr("Meir 1", "2000", "Antwerpen", "BE")),
+        ("10 Downing Street, London SW1A 2AA, UK", "NL", addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
+        ("221B Baker Street, London nw1 6xe, England", "NL", addr("221B Baker Street", "NW1 6XE", "London", "GB")),
+        ("10 Downing Street, London SW1A 2AA", "GB", addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
+        ("1 Grafton Street, Dublin D02 X285, Ireland", "NL", addr("1 Grafton Street", "D02 X285", "Dublin", "IE")),
+        ("Rua Augusta 10, 1100-053 Lisboa, Portugal", "NL", addr("Rua Augusta 10", "1100-053", "Lisboa", "PT")),
+        ("ul. Marszałkowska 1, 00-624 Warszawa, Poland", "NL", addr("ul. Marszałkowska 1", "00-624", "Warszawa", "PL")),
+    ],
+)
 def test_complete_addresses(text, default, expected):
     parsed = parse_address(text, default)
     assert parsed.missing is None
@@ -70,19 +63,22 @@ def test_newlines_are_read_as_separators_and_spaces_collapsed():
     assert parsed.address == addr("Keizersgracht 123", "1015 CJ", "Amsterdam", "NL")
 
 
-@pytest.mark.parametrize("text, missing", [
-    ("", "street"),
-    ("   ", "street"),
-    (" , , ", "street"),
-    ("Keizersgracht, 1015 CJ Amsterdam", "street"),  # no house number
-    ("123, 1015 CJ Amsterdam", "street"),             # no street name
-    ("Keizersgracht 123", "postcode"),
-    ("Keizersgracht 123, Amsterdam", "postcode"),
-    ("Keizersgracht 123, Amsterdam, Netherlands", "postcode"),
-    ("Keizersgracht 123, 1015 CJ", "city"),
-    ("Keizersgracht 123, 1015 CJ, Netherlands", "city"),
-    ("Keizersgracht 123, 1015 CJ Amsterdam, Narnia", "city"),  # an unknown trailing part is not a city
-])
+@pytest.mark.parametrize(
+    "text, missing",
+    [
+        ("", "street"),
+        ("   ", "street"),
+        (" , , ", "street"),
+        ("Keizersgracht, 1015 CJ Amsterdam", "street"),  # no house number
+        ("123, 1015 CJ Amsterdam", "street"),  # no street name
+        ("Keizersgracht 123", "postcode"),
+        ("Keizersgracht 123, Amsterdam", "postcode"),
+        ("Keizersgracht 123, Amsterdam, Netherlands", "postcode"),
+        ("Keizersgracht 123, 1015 CJ", "city"),
+        ("Keizersgracht 123, 1015 CJ, Netherlands", "city"),
+        ("Keizersgracht 123, 1015 CJ Amsterdam, Narnia", "city"),  # an unknown trailing part is not a city
+    ],
+)
 def test_incomplete_addresses_name_what_is_missing(text, missing):
     parsed = parse_address(text)
     assert parsed.address is None
@@ -94,10 +90,13 @@ def test_a_postcode_only_one_country_writes_tells_the_country():
     assert (parsed.country, parsed.postcode, parsed.city) == ("GB", "SW1A 2AA", "London")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("10 Downing Street, London, SW1A 2AA, UK", addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
-    ("1 Grafton Street, Dublin 2, D02 X285, Ireland", addr("1 Grafton Street", "D02 X285", "Dublin 2", "IE")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("10 Downing Street, London, SW1A 2AA, UK", addr("10 Downing Street", "SW1A 2AA", "London", "GB")),
+        ("1 Grafton Street, Dublin 2, D02 X285, Ireland", addr("1 Grafton Street", "D02 X285", "Dublin 2", "IE")),
+    ],
+)
 def test_city_before_a_separate_postcode_part(text, expected):
     assert parse_address(text).address == expected
 

@@ -38,11 +38,17 @@ def test_tokens_attached_only_where_named():
         assert (c.metadata == {"customer_token": f"token-for-{c.script.token}"}) if c.script.token else not c.metadata
 
 
-@pytest.mark.parametrize("document", [
-    {"larkspur": [{"name": "x", "turns": [{"text": "hi"}]}]},  # no stock scripts
-    {"larkspur": [{"name": "x", "turns": []}], "stock": [{"name": "y", "turns": [{"text": "hi"}]}]},
-    {"larkspur": [{"name": "x", "weight": 0, "turns": [{"text": "hi"}]}], "stock": [{"name": "y", "turns": [{"text": "hi"}]}]},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"larkspur": [{"name": "x", "turns": [{"text": "hi"}]}]},  # no stock scripts
+        {"larkspur": [{"name": "x", "turns": []}], "stock": [{"name": "y", "turns": [{"text": "hi"}]}]},
+        {
+            "larkspur": [{"name": "x", "weight": 0, "turns": [{"text": "hi"}]}],
+            "stock": [{"name": "y", "turns": [{"text": "hi"}]}],
+        },
+    ],
+)
 def test_bad_scripts_are_rejected(document):
     with pytest.raises(ValueError):
         conversations.parse(document)

@@ -25,7 +25,7 @@ from bench import nlu
 REPO = Path(__file__).resolve().parents[2]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oos_module():
     """scripts/make_oos_examples.py as a module (scripts/ is not a package; dataclasses need sys.modules)."""
     spec = importlib.util.spec_from_file_location("make_oos_examples", REPO / "scripts" / "make_oos_examples.py")
@@ -43,7 +43,9 @@ def write_csv(path: Path, rows):
 
 
 def toy_rows(intents=5, per_intent=30):
-    return [(f"{intent} example number {i}", f"intent_{intent}") for intent in range(intents) for i in range(per_intent)]
+    return [
+        (f"{intent} example number {i}", f"intent_{intent}") for intent in range(intents) for i in range(per_intent)
+    ]
 
 
 # ------------------------------------------------------------------------------------------- few-shot sampler
@@ -120,10 +122,17 @@ def test_banking77_drops_texts_with_shop_words_even_in_allowlisted_intents():
     banking = oos.SETS["banking77"]
     assert "top_up_failed" in oos.BANKING77_ALLOWLIST
     assert oos.usable("why did my top up fail", "top_up_failed", banking)
-    for text in ("can I get a refund for the top up", "my top up was refunded", "I reordered a top up",
-                 "where is my delivery of the card", "I was charged twice for the top up",
-                 "the top up payment failed", "change my account details", "update my personal details",
-                 "my card top up failed"):  # the last: "card" is a SHOP_WORDS word
+    for text in (
+        "can I get a refund for the top up",
+        "my top up was refunded",
+        "I reordered a top up",
+        "where is my delivery of the card",
+        "I was charged twice for the top up",
+        "the top up payment failed",
+        "change my account details",
+        "update my personal details",
+        "my card top up failed",
+    ):  # the last: "card" is a SHOP_WORDS word
         assert not oos.usable(text, "top_up_failed", banking), text
 
 
@@ -143,15 +152,22 @@ def test_the_allowlist_names_real_banking77_intents():
     categories = REPO / "bench" / "data" / "banking77" / "categories.json"
     if not categories.exists():
         pytest.skip("no bench/data/banking77")
-    assert oos.BANKING77_ALLOWLIST <= set(json.loads(categories.read_text()))
+    assert set(json.loads(categories.read_text())) >= oos.BANKING77_ALLOWLIST
 
 
 def test_texts_near_an_evaluation_message_are_left_out_after_the_draw():
     oos = oos_module()
     hwu = replace(oos.SETS["hwu64"], total=3)
-    rows = [(text, "weather_query") for text in ("will it rain in paris", "how hot is it in madrid today",
-                                                 "is there snow on the alps", "do I need an umbrella tomorrow",
-                                                 "what is the forecast for the weekend")]
+    rows = [
+        (text, "weather_query")
+        for text in (
+            "will it rain in paris",
+            "how hot is it in madrid today",
+            "is there snow on the alps",
+            "do I need an umbrella tomorrow",
+            "what is the forecast for the weekend",
+        )
+    ]
     drawn = oos.select(rows, hwu)
     avoid = [oos.fold(drawn[0].upper().replace(" ", "  ") + "!!")]  # case, spaces, punctuation hide no copy
     assert oos.select(rows, hwu, avoid) == drawn[1:]  # left out, not replaced: the rest of the draw stays

@@ -7,20 +7,33 @@ from bench.loadgen import LevelResult, check_loopback
 
 
 def _level(concurrency, msgs_per_s, p95, cores, rss=400.0, backend=None):
-    result = LevelResult(concurrency=concurrency, conversations=2 * concurrency, messages=int(msgs_per_s * 10),
-                         latencies_s=[], wall_s=10.0)
+    result = LevelResult(
+        concurrency=concurrency,
+        conversations=2 * concurrency,
+        messages=int(msgs_per_s * 10),
+        latencies_s=[],
+        wall_s=10.0,
+    )
     latency = {"p50_ms": p95 / 2, "p95_ms": p95, "p99_ms": p95 * 1.2, "mean_ms": p95 / 2, "max_ms": p95 * 2}
-    samples = {"rasa": {"cpu_seconds": cores * 10, "cores_used": cores, "peak_rss_mb_per_process": [rss, rss]},
-               "actions": {"cpu_seconds": 2.0, "cores_used": 0.2, "peak_rss_mb_per_process": [150.0]}}
+    samples = {
+        "rasa": {"cpu_seconds": cores * 10, "cores_used": cores, "peak_rss_mb_per_process": [rss, rss]},
+        "actions": {"cpu_seconds": 2.0, "cores_used": 0.2, "peak_rss_mb_per_process": [150.0]},
+    }
     return report.level_entry(result, latency, samples, backend)
 
 
 def _document(ours_levels, stock_levels):
     ours = {"replicas": 2, "startup_s": [12.0, 14.0], "levels": ours_levels}
     stock = {"replicas": 1, "startup_s": [50.0], "levels": stock_levels}
-    return {"schema": report.SCHEMA, "provisional": True, "machine": {}, "settings": {},
-            "assistants": {"larkspur": ours, "stock": stock},
-            "targets": report.verdicts(ours, stock), "capacity": report.capacity(ours)}
+    return {
+        "schema": report.SCHEMA,
+        "provisional": True,
+        "machine": {},
+        "settings": {},
+        "assistants": {"larkspur": ours, "stock": stock},
+        "targets": report.verdicts(ours, stock),
+        "capacity": report.capacity(ours),
+    }
 
 
 def test_verdicts_and_schema():
@@ -72,11 +85,22 @@ def test_load_generator_refuses_non_loopback_targets():
 
 def test_p95_at_one_conversation_charges_each_turn_its_own_backend_calls():
     one = _level(1, 40, 70.0, 0.5, backend={"ms_per_backend_turn": 6.0})
-    one["own_time"] = {"turns": 100, "errors": 0, "p50_ms": 12.0, "p95_ms": 24.0, "p99_ms": 30.0,
-                       "raw_p95_ms": 70.0, "turns_with_backend_calls": 30, "backend_ms_per_such_turn": 40.0}
+    one["own_time"] = {
+        "turns": 100,
+        "errors": 0,
+        "p50_ms": 12.0,
+        "p95_ms": 24.0,
+        "p99_ms": 30.0,
+        "raw_p95_ms": 70.0,
+        "turns_with_backend_calls": 30,
+        "backend_ms_per_such_turn": 40.0,
+    }
     target = {t["target"]: t for t in report.verdicts({"levels": [one], "startup_s": [5.0]}, None)}
     assert target["p95 at 1 conversation"]["measured"] == 24.0 and target["p95 at 1 conversation"]["limit"] == 25.0
-    assert target["p95 at 1 conversation"]["verdict"] == "PASS" and "raw p95 70.0" in target["p95 at 1 conversation"]["note"]
+    assert (
+        target["p95 at 1 conversation"]["verdict"] == "PASS"
+        and "raw p95 70.0" in target["p95 at 1 conversation"]["note"]
+    )
     one["own_time"]["p95_ms"] = 26.0
     target = {t["target"]: t for t in report.verdicts({"levels": [one], "startup_s": [5.0]}, None)}
     assert target["p95 at 1 conversation"]["verdict"] == "MISS"
@@ -92,7 +116,7 @@ def test_a_backend_probe_charges_each_turn_what_it_used(tmp_path):
     spent = {"s": 0.0}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             spent["s"] += 0.25
             body = b'[{"text": "ok"}]'

@@ -4,8 +4,15 @@ import math
 
 import pytest
 
-from bench.stats import (load_from_conversations, parse_levels, per_core, percentile, ratio, replicas_needed,
-                         summarize_latencies)
+from bench.stats import (
+    load_from_conversations,
+    parse_levels,
+    per_core,
+    percentile,
+    ratio,
+    replicas_needed,
+    summarize_latencies,
+)
 
 
 def test_percentile_interpolates_like_numpy():

@@ -33,16 +33,19 @@ def test_slack_accepts_a_fresh_correct_signature():
     assert slack_signature_valid(SECRET, str(NOW), BODY, slack_sign(), now=NOW + 10)
 
 
-@pytest.mark.parametrize("timestamp,body,signature,now", [
-    (str(NOW), BODY, slack_sign(secret="other"), NOW),          # wrong secret
-    (str(NOW), BODY + b" ", slack_sign(), NOW),                 # body changed
-    (str(NOW), BODY, slack_sign(), NOW + 301),                  # older than 5 minutes
-    (str(NOW), BODY, slack_sign(), NOW - 301),                  # from the future
-    ("17181e9", BODY, slack_sign(), NOW),                       # not an integer
-    (None, BODY, slack_sign(), NOW),
-    (str(NOW), BODY, None, NOW),
-    (str(NOW), BODY, slack_sign().replace("v0=", "v1="), NOW),
-])
+@pytest.mark.parametrize(
+    "timestamp,body,signature,now",
+    [
+        (str(NOW), BODY, slack_sign(secret="other"), NOW),  # wrong secret
+        (str(NOW), BODY + b" ", slack_sign(), NOW),  # body changed
+        (str(NOW), BODY, slack_sign(), NOW + 301),  # older than 5 minutes
+        (str(NOW), BODY, slack_sign(), NOW - 301),  # from the future
+        ("17181e9", BODY, slack_sign(), NOW),  # not an integer
+        (None, BODY, slack_sign(), NOW),
+        (str(NOW), BODY, None, NOW),
+        (str(NOW), BODY, slack_sign().replace("v0=", "v1="), NOW),
+    ],
+)
 def test_slack_refuses_bad_or_stale_signatures(timestamp, body, signature, now):
     assert not slack_signature_valid(SECRET, timestamp, body, signature, now=now)
 
@@ -63,11 +66,17 @@ def twilio_sign(url: str, params: dict, token: str = TOKEN) -> str:
 
 
 def test_twilio_signature_matches_twilios_documented_example():
-    params = {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234", "From": "+12349013030",
-              "To": "+18005551212"}
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
     form = {k: [v] for k, v in params.items()}
-    assert twilio_signature_valid("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form,
-                                  "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert twilio_signature_valid(
+        "12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    )
 
 
 def test_twilio_signature_covers_url_and_every_parameter_blank_ones_included():
@@ -88,25 +97,49 @@ SID = "SM" + "a" * 32
 
 
 def form(**overrides):
-    fields = {"From": "whatsapp:+31612345678", "To": "whatsapp:+14155238886", "Body": "hi", "MessageSid": SID,
-              "AccountSid": ACCOUNT, **overrides}
+    fields = {
+        "From": "whatsapp:+31612345678",
+        "To": "whatsapp:+14155238886",
+        "Body": "hi",
+        "MessageSid": SID,
+        "AccountSid": ACCOUNT,
+        **overrides,
+    }
     return {k: [v] for k, v in fields.items() if v is not None}
 
 
 def test_a_well_formed_message_is_parsed():
     message = parse_inbound(form(), ACCOUNT)
     assert (message.sender, message.to, message.body, message.message_sid) == (
-        "whatsapp:+31612345678", "whatsapp:+14155238886", "hi", SID)
+        "whatsapp:+31612345678",
+        "whatsapp:+14155238886",
+        "hi",
+        SID,
+    )
     assert parse_inbound(form(Body=""), ACCOUNT).body == ""  # media only: present but empty
 
 
-@pytest.mark.parametrize("overrides", [
-    {"Body": None}, {"From": None}, {"To": None}, {"MessageSid": None}, {"AccountSid": None},
-    {"From": "+31612345678"}, {"From": "whatsapp:31612345678"}, {"From": "whatsapp:+0612345678"},
-    {"From": "whatsapp:+31 6 12345678"}, {"From": "whatsapp:+316123456789012345"}, {"From": "sms:+31612345678"},
-    {"MessageSid": "SM123"}, {"MessageSid": "XX" + "a" * 32}, {"MessageSid": "SM" + "A" * 32},
-    {"AccountSid": "AC" + "1" * 32}, {"Body": "x" * 4097},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"Body": None},
+        {"From": None},
+        {"To": None},
+        {"MessageSid": None},
+        {"AccountSid": None},
+        {"From": "+31612345678"},
+        {"From": "whatsapp:31612345678"},
+        {"From": "whatsapp:+0612345678"},
+        {"From": "whatsapp:+31 6 12345678"},
+        {"From": "whatsapp:+316123456789012345"},
+        {"From": "sms:+31612345678"},
+        {"MessageSid": "SM123"},
+        {"MessageSid": "XX" + "a" * 32},
+        {"MessageSid": "SM" + "A" * 32},
+        {"AccountSid": "AC" + "1" * 32},
+        {"Body": "x" * 4097},
+    ],
+)
 def test_missing_or_malformed_fields_are_refused(overrides):
     with pytest.raises(InvalidMessage):
         parse_inbound(form(**overrides), ACCOUNT)
@@ -142,8 +175,7 @@ def token(key=KEY, kid="k1", algorithm="RS256", **claims) -> str:
 
 
 def check(raw: str, service_url: str = SERVICE_URL, channel_id: str = "msteams"):
-    return validate_token(raw, keys=KEYS, issuer=ISSUER, app_id=APP_ID, service_url=service_url,
-                          channel_id=channel_id)
+    return validate_token(raw, keys=KEYS, issuer=ISSUER, app_id=APP_ID, service_url=service_url, channel_id=channel_id)
 
 
 def test_a_connector_token_for_this_bot_and_activity_is_accepted():
@@ -151,19 +183,22 @@ def test_a_connector_token_for_this_bot_and_activity_is_accepted():
     assert check(token(), service_url=SERVICE_URL.rstrip("/"))  # trailing slash does not matter
 
 
-@pytest.mark.parametrize("raw,activity_service_url,channel_id", [
-    (token(aud="someone-else"), SERVICE_URL, "msteams"),
-    (token(iss="https://sts.windows.net/evil/"), SERVICE_URL, "msteams"),
-    (token(exp=int(time.time()) - 600), SERVICE_URL, "msteams"),       # beyond the 5 minutes of clock skew
-    (token(exp=None), SERVICE_URL, "msteams"),
-    (token(key=OTHER_KEY), SERVICE_URL, "msteams"),                     # known kid, wrong signature
-    (token(), "https://attacker.example/", "msteams"),                  # token is for another serviceUrl
-    (token(serviceurl=None), SERVICE_URL, "msteams"),
-    (token(), SERVICE_URL, "skype"),                                    # key not endorsed for that channel
-    (token(key="a-shared-secret-of-at-least-32-bytes!", algorithm="HS256"), SERVICE_URL, "msteams"),
-    (jwt.encode({"aud": APP_ID}, None, algorithm="none", headers={"kid": "k1"}), SERVICE_URL, "msteams"),
-    ("not-a-jwt", SERVICE_URL, "msteams"),
-])
+@pytest.mark.parametrize(
+    "raw,activity_service_url,channel_id",
+    [
+        (token(aud="someone-else"), SERVICE_URL, "msteams"),
+        (token(iss="https://sts.windows.net/evil/"), SERVICE_URL, "msteams"),
+        (token(exp=int(time.time()) - 600), SERVICE_URL, "msteams"),  # beyond the 5 minutes of clock skew
+        (token(exp=None), SERVICE_URL, "msteams"),
+        (token(key=OTHER_KEY), SERVICE_URL, "msteams"),  # known kid, wrong signature
+        (token(), "https://attacker.example/", "msteams"),  # token is for another serviceUrl
+        (token(serviceurl=None), SERVICE_URL, "msteams"),
+        (token(), SERVICE_URL, "skype"),  # key not endorsed for that channel
+        (token(key="a-shared-secret-of-at-least-32-bytes!", algorithm="HS256"), SERVICE_URL, "msteams"),
+        (jwt.encode({"aud": APP_ID}, None, algorithm="none", headers={"kid": "k1"}), SERVICE_URL, "msteams"),
+        ("not-a-jwt", SERVICE_URL, "msteams"),
+    ],
+)
 def test_other_tokens_are_refused(raw, activity_service_url, channel_id):
     with pytest.raises(TokenError):
         check(raw, activity_service_url, channel_id)

@@ -14,30 +14,39 @@ def ambiguous(text, ranking, entities=(), topics=()):
     """A tracker whose latest message fell back (nlu_fallback first), with the classifier's ranking after it."""
     tracker = make_tracker(text, "nlu_fallback", entities=list(entities))
     tracker.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.35}] + [
-        {"name": name, "confidence": confidence} for name, confidence in ranking]
+        {"name": name, "confidence": confidence} for name, confidence in ranking
+    ]
     if topics:
-        tracker.latest_message["response_selector"] = {"faq": {"ranking": [
-            {"intent_response_key": key, "confidence": confidence} for key, confidence in topics]}}
+        tracker.latest_message["response_selector"] = {
+            "faq": {"ranking": [{"intent_response_key": key, "confidence": confidence} for key, confidence in topics]}
+        }
     return tracker
 
 
 def test_the_two_closest_requests_are_offered_with_the_entities_of_the_message():
     text = "what about the money for 10042"
-    tracker = ambiguous(text, [("check_refund_status", 0.41), ("request_refund", 0.38), ("greet", 0.1)],
-                        entities=[entity("order_id", "10042", text)])
+    tracker = ambiguous(
+        text,
+        [("check_refund_status", 0.41), ("request_refund", 0.38), ("greet", 0.1)],
+        entities=[entity("order_id", "10042", text)],
+    )
     messages, events = run(ActionFallback(), tracker)
     assert messages[0]["response"] == "utter_clarify"
     assert messages[0]["first"] == "where your refund is" and messages[0]["second"] == "asking for a refund"
     payloads = [button["payload"] for button in messages[0]["buttons"]]
-    assert payloads == ['/check_refund_status{"order_id": "10042"}', '/request_refund{"order_id": "10042"}',
-                        "/nlu_fallback"]
+    assert payloads == [
+        '/check_refund_status{"order_id": "10042"}',
+        '/request_refund{"order_id": "10042"}',
+        "/nlu_fallback",
+    ]
     assert [button["title"] for button in messages[0]["buttons"]][-1] == "something else"
     assert slot_events(events) == {}
 
 
 def test_chat_moves_and_weak_readings_are_not_offered():
-    tracker = ambiguous("hmm ok so", [("affirm", 0.3), ("check_order_status", 0.25), ("thank", 0.2),
-                                      ("cancel_order", 0.05)])
+    tracker = ambiguous(
+        "hmm ok so", [("affirm", 0.3), ("check_order_status", 0.25), ("thank", 0.2), ("cancel_order", 0.05)]
+    )
     readings = options(tracker.latest_message, DOMAIN)
     assert [option.key for option in readings] == ["check_order_status"]
     messages, _ = run(ActionFallback(), tracker)
@@ -51,8 +60,11 @@ def test_nothing_worth_offering_asks_to_rephrase():
 
 
 def test_an_faq_reading_is_its_best_topic_and_its_button_picks_that_topic():
-    tracker = ambiguous("money back rules", [("faq", 0.45), ("request_refund", 0.40)],
-                        topics=[("faq/refund_policy", 0.9), ("faq/return_policy", 0.1)])
+    tracker = ambiguous(
+        "money back rules",
+        [("faq", 0.45), ("request_refund", 0.40)],
+        topics=[("faq/refund_policy", 0.9), ("faq/return_policy", 0.1)],
+    )
     readings = options(tracker.latest_message, DOMAIN)
     assert [option.key for option in readings] == ["faq/refund_policy", "request_refund"]
     assert readings[0].payload == '/choose_faq{"faq_topic": "refund_policy"}'
@@ -61,8 +73,11 @@ def test_an_faq_reading_is_its_best_topic_and_its_button_picks_that_topic():
 
 
 def test_the_chosen_faq_topic_is_answered_with_its_own_response():
-    tracker = make_tracker('/choose_faq{"faq_topic": "refund_policy"}', "choose_faq",
-                           entities=[{"entity": "faq_topic", "value": "refund_policy"}])
+    tracker = make_tracker(
+        '/choose_faq{"faq_topic": "refund_policy"}',
+        "choose_faq",
+        entities=[{"entity": "faq_topic", "value": "refund_policy"}],
+    )
     messages, _ = run(ActionAnswerChosenFaq(), tracker)
     assert messages[0]["response"] == "utter_faq/refund_policy"
     unknown = make_tracker("/choose_faq", "choose_faq", entities=[{"entity": "faq_topic", "value": "nonsense"}])
@@ -89,10 +104,22 @@ def test_off_topic_is_declined_with_what_the_assistant_can_do():
 def test_every_offerable_intent_and_faq_topic_has_a_name_for_the_shopper():
     names = set(DOMAIN["responses"])
     topics = [key.split("/", 1)[1] for key in names if key.startswith("utter_faq/")]
-    wanted = [f"utter_option_{intent}" for intent in ("check_order_status", "check_refund_status", "request_refund",
-                                                      "cancel_order", "change_shipping_address",
-                                                      "report_payment_issue", "request_invoice", "update_account",
-                                                      "human_handoff", "help", "something_else")]
+    wanted = [
+        f"utter_option_{intent}"
+        for intent in (
+            "check_order_status",
+            "check_refund_status",
+            "request_refund",
+            "cancel_order",
+            "change_shipping_address",
+            "report_payment_issue",
+            "request_invoice",
+            "update_account",
+            "human_handoff",
+            "help",
+            "something_else",
+        )
+    ]
     wanted += [f"utter_option_faq_{topic}" for topic in topics]
     assert topics and [name for name in wanted if name not in names] == []
 
@@ -100,4 +127,4 @@ def test_every_offerable_intent_and_faq_topic_has_a_name_for_the_shopper():
 def test_a_payload_replays_non_ascii_entities_as_json():
     button = payload("update_account", {"email": "emma.garcía@example.com"})
     assert button.startswith("/update_account{")
-    assert json.loads(button[len("/update_account"):]) == {"email": "emma.garcía@example.com"}
+    assert json.loads(button[len("/update_account") :]) == {"email": "emma.garcía@example.com"}

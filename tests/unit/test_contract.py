@@ -11,11 +11,12 @@ import copy
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Set, Type
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -38,6 +39,7 @@ NOW = datetime(2026, 3, 14, 12, 0)
 
 # --- what the shop writes: every record, from a seeded shop's real rows --------------------------------------
 
+
 @pytest.fixture(scope="module")
 def db() -> Iterator[Database]:
     db = Database("sqlite://")
@@ -46,18 +48,47 @@ def db() -> Iterator[Database]:
         assert seed_if_empty(s, 7, NOW)
         s.get(rows.Customer, "C1040").address_line2 = "2nd floor"  # the seed has no second address lines
         s.get(rows.Order, "10040").ship_line2 = "c/o reception"
-        s.add(rows.Verification(id="ver_0123456789abcdef", customer_id="C1001", channel="sms", code="123456",
-                                attempts=1, status="pending", created_at=NOW, expires_at=NOW))
-        with_everything = rows.Ticket(
-            queue="refunds", priority="high", status="open", subject="Refund failed", summary="Card closed.",
-            transcript=[{"sender": "user", "text": "where is my refund?", "timestamp": "1710417600.5"},
-                        {"sender": "bot", "text": "Let me check.", "timestamp": None}],
-            meta={"order_id": "10006", "intents": ["check_refund_status"], "verified": True, "score": 0.5},
-            customer_id="C1003", conversation_id="conv-1", created_at=NOW, updated_at=NOW,
+        s.add(
+            rows.Verification(
+                id="ver_0123456789abcdef",
+                customer_id="C1001",
+                channel="sms",
+                code="123456",
+                attempts=1,
+                status="pending",
+                created_at=NOW,
+                expires_at=NOW,
+            )
         )
-        bare = rows.Ticket(queue="general", priority="normal", status="open", subject="Hi", summary="A question.",
-                           transcript=[], meta={}, customer_id=None, conversation_id=None, created_at=NOW,
-                           updated_at=NOW)
+        with_everything = rows.Ticket(
+            queue="refunds",
+            priority="high",
+            status="open",
+            subject="Refund failed",
+            summary="Card closed.",
+            transcript=[
+                {"sender": "user", "text": "where is my refund?", "timestamp": "1710417600.5"},
+                {"sender": "bot", "text": "Let me check.", "timestamp": None},
+            ],
+            meta={"order_id": "10006", "intents": ["check_refund_status"], "verified": True, "score": 0.5},
+            customer_id="C1003",
+            conversation_id="conv-1",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        bare = rows.Ticket(
+            queue="general",
+            priority="normal",
+            status="open",
+            subject="Hi",
+            summary="A question.",
+            transcript=[],
+            meta={},
+            customer_id=None,
+            conversation_id=None,
+            created_at=NOW,
+            updated_at=NOW,
+        )
         s.add_all([with_everything, bare])
         s.flush()
         s.add(rows.TicketMessage(ticket_id=with_everything.id, author="agent", body="On it.", created_at=NOW))
@@ -66,7 +97,7 @@ def db() -> Iterator[Database]:
 
 
 @pytest.fixture(scope="module")
-def wire(db) -> Dict[str, List[dict]]:
+def wire(db) -> dict[str, list[dict]]:
     """The JSON the shop answers with, per record, as it arrives at a client (encoded and decoded once)."""
     with db.read() as s:
         customers = s.execute(select(rows.Customer).order_by(rows.Customer.id)).scalars().all()
@@ -83,11 +114,13 @@ def wire(db) -> Dict[str, List[dict]]:
             "invoice": [serializers.invoice("10001", "INV-2026-10001", "a***@example.com")],
             "charge": [serializers.charge(c) for o in orders for c in o.charges],
             "refund": [serializers.refund(r) for o in orders for r in o.refunds],
-            "payment_record": [serializers.payment_record(o, captured_cents=o.total_cents, refunded_cents=0)
-                               for o in orders],
+            "payment_record": [
+                serializers.payment_record(o, captured_cents=o.total_cents, refunded_cents=0) for o in orders
+            ],
             "verification": [serializers.verification(verification, "+31*****99")],
-            "verification_result": [serializers.verification_result(verification, status="invalid", verified=False,
-                                                                    attempts_left=2)],
+            "verification_result": [
+                serializers.verification_result(verification, status="invalid", verified=False, attempts_left=2)
+            ],
             "ticket": [serializers.ticket(t) for t in tickets],
             "ticket_list": [serializers.ticket_list(tickets)],
             "ticket_message": [serializers.ticket_message(m) for t in tickets for m in t.messages],
@@ -96,19 +129,26 @@ def wire(db) -> Dict[str, List[dict]]:
 
 
 # The client's model of each record, and how the shop leaves keys out when it writes one.
-CLIENT_RECORDS: Dict[str, Type[v1.Record]] = {
-    "customer": client_models.Customer, "customer_list": client_models.CustomerList,
-    "order": client_models.Order, "order_page": client_models.OrderPage,
-    "cancel_result": client_models.CancelResult, "invoice": client_models.Invoice,
-    "charge": client_models.Charge, "refund": client_models.Refund, "payment_record": client_models.PaymentRecord,
-    "verification": client_models.Verification, "verification_result": client_models.VerificationResult,
-    "ticket": client_models.Ticket, "ticket_list": client_models.TicketList,
+CLIENT_RECORDS: dict[str, type[v1.Record]] = {
+    "customer": client_models.Customer,
+    "customer_list": client_models.CustomerList,
+    "order": client_models.Order,
+    "order_page": client_models.OrderPage,
+    "cancel_result": client_models.CancelResult,
+    "invoice": client_models.Invoice,
+    "charge": client_models.Charge,
+    "refund": client_models.Refund,
+    "payment_record": client_models.PaymentRecord,
+    "verification": client_models.Verification,
+    "verification_result": client_models.VerificationResult,
+    "ticket": client_models.Ticket,
+    "ticket_list": client_models.TicketList,
     "ticket_message": client_models.TicketMessage,
 }
 WRITE_OPTIONS = {"ticket_list": {"exclude": {"tickets": {"__all__": {"messages"}}}}}
 
 
-def non_null_fields(record: v1.Record, seen: Dict[type, Set[str]]) -> Dict[type, Set[str]]:
+def non_null_fields(record: v1.Record, seen: dict[type, set[str]]) -> dict[type, set[str]]:
     """Which fields of each record type (nested ones too) hold a value somewhere in `record`."""
     seen[type(record)]  # a record whose fields are all null still counts as seen
     for name in record.__fields__:
@@ -123,6 +163,7 @@ def non_null_fields(record: v1.Record, seen: Dict[type, Set[str]]) -> Dict[type,
 
 # --- round trip ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(CLIENT_RECORDS))
 def test_every_record_the_shop_writes_parses_into_the_clients_model_with_every_field(wire, name):
     assert wire[name], f"the seeded shop wrote no {name}"
@@ -133,7 +174,7 @@ def test_every_record_the_shop_writes_parses_into_the_clients_model_with_every_f
 
 
 def test_the_round_trip_sees_every_field_of_every_record_with_a_value(wire):
-    seen: Dict[type, Set[str]] = defaultdict(set)
+    seen: dict[type, set[str]] = defaultdict(set)
     for name, answers in wire.items():
         for answer in answers:
             non_null_fields(CLIENT_RECORDS[name].parse_obj(answer), seen)
@@ -165,33 +206,46 @@ def test_parsed_records_have_python_types_and_the_attributes_the_actions_use(wir
 
 
 def test_times_with_an_offset_are_read_as_utc_and_written_with_z():
-    charge = v1.Charge(id="ch_1", order_id="1001", amount="10.50", currency="EUR", method="card", status="succeeded",
-                       created_at="2026-03-14T13:30:00+01:00")
+    charge = v1.Charge(
+        id="ch_1",
+        order_id="1001",
+        amount="10.50",
+        currency="EUR",
+        method="card",
+        status="succeeded",
+        created_at="2026-03-14T13:30:00+01:00",
+    )
     assert charge.created_at == datetime(2026, 3, 14, 12, 30)
     assert charge.to_wire()["created_at"] == "2026-03-14T12:30:00Z" and charge.to_wire()["amount"] == "10.50"
 
 
 def test_what_the_clients_send_is_what_the_shop_accepts():
-    address = client_models.Address(line1="Lijnbaan 10", city="Rotterdam", postcode="3012 EL", country="nl",
-                                    name="Kim de Boer")
+    address = client_models.Address(
+        line1="Lijnbaan 10", city="Rotterdam", postcode="3012 EL", country="nl", name="Kim de Boer"
+    )
     assert AddressIn.parse_obj(address.to_json()).dict() == {**address.dict(), "line2": None, "country": "NL"}
     ticket = client_models.NewTicket(
-        queue="payments", subject="Charged twice", summary="Two charges.", customer_id="C1004",
+        queue="payments",
+        subject="Charged twice",
+        summary="Two charges.",
+        customer_id="C1004",
         transcript=[client_models.TranscriptLine(sender="user", text="you charged me twice")],
         metadata={"order_id": "10009"},
     )
     body = ticket.to_json()
     assert "conversation_id" not in body and body["transcript"] == [
-        {"sender": "user", "text": "you charged me twice", "timestamp": None}]
+        {"sender": "user", "text": "you charged me twice", "timestamp": None}
+    ]
     assert TicketRequest.parse_obj(body).dict() == {**body, "conversation_id": None}
 
 
 # --- the clients against a system that answers with a given record ----------------------------------------
 
+
 class _FixedAnswer(BaseHTTPRequestHandler):
     """A stand-in for a retailer's system: answers every request with the JSON in `server.answer`."""
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         body = json.dumps(self.server.answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -199,7 +253,7 @@ class _FixedAnswer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.do_GET()
 
@@ -221,20 +275,30 @@ def system():
 
 
 def client(cls, base: str):
-    settings = SystemSettings(system=cls.system, base_url=base, api_key="test-key", connect_timeout=0.5,
-                              read_timeout=2.0, max_attempts=1, backoff_initial=0.01, backoff_max=0.05,
-                              breaker_fail_max=1000, breaker_reset_seconds=30.0)
+    settings = SystemSettings(
+        system=cls.system,
+        base_url=base,
+        api_key="test-key",
+        connect_timeout=0.5,
+        read_timeout=2.0,
+        max_attempts=1,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        breaker_fail_max=1000,
+        breaker_reset_seconds=30.0,
+    )
     return cls(HttpCore(settings))
 
 
 # How each client call reads one record, by the record's name in `wire`.
-CALLS: Dict[str, Callable[[str], Any]] = {
+CALLS: dict[str, Callable[[str], Any]] = {
     "order": lambda base: client(OrdersClient, base).get_order("10001"),
     "customer": lambda base: client(CrmClient, base).get_customer("C1001"),
     "payment_record": lambda base: client(PaymentsClient, base).payments_for_order("10001"),
     "ticket": lambda base: client(HelpdeskClient, base).get_ticket(1),
     "verification_result": lambda base: client(CrmClient, base).check_verification(
-        "C1001", "ver_0123456789abcdef", "123456", idempotency_key="k1"),
+        "C1001", "ver_0123456789abcdef", "123456", idempotency_key="k1"
+    ),
     "cancel_result": lambda base: client(OrdersClient, base).cancel_order("10001", idempotency_key="k2"),
 }
 
@@ -248,7 +312,7 @@ def reordered(value: Any) -> Any:
     return value
 
 
-def richest(answers: List[dict]) -> dict:
+def richest(answers: list[dict]) -> dict:
     """The answer with the most non-null values, so a change to it hits a real value."""
     return max(answers, key=lambda a: len(json.dumps(a)) - json.dumps(a).count("null"))
 
@@ -273,12 +337,13 @@ def _set(path: str, value: Any) -> Callable[[dict], None]:
             del target[last]
         else:
             target[last] = value
+
     return change
 
 
 BROKEN = [
     ("order", "total", KeyError),
-    ("order", "items.0.total", 12.5),                 # money as a float
+    ("order", "items.0.total", 12.5),  # money as a float
     ("order", "items.0.unit_price", "twelve"),
     ("order", "items.0.quantity", "2"),
     ("order", "placed_at", "yesterday"),
@@ -319,9 +384,10 @@ def test_an_answer_that_is_not_a_record_is_the_clients_error_for_nonsense(system
 
 # --- the two processes share the contract, never each other's code ----------------------------------------
 
-def imported_packages(package: str) -> Set[str]:
+
+def imported_packages(package: str) -> set[str]:
     """The top-level names every module of `package` imports."""
-    found: Set[str] = set()
+    found: set[str] = set()
     for path in (REPO / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -334,5 +400,13 @@ def imported_packages(package: str) -> Set[str]:
 def test_the_shop_and_the_action_server_import_the_contract_and_not_each_other():
     assert "contract" in imported_packages("demoshop") and "actions" not in imported_packages("demoshop")
     assert "contract" in imported_packages("actions") and "demoshop" not in imported_packages("actions")
-    assert imported_packages("contract") <= {"__future__", "contract", "datetime", "decimal", "json", "pydantic",
-                                              "typing"}
+    assert imported_packages("contract") <= {
+        "__future__",
+        "collections",
+        "contract",
+        "datetime",
+        "decimal",
+        "json",
+        "pydantic",
+        "typing",
+    }

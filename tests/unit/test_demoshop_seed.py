@@ -30,9 +30,18 @@ def db():
 
 def fingerprint(db: Database):
     with db.read() as s:
-        orders = [(o.id, o.customer_id, o.status, o.total_cents, o.placed_at) for o in s.execute(select(Order).order_by(Order.id)).scalars()]
-        charges = [(c.id, c.order_id, c.status, c.amount_cents) for c in s.execute(select(Charge).order_by(Charge.id)).scalars()]
-        refunds = [(r.id, r.order_id, r.status, r.amount_cents) for r in s.execute(select(Refund).order_by(Refund.id)).scalars()]
+        orders = [
+            (o.id, o.customer_id, o.status, o.total_cents, o.placed_at)
+            for o in s.execute(select(Order).order_by(Order.id)).scalars()
+        ]
+        charges = [
+            (c.id, c.order_id, c.status, c.amount_cents)
+            for c in s.execute(select(Charge).order_by(Charge.id)).scalars()
+        ]
+        refunds = [
+            (r.id, r.order_id, r.status, r.amount_cents)
+            for r in s.execute(select(Refund).order_by(Refund.id)).scalars()
+        ]
         customers = [(c.id, c.email, c.phone) for c in s.execute(select(Customer).order_by(Customer.id)).scalars()]
     return orders, charges, refunds, customers
 
@@ -55,7 +64,14 @@ def test_sizes_ids_and_statuses(db):
         assert len(customers) >= 50 and len({c.email for c in customers}) == len(customers)
         assert len(orders) >= 200
         assert all(len(o.id) == 5 and o.id.isdigit() for o in orders)
-        assert set(Counter(o.status for o in orders)) == {"pending", "paid", "shipped", "delivered", "cancelled", "returned"}
+        assert set(Counter(o.status for o in orders)) == {
+            "pending",
+            "paid",
+            "shipped",
+            "delivered",
+            "cancelled",
+            "returned",
+        }
         for o in orders:
             assert o.items and o.total_cents == sum(i.quantity * i.unit_price_cents for i in o.items) + o.shipping_cents
             assert o.currency == ("GBP" if o.ship_country == "GB" else "EUR")
@@ -74,8 +90,13 @@ def test_every_payment_and_refund_story_is_present(db):
         orders = s.execute(select(Order)).scalars().all()
         refund_states = Counter(r.status for o in orders for r in o.refunds)
         assert set(refund_states) == {"pending", "issued", "failed"}
-        partial = [o for o in orders for r in o.refunds
-                   if r.status == "issued" and r.amount_cents < sum(c.amount_cents for c in o.charges if c.status == "succeeded")]
+        partial = [
+            o
+            for o in orders
+            for r in o.refunds
+            if r.status == "issued"
+            and r.amount_cents < sum(c.amount_cents for c in o.charges if c.status == "succeeded")
+        ]
         assert len(partial) >= 2
         failed_payment = [o for o in orders if o.status == "pending" and any(c.status == "failed" for c in o.charges)]
         assert failed_payment

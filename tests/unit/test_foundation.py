@@ -25,8 +25,16 @@ from foundation.settings import LogLevel, Port, ProcessSettings, SettingsError
 from launcher.services import StackSettings
 from webchat.server import Settings as WebChatSettings
 
-EVERY_PROCESS = (DemoShopSettings, ActionServerSettings, BackendSettings, CustomerTokenSettings, ChannelSettings,
-                 WebChatSettings, StackSettings, ServeBenchSettings)
+EVERY_PROCESS = (
+    DemoShopSettings,
+    ActionServerSettings,
+    BackendSettings,
+    CustomerTokenSettings,
+    ChannelSettings,
+    WebChatSettings,
+    StackSettings,
+    ServeBenchSettings,
+)
 
 
 class ExampleSettings(ProcessSettings):
@@ -53,6 +61,7 @@ def clean_environment(monkeypatch):
 
 # --- settings ---------------------------------------------------------------------------------------------------
 
+
 def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path, clean_environment):
     (tmp_path / ".env").write_text("FOUNDATION_TEST_PORT=9000\nFOUNDATION_TEST_NAME=from-the-file\n")
     clean_environment.chdir(tmp_path)  # `.env` is read from the working directory, as a process started there
@@ -73,8 +82,10 @@ def test_a_blank_value_counts_as_unset():
     assert (settings.port, settings.name) == (8081, "shop")
 
 
-@pytest.mark.parametrize("variable,value", [("FOUNDATION_TEST_PORT", "eighty"), ("FOUNDATION_TEST_PORT", "70000"),
-                                            ("FOUNDATION_TEST_LEVEL", "loud")])
+@pytest.mark.parametrize(
+    "variable,value",
+    [("FOUNDATION_TEST_PORT", "eighty"), ("FOUNDATION_TEST_PORT", "70000"), ("FOUNDATION_TEST_LEVEL", "loud")],
+)
 def test_a_bad_value_is_refused_naming_the_variable_and_the_value(variable, value):
     with pytest.raises(SettingsError) as refused:
         ExampleSettings.from_env({variable: value})
@@ -105,13 +116,17 @@ def test_current_settings_are_read_once_and_follow_a_change_the_process_makes(cl
 
 def test_a_setting_that_names_no_variable_is_refused_when_declared():
     with pytest.raises(TypeError, match="must name its environment variable"):
-        class Careless(ProcessSettings):  # noqa: F841  (would read whatever $HOST is)
+
+        class Careless(ProcessSettings):
             host: str = "127.0.0.1"
 
 
 def test_every_variable_of_every_process_is_in_env_example():
-    listed = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
-              if "=" in line and not line.startswith("#")}
+    listed = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     unlisted = {v for settings_class in EVERY_PROCESS for v in variables(settings_class)} - listed
     assert not unlisted
 
@@ -119,8 +134,14 @@ def test_every_variable_of_every_process_is_in_env_example():
 def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path, clean_environment):
     shutil.copyfile(REPO / ".env.example", tmp_path / ".env")
     clean_environment.chdir(REPO)  # the relative paths of .env.example (RASA_MODEL=models/...) mean the repository
-    for settings_class in (DemoShopSettings, ActionServerSettings, BackendSettings, CustomerTokenSettings,
-                           WebChatSettings, StackSettings):
+    for settings_class in (
+        DemoShopSettings,
+        ActionServerSettings,
+        BackendSettings,
+        CustomerTokenSettings,
+        WebChatSettings,
+        StackSettings,
+    ):
         from_file = settings_class.from_env(env_file=tmp_path / ".env")
         defaults = settings_class.from_env({})
         for name in settings_class.__fields__:
@@ -130,14 +151,23 @@ def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path, clean_environ
             assert got == default, f"{settings_class.variable(name)}: .env.example says {got!r}, the code {default!r}"
 
 
-@pytest.mark.parametrize("command,variable,value", [
-    (["-m", "webchat"], "WEBCHAT_PORT", "eighty"),
-    (["-m", "demoshop"], "DEMOSHOP_THREADS", "many"),
-    (["-m", "actions"], "BACKEND_READ_TIMEOUT", "soon"),  # a backend setting stops the action server at start
-])
+@pytest.mark.parametrize(
+    "command,variable,value",
+    [
+        (["-m", "webchat"], "WEBCHAT_PORT", "eighty"),
+        (["-m", "demoshop"], "DEMOSHOP_THREADS", "many"),
+        (["-m", "actions"], "BACKEND_READ_TIMEOUT", "soon"),  # a backend setting stops the action server at start
+    ],
+)
 def test_a_process_with_a_bad_value_stops_at_start_naming_it(command, variable, value):
-    done = subprocess.run([sys.executable, *command], cwd=REPO, env={**os.environ, variable: value},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=REPO,
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     refusal = [r for r in records if r["message"] == "invalid configuration"]
@@ -145,9 +175,23 @@ def test_a_process_with_a_bad_value_stops_at_start_naming_it(command, variable, 
 
 
 def test_the_launcher_refuses_a_bad_port_by_name(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "launcher", "run", "--state-file", str(tmp_path / "stack.json"),
-                           "--log-dir", str(tmp_path)], cwd=REPO, env={**os.environ, "RASA_PORT": "70000"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "run",
+            "--state-file",
+            str(tmp_path / "stack.json"),
+            "--log-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env={**os.environ, "RASA_PORT": "70000"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "RASA_PORT='70000'" in done.stderr
 
 
@@ -167,21 +211,25 @@ print('{"already": "json"}')
 
 
 def test_the_logging_set_up_writes_one_json_object_per_line():
-    done = subprocess.run([sys.executable, "-c", LOGGING_CHILD], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", LOGGING_CHILD], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert all(isinstance(record, dict) for record in records)
     assert len(records) == 4  # the debug line and the quietened info line are not there
     for record in records[:3]:
         assert {"asctime", "level", "name", "message"} <= set(record)
-    assert (records[0]["level"], records[0]["name"], records[0]["message"], records[0]["order_id"]) == \
-        ("INFO", "shop", "order shipped", "10001")
+    assert (records[0]["level"], records[0]["name"], records[0]["message"], records[0]["order_id"]) == (
+        "INFO",
+        "shop",
+        "order shipped",
+        "10001",
+    )
     assert (records[1]["level"], records[1]["name"], records[1]["message"]) == ("WARNING", "chatty", "shown: a warning")
     assert records[2]["name"] == "py.warnings" and "a Python warning" in records[2]["message"]
 
 
 # --- processes --------------------------------------------------------------------------------------------------
+
 
 def http_server(directory: Path, port: int) -> list:
     return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)]
@@ -214,7 +262,7 @@ def test_a_child_that_dies_at_start_is_reported_with_its_last_words(tmp_path):
 
 def test_a_child_that_is_not_ready_in_time_is_stopped(tmp_path):
     child = ChildProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
-    with pytest.raises(StartupError, match="the sleeper was not answering .* within 1 s"):
+    with pytest.raises(StartupError, match=r"the sleeper was not answering .* within 1 s"):
         child.wait_http(f"http://127.0.0.1:{free_port()}/health", timeout=1)
     assert not child.running()
 
@@ -234,9 +282,10 @@ def test_readiness_can_require_a_json_value(tmp_path):
 
 
 def test_a_json_log_wraps_what_is_not_json(tmp_path):
-    code = "print('native chatter', flush=True); print('{\"level\": \"INFO\", \"message\": \"ready\"}', flush=True)"
-    child = ChildProcess("talker", [sys.executable, "-c", code], log_path=tmp_path / "talker.log",
-                         json_source="talker.console")
+    code = 'print(\'native chatter\', flush=True); print(\'{"level": "INFO", "message": "ready"}\', flush=True)'
+    child = ChildProcess(
+        "talker", [sys.executable, "-c", code], log_path=tmp_path / "talker.log", json_source="talker.console"
+    )
     child.proc.wait(30)
     child.stop()
     records = [json.loads(line) for line in (tmp_path / "talker.log").read_text().splitlines()]

@@ -5,8 +5,8 @@ the action server's code; the benchmarks without the tests; foundation/ without 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Set
 
 import pytest
 
@@ -15,7 +15,7 @@ from foundation import REPO
 PROJECT_PACKAGES = {path.parent.name for path in REPO.glob("*/__init__.py")}
 
 
-def module_file(module: str) -> Optional[Path]:
+def module_file(module: str) -> Path | None:
     """The project file of a dotted module name, None for the standard library and third-party packages."""
     if module.split(".")[0] not in PROJECT_PACKAGES:
         return None
@@ -47,11 +47,11 @@ def imports_of(path: Path) -> Iterator[str]:
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
-def reachable(package: str) -> Dict[str, str]:
+def reachable(package: str) -> dict[str, str]:
     """Every module the package's files import, directly or through the project's modules: name -> importer."""
-    seen: Dict[str, str] = {}
+    seen: dict[str, str] = {}
     todo = [(path, module_name(path)) for path in sorted((REPO / package).rglob("*.py"))]
-    visited: Set[Path] = set()
+    visited: set[Path] = set()
     while todo:
         path, name = todo.pop()
         if path in visited:
@@ -67,9 +67,12 @@ def reachable(package: str) -> Dict[str, str]:
     return seen
 
 
-def offending(package: str, forbidden: str) -> Dict[str, str]:
-    return {module: importer for module, importer in reachable(package).items()
-            if module == forbidden or module.startswith(forbidden + ".")}
+def offending(package: str, forbidden: str) -> dict[str, str]:
+    return {
+        module: importer
+        for module, importer in reachable(package).items()
+        if module == forbidden or module.startswith(forbidden + ".")
+    }
 
 
 @pytest.mark.parametrize("package", ["launcher", "webchat", "rasa_runtime"])

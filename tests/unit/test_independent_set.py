@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 import yaml
@@ -17,8 +16,17 @@ from rapidfuzz.process import extractOne
 REPO = Path(__file__).resolve().parents[2]
 INDEPENDENT = REPO / "tests" / "nlu" / "independent"
 TRAINING = REPO / "data" / "nlu"
-BUSINESS = ["check_order_status", "check_refund_status", "request_refund", "cancel_order", "change_shipping_address",
-            "report_payment_issue", "request_invoice", "update_account", "human_handoff"]
+BUSINESS = [
+    "check_order_status",
+    "check_refund_status",
+    "request_refund",
+    "cancel_order",
+    "change_shipping_address",
+    "report_payment_issue",
+    "request_invoice",
+    "update_account",
+    "human_handoff",
+]
 # At most this many character edits (after folding case, spaces and punctuation) counts as the same message.
 NEAR = 3
 # Messages of one or two words ("hi", "refund please") are a closed vocabulary that any two writers share: the
@@ -27,9 +35,9 @@ CHECKED_FROM_WORDS = 3
 ENTITY = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 
-def examples(folder: Path) -> Dict[str, List[str]]:
+def examples(folder: Path) -> dict[str, list[str]]:
     """Intent (or faq/topic) -> its example texts, entity markup removed."""
-    found: Dict[str, List[str]] = {}
+    found: dict[str, list[str]] = {}
     for path in sorted(folder.glob("*.yml")):
         for block in (yaml.safe_load(path.read_text()) or {}).get("nlu") or []:
             if "intent" not in block:
@@ -45,7 +53,7 @@ def fold(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def evaluation() -> Dict[str, List[str]]:
+def evaluation() -> dict[str, list[str]]:
     return examples(INDEPENDENT)
 
 
@@ -78,14 +86,16 @@ def test_no_training_example_is_within_a_few_edits_of_an_evaluation_message(eval
             match = extractOne(fold(text), training, scorer=Levenshtein.distance, score_cutoff=NEAR)
             if match is not None:
                 near.append((intent, text, match[0], match[1]))
-    assert near == [], "training examples too close to evaluation messages (remove them from data/nlu):\n" + \
-        "\n".join(f"  {intent}: {text!r} ~ {train!r} ({edits} edits)" for intent, text, train, edits in near)
+    assert near == [], "training examples too close to evaluation messages (remove them from data/nlu):\n" + "\n".join(
+        f"  {intent}: {text!r} ~ {train!r} ({edits} edits)" for intent, text, train, edits in near
+    )
 
 
 def test_the_near_duplicate_check_can_fail():
     """The check above with a planted copy: one edit away must be caught, a different message must not."""
     training = [fold("Where is my parcel, order 10042?")]
-    assert extractOne(fold("where is my parcel order 10043"), training, scorer=Levenshtein.distance,
-                      score_cutoff=NEAR) is not None
-    assert extractOne(fold("I want my money back"), training, scorer=Levenshtein.distance,
-                      score_cutoff=NEAR) is None
+    assert (
+        extractOne(fold("where is my parcel order 10043"), training, scorer=Levenshtein.distance, score_cutoff=NEAR)
+        is not None
+    )
+    assert extractOne(fold("I want my money back"), training, scorer=Levenshtein.distance, score_cutoff=NEAR) is None

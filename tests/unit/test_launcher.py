@@ -17,8 +17,12 @@ from launcher.supervisor import StateFile, pid_alive, stop_pid
 
 def test_embedded_defaults_need_no_environment():
     settings = StackSettings.from_env({})
-    assert (settings.demoshop_port, settings.actions_port, settings.rasa_port, settings.webchat_port) == \
-        (8081, 5055, 5005, 8080)
+    assert (settings.demoshop_port, settings.actions_port, settings.rasa_port, settings.webchat_port) == (
+        8081,
+        5055,
+        5005,
+        8080,
+    )
     assert settings.webchat_url == "http://127.0.0.1:8080"
 
 
@@ -31,8 +35,9 @@ def test_a_bad_port_is_refused_with_its_name(value):
 def test_the_action_url_follows_actions_port(tmp_path):
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text('action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\nlock_store:\n  type: in_memory\n')
-    moved = endpoints_for(StackSettings.from_env({"ACTIONS_PORT": "6000", "RASA_ENDPOINTS": str(endpoints)}),
-                          tmp_path / "state")
+    moved = endpoints_for(
+        StackSettings.from_env({"ACTIONS_PORT": "6000", "RASA_ENDPOINTS": str(endpoints)}), tmp_path / "state"
+    )
     config = yaml.safe_load(moved.read_text())
     assert config["action_endpoint"]["url"] == "http://127.0.0.1:6000/webhook"
     assert config["lock_store"] == {"type": "in_memory"}
@@ -83,7 +88,9 @@ def test_stop_pid_ends_a_process_group_that_ignores_nothing():
 
 
 def test_stop_pid_kills_what_ignores_sigterm():
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    )
     child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"
     assert stop_pid(child.pid, timeout=0.5)

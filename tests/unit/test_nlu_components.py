@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -16,16 +15,36 @@ from nlu_components.retrieval_selector import RetrievalResponseSelector
 from nlu_components.text_shapes import shape_text
 
 EXAMPLES = {
-    "check_order_status": ["where is my order", "has 10234 shipped yet?", "status of order 10871 please",
-                           "when will my parcel arrive", "track my package", "is my order on its way"],
+    "check_order_status": [
+        "where is my order",
+        "has 10234 shipped yet?",
+        "status of order 10871 please",
+        "when will my parcel arrive",
+        "track my package",
+        "is my order on its way",
+    ],
     "greet": ["hi", "hello there", "good morning", "hey", "hiya", "hello!"],
-    "faq/refund_policy": ["what is your refund policy", "how do refunds work", "refund rules?",
-                          "can I get my money back in general", "what's the policy on refunds", "refund policy"],
-    "faq/delivery_time": ["how long does delivery take", "delivery time to germany", "how many days to ship",
-                          "how fast is shipping", "when do orders usually arrive", "shipping duration"],
+    "faq/refund_policy": [
+        "what is your refund policy",
+        "how do refunds work",
+        "refund rules?",
+        "can I get my money back in general",
+        "what's the policy on refunds",
+        "refund policy",
+    ],
+    "faq/delivery_time": [
+        "how long does delivery take",
+        "delivery time to germany",
+        "how many days to ship",
+        "how fast is shipping",
+        "when do orders usually arrive",
+        "shipping duration",
+    ],
 }
-RESPONSES = {"utter_faq/refund_policy": [{"text": "Refunds within 30 days."}],
-             "utter_faq/delivery_time": [{"text": "2-5 business days."}]}
+RESPONSES = {
+    "utter_faq/refund_policy": [{"text": "Refunds within 30 days."}],
+    "utter_faq/delivery_time": [{"text": "2-5 business days."}],
+}
 
 
 def training_data() -> TrainingData:
@@ -94,7 +113,7 @@ def test_the_selector_writes_what_rasas_retrieval_action_reads(trained):
     assert prediction["utter_action"] == "utter_faq/refund_policy"
     assert prediction["intent_response_key"] == "faq/refund_policy"
     assert prediction["responses"] == RESPONSES["utter_faq/refund_policy"]
-    assert [r["intent_response_key"] for r in selected["faq"]["ranking"]][0] == "faq/refund_policy"
+    assert next(r["intent_response_key"] for r in selected["faq"]["ranking"]) == "faq/refund_policy"
     assert RETRIEVAL_RANKING not in output  # internal hand-over, not part of the parse result
 
 
@@ -117,8 +136,9 @@ def test_a_trained_model_loads_and_predicts_the_same(trained):
 
 
 def test_a_model_file_with_unexpected_types_is_refused(tmp_path):
-    import skops.io as sio
     from collections import OrderedDict
+
+    import skops.io as sio
 
     storage = LocalModelStorage(tmp_path)
     with storage.write_to(Resource("classifier")) as directory:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from jsonschema import ValidationError
-
 import rasa
 import rasa.core.actions.action as action
+from jsonschema import ValidationError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
-from rasa_runtime import patches as rasa_patches
 
+from rasa_runtime import patches as rasa_patches
 
 ORIGINAL = action.RemoteAction._validate_action_result
 # What each switch's patch replaces, as Rasa has it.
@@ -57,9 +56,9 @@ def test_a_patch_switched_off_is_not_applied_and_rasas_code_stays(variable):
 
 
 def test_switches_read_on_off_and_refuse_anything_else():
-    assert rasa_patches.switches({"RASA_PATCH_GRAPH_RUNNER": " OFF ", "RASA_PATCH_EVENT_TYPES": "on",
-                                  "RASA_PATCH_VALIDATE_ONCE": ""}) == {
-        "RASA_PATCH_VALIDATE_ONCE": True, "RASA_PATCH_EVENT_TYPES": True, "RASA_PATCH_GRAPH_RUNNER": False}
+    assert rasa_patches.switches(
+        {"RASA_PATCH_GRAPH_RUNNER": " OFF ", "RASA_PATCH_EVENT_TYPES": "on", "RASA_PATCH_VALIDATE_ONCE": ""}
+    ) == {"RASA_PATCH_VALIDATE_ONCE": True, "RASA_PATCH_EVENT_TYPES": True, "RASA_PATCH_GRAPH_RUNNER": False}
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})
     assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())  # nothing half-applied
@@ -67,7 +66,7 @@ def test_switches_read_on_off_and_refuse_anything_else():
 
 def test_another_rasa_version_is_refused_unless_every_patch_is_off(monkeypatch):
     monkeypatch.setattr(rasa, "__version__", "3.6.99")
-    with pytest.raises(RuntimeError, match="written for rasa 3.6.21, found 3.6.99"):
+    with pytest.raises(RuntimeError, match=r"written for rasa 3\.6\.21, found 3\.6\.99"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "off"})
     assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())
     assert not any(rasa_patches.apply_all({variable: "off" for variable in rasa_patches.SWITCHES}).values())
@@ -86,16 +85,21 @@ def test_the_patch_replaces_rasas_validation(patched):
 
 
 def test_a_valid_action_answer_passes(patched):
-    answer = {"events": [{"event": "slot", "name": "order_id", "value": "10001"}],
-              "responses": [{"text": "Order 10001 shipped."}]}
+    answer = {
+        "events": [{"event": "slot", "name": "order_id", "value": "10001"}],
+        "responses": [{"text": "Order 10001 shipped."}],
+    }
     assert patched._validate_action_result(answer) is True
 
 
-@pytest.mark.parametrize("answer", [
-    {"events": [{"name": "no event type"}]},
-    {"events": "not a list"},
-    {"responses": [{"text": 5}], "events": [{"event": 3}]},
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"events": [{"name": "no event type"}]},
+        {"events": "not a list"},
+        {"responses": [{"text": 5}], "events": [{"event": 3}]},
+    ],
+)
 def test_an_invalid_action_answer_fails_as_in_rasa(patched, answer):
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         patched._validate_action_result(answer)
@@ -116,8 +120,11 @@ def test_events_deserialise_as_with_rasas_lookup(event_lookup):
     from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
     assert event_lookup.resolve_by_type.__wrapped__ is not None
-    stored = [UserUttered("where is 10001", {"name": "check_order_status", "confidence": 0.9}),
-              SlotSet("order_id", "10001"), ActionExecuted("action_listen")]
+    stored = [
+        UserUttered("where is 10001", {"name": "check_order_status", "confidence": 0.9}),
+        SlotSet("order_id", "10001"),
+        ActionExecuted("action_listen"),
+    ]
     again = [Event.from_parameters(event.as_dict()) for event in stored]
     assert again == stored and [type(event) for event in again] == [UserUttered, SlotSet, ActionExecuted]
 
@@ -145,6 +152,7 @@ def served_agent():
     return Agent.load(str(model))
 
 
+@pytest.mark.slow  # loads the trained model
 def test_graphs_run_without_dask_give_dasks_results(served_agent):
     import asyncio
 
@@ -160,11 +168,16 @@ def test_graphs_run_without_dask_give_dasks_results(served_agent):
         parsed = [loop.run_until_complete(served_agent.parse_message(text)) for text in texts]
         loop.close()
         predictions = []
-        for text, parse in zip(texts, parsed):
+        for text, parse in zip(texts, parsed, strict=True):
             tracker = DialogueStateTracker.from_events(
-                "patch-test", [ActionExecuted("action_listen"), SlotSet("customer_id", "C1001"),
-                               UserUttered(text, parse["intent"], parse["entities"], parse)],
-                slots=served_agent.domain.slots)
+                "patch-test",
+                [
+                    ActionExecuted("action_listen"),
+                    SlotSet("customer_id", "C1001"),
+                    UserUttered(text, parse["intent"], parse["entities"], parse),
+                ],
+                slots=served_agent.domain.slots,
+            )
             prediction = processor._predict_next_with_tracker(tracker)
             predictions.append((prediction.policy_name, prediction.max_confidence_index, prediction.probabilities))
         return parsed, predictions

@@ -34,8 +34,14 @@ def test_make_shell_runs_rasa_shell_through_the_runtime():
 
 
 def run_runtime(args, **env):
-    return subprocess.run([sys.executable, "-m", "rasa_runtime", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=300, env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "rasa_runtime", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "", **env},
+    )
 
 
 def test_the_runtime_passes_any_rasa_command_line_and_logs_what_it_applied(tmp_path):
@@ -46,8 +52,11 @@ def test_the_runtime_passes_any_rasa_command_line_and_logs_what_it_applied(tmp_p
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     started = [line for line in lines if line["name"] == "rasa_runtime"]
     assert len(started) == 1, lines  # logged although LOG_LEVEL is WARNING
-    assert started[0]["patches"] == {"validate_action_responses_once": True, "resolve_event_types_once": True,
-                                     "run_graphs_without_dask": False}
+    assert started[0]["patches"] == {
+        "validate_action_responses_once": True,
+        "resolve_event_types_once": True,
+        "run_graphs_without_dask": False,
+    }
     assert started[0]["tensorflow_stand_in"] == "installed" and started[0]["command"] == "run"
     assert "RASA_PATCH_VALIDATE_ONCE=on RASA_PATCH_EVENT_TYPES=on RASA_PATCH_GRAPH_RUNNER=off" in started[0]["message"]
 

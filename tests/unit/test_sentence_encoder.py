@@ -9,15 +9,22 @@ import shutil
 
 import numpy as np
 import pytest
-
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.intent_classifier import SparseIntentClassifier
-from nlu_components.sentence_encoder import (SOURCE_SHA256, TOKENIZER, ModelChecksumError, SentenceEncoder,
-                                             quantize_for_cpu, sha256_of, source_model, verified)
+from nlu_components.sentence_encoder import (
+    SOURCE_SHA256,
+    TOKENIZER,
+    ModelChecksumError,
+    SentenceEncoder,
+    quantize_for_cpu,
+    sha256_of,
+    source_model,
+    verified,
+)
 from nlu_components.sentence_features import MODEL_FILE, SentenceEncoderFeaturizer, sentence_embedding
 from tests.unit.test_nlu_components import training_data
 
@@ -53,7 +60,7 @@ def test_vectors_are_normalised_and_the_same_batched_or_one_by_one(encoder):
     batch = encoder.encode(texts)
     assert batch.shape == (3, 384) and batch.dtype == np.float32
     assert np.linalg.norm(batch, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
-    for text, row in zip(texts, batch):
+    for text, row in zip(texts, batch, strict=True):
         assert encoder.encode_one(text) == pytest.approx(row, abs=1e-5)
 
 
@@ -65,8 +72,9 @@ def test_a_cached_vector_is_read_only(encoder):
 
 
 def test_words_never_seen_together_land_near_what_they_mean(encoder):
-    refund, reimbursement, weather = encoder.encode(["I want a refund", "I'd like a reimbursement",
-                                                     "what's the weather tomorrow"])
+    refund, reimbursement, weather = encoder.encode(
+        ["I want a refund", "I'd like a reimbursement", "what's the weather tomorrow"]
+    )
     assert refund @ reimbursement > 0.5 > refund @ weather
 
 
@@ -114,6 +122,8 @@ def test_the_classifier_joins_the_embedding_and_its_fast_path_is_scikit_learns(f
     embeddings = [sentence_embedding(message) for message in messages]
     features, evidence = classifier._features(texts, embeddings)
     expected = classifier.parts["model"].predict_proba(features) * evidence[:, None]
-    one_by_one = np.array([classifier._message_probabilities(text, vector) for text, vector in zip(texts, embeddings)])
+    one_by_one = np.array(
+        [classifier._message_probabilities(text, vector) for text, vector in zip(texts, embeddings, strict=True)]
+    )
     assert one_by_one == pytest.approx(expected, abs=1e-10)
     assert not one_by_one[3].any()  # an unseen emoji: no lexical evidence, no confidence, embedding or not

@@ -31,51 +31,107 @@ PLACED = datetime(2024, 10, 28, 9, 0)
 
 # --- factories ---------------------------------------------------------------------------------------------
 
+
 def make_address(country: str = "NL") -> Address:
     return Address(line1="Keizersgracht 123", city="Amsterdam", postcode="1015 CJ", country=country)
 
 
 def make_shipment(delivered_at=DELIVERED) -> Shipment:
-    return Shipment(carrier="PostNL", tracking_number="PN123", tracking_url="https://track.example/PN123",
-                    shipped_at=PLACED + timedelta(days=1), estimated_delivery=date(2024, 11, 1),
-                    delivered_at=delivered_at)
+    return Shipment(
+        carrier="PostNL",
+        tracking_number="PN123",
+        tracking_url="https://track.example/PN123",
+        shipped_at=PLACED + timedelta(days=1),
+        estimated_delivery=date(2024, 11, 1),
+        delivered_at=delivered_at,
+    )
 
 
-def make_order(status: str = "delivered", total: str = "50.00", currency: str = "EUR", order_id: str = "1001",
-               shipment=..., delivered_at=DELIVERED) -> Order:
+def make_order(
+    status: str = "delivered",
+    total: str = "50.00",
+    currency: str = "EUR",
+    order_id: str = "1001",
+    shipment=...,
+    delivered_at=DELIVERED,
+) -> Order:
     if shipment is ...:
         shipment = make_shipment(delivered_at) if status in ("shipped", "delivered", "returned") else None
     if status == "shipped" and shipment is not None and shipment.delivered_at is not None:
         shipment = make_shipment(None)
     item = OrderItem(sku="SKU-1", name="Linen throw", quantity=1, unit_price=D(total), total=D(total))
-    return Order(id=order_id, customer_id="C1001", status=status, currency=currency, items=[item],
-                 subtotal=D(total), shipping_cost=D("0"), total=D(total), shipping_address=make_address(),
-                 shipment=shipment, placed_at=PLACED, updated_at=PLACED)
+    return Order(
+        id=order_id,
+        customer_id="C1001",
+        status=status,
+        currency=currency,
+        items=[item],
+        subtotal=D(total),
+        shipping_cost=D("0"),
+        total=D(total),
+        shipping_address=make_address(),
+        shipment=shipment,
+        placed_at=PLACED,
+        updated_at=PLACED,
+    )
 
 
-def make_charge(status: str = "succeeded", amount: str = "50.00", currency: str = "EUR", cid: str = "ch_1",
-                method: str = "card") -> Charge:
-    return Charge(id=cid, order_id="1001", amount=D(amount), currency=currency, method=method,
-                  method_detail=None, status=status, failure_reason="card declined" if status == "failed" else None,
-                  created_at=PLACED)
+def make_charge(
+    status: str = "succeeded", amount: str = "50.00", currency: str = "EUR", cid: str = "ch_1", method: str = "card"
+) -> Charge:
+    return Charge(
+        id=cid,
+        order_id="1001",
+        amount=D(amount),
+        currency=currency,
+        method=method,
+        method_detail=None,
+        status=status,
+        failure_reason="card declined" if status == "failed" else None,
+        created_at=PLACED,
+    )
 
 
-def make_refund(amount: str = "50.00", status: str = "issued", method: str = "card", currency: str = "EUR",
-                issued_at=datetime(2024, 11, 8, 10, 0), rid: str = "re_1") -> Refund:
-    return Refund(id=rid, order_id="1001", charge_id="ch_1", amount=D(amount), currency=currency, method=method,
-                  status=status, reason="returned", failure_reason="card account closed" if status == "failed" else None,
-                  created_at=datetime(2024, 11, 7, 10, 0), issued_at=issued_at if status == "issued" else None)
+def make_refund(
+    amount: str = "50.00",
+    status: str = "issued",
+    method: str = "card",
+    currency: str = "EUR",
+    issued_at=datetime(2024, 11, 8, 10, 0),
+    rid: str = "re_1",
+) -> Refund:
+    return Refund(
+        id=rid,
+        order_id="1001",
+        charge_id="ch_1",
+        amount=D(amount),
+        currency=currency,
+        method=method,
+        status=status,
+        reason="returned",
+        failure_reason="card account closed" if status == "failed" else None,
+        created_at=datetime(2024, 11, 7, 10, 0),
+        issued_at=issued_at if status == "issued" else None,
+    )
 
 
 def make_payments(charges=None, refunds=(), total: str = "50.00", currency: str = "EUR") -> PaymentRecord:
     charges = [make_charge(amount=total, currency=currency)] if charges is None else list(charges)
     captured = sum((c.amount for c in charges if c.status == "succeeded"), D("0"))
     refunded = sum((r.amount for r in refunds if r.status == "issued"), D("0"))
-    return PaymentRecord(order_id="1001", currency=currency, order_total=D(total), captured=captured,
-                         refunded=refunded, charges=charges, refunds=list(refunds))
+    return PaymentRecord(
+        order_id="1001",
+        currency=currency,
+        order_total=D(total),
+        captured=captured,
+        refunded=refunded,
+        charges=charges,
+        refunds=list(refunds),
+    )
 
 
 # --- cancelling and changing the address -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rule", [can_cancel, can_change_address])
 @pytest.mark.parametrize("status", ["pending", "paid"])
@@ -92,6 +148,7 @@ def test_orders_that_left_the_warehouse_cannot_be_cancelled_or_readdressed(rule,
 
 
 # --- refundable amount -------------------------------------------------------------------------------------
+
 
 def test_nothing_refunded_means_everything_captured_is_refundable():
     assert refundable_amount(make_payments()) == D("50.00")
@@ -113,8 +170,9 @@ def test_failed_refunds_do_not_count():
 
 
 def test_failed_and_issued_refunds_together():
-    payments = make_payments(refunds=[make_refund("50.00", status="failed", rid="re_1"),
-                                      make_refund("10.00", status="issued", rid="re_2")])
+    payments = make_payments(
+        refunds=[make_refund("50.00", status="failed", rid="re_1"), make_refund("10.00", status="issued", rid="re_2")]
+    )
     assert refundable_amount(payments) == D("40.00")
 
 
@@ -133,18 +191,22 @@ def test_nothing_captured_means_nothing_refundable():
 
 # --- refund eligibility ------------------------------------------------------------------------------------
 
+
 def test_refund_deadline_is_30_days_after_delivery():
     assert refund_deadline(date(2024, 11, 1)) == date(2024, 12, 1)
     assert refund_deadline(date(2024, 1, 31)) == date(2024, 3, 1)  # leap year: 29 days in February
 
 
-@pytest.mark.parametrize("days_after, allowed, reason", [
-    (0, True, "eligible"),
-    (29, True, "eligible"),
-    (30, True, "eligible"),
-    (31, False, "window_passed"),
-    (90, False, "window_passed"),
-])
+@pytest.mark.parametrize(
+    "days_after, allowed, reason",
+    [
+        (0, True, "eligible"),
+        (29, True, "eligible"),
+        (30, True, "eligible"),
+        (31, False, "window_passed"),
+        (90, False, "window_passed"),
+    ],
+)
 def test_refund_window_is_30_days_from_delivery(days_after, allowed, reason):
     today = DELIVERED.date() + timedelta(days=days_after)
     decision = refund_eligibility(make_order("delivered"), make_payments(), today)
@@ -186,11 +248,14 @@ def test_gbp_order_is_eligible_with_its_amount():
     assert refund_eligibility(order, payments, date(2024, 11, 10)) == Decision(True, "eligible", D("89.95"))
 
 
-@pytest.mark.parametrize("refunds", [
-    [make_refund("50.00")],
-    [make_refund("50.00", status="pending")],
-    [make_refund("20.00", rid="re_1"), make_refund("30.00", rid="re_2")],
-])
+@pytest.mark.parametrize(
+    "refunds",
+    [
+        [make_refund("50.00")],
+        [make_refund("50.00", status="pending")],
+        [make_refund("20.00", rid="re_1"), make_refund("30.00", rid="re_2")],
+    ],
+)
 def test_fully_refunded_orders_are_already_refunded(refunds):
     decision = refund_eligibility(make_order("delivered"), make_payments(refunds=refunds), date(2024, 11, 10))
     assert (decision.allowed, decision.reason) == (False, "already_refunded")
@@ -201,12 +266,15 @@ def test_already_refunded_wins_over_window_passed():
     assert refund_eligibility(make_order("delivered"), payments, date(2025, 6, 1)).reason == "already_refunded"
 
 
-@pytest.mark.parametrize("status, reason", [
-    ("pending", "not_shipped_cancel_instead"),
-    ("paid", "not_shipped_cancel_instead"),
-    ("shipped", "not_delivered_yet"),
-    ("cancelled", "cancelled_refunds_automatically"),
-])
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        ("pending", "not_shipped_cancel_instead"),
+        ("paid", "not_shipped_cancel_instead"),
+        ("shipped", "not_delivered_yet"),
+        ("cancelled", "cancelled_refunds_automatically"),
+    ],
+)
 def test_orders_not_yet_delivered_or_cancelled_are_not_refunded_on_request(status, reason):
     decision = refund_eligibility(make_order(status), make_payments(), date(2024, 11, 10))
     assert (decision.allowed, decision.reason) == (False, reason)
@@ -233,24 +301,37 @@ def test_delivered_status_without_delivery_date_waits():
 
 # --- how long money takes ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method, expected", [
-    ("card", (3, 5)), ("apple_pay", (3, 5)), ("google_pay", (3, 5)), ("paypal", (0, 1)),
-    ("ideal", (1, 2)), ("bancontact", (1, 2)), ("klarna", (3, 5)), ("bank_transfer_unknown", (3, 5)),
-])
+
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        ("card", (3, 5)),
+        ("apple_pay", (3, 5)),
+        ("google_pay", (3, 5)),
+        ("paypal", (0, 1)),
+        ("ideal", (1, 2)),
+        ("bancontact", (1, 2)),
+        ("klarna", (3, 5)),
+        ("bank_transfer_unknown", (3, 5)),
+    ],
+)
 def test_bank_days_per_method(method, expected):
     assert bank_days(method) == expected
 
 
-@pytest.mark.parametrize("start, days, expected", [
-    (date(2024, 11, 4), 1, date(2024, 11, 5)),    # Mon + 1 = Tue
-    (date(2024, 11, 1), 1, date(2024, 11, 4)),    # Fri + 1 = Mon
-    (date(2024, 11, 1), 5, date(2024, 11, 8)),    # Fri + 5 = next Fri
-    (date(2024, 11, 2), 1, date(2024, 11, 4)),    # Sat + 1 = Mon
-    (date(2024, 11, 3), 1, date(2024, 11, 4)),    # Sun + 1 = Mon
-    (date(2024, 11, 6), 3, date(2024, 11, 11)),   # Wed + 3 = Mon
-    (date(2024, 11, 4), 10, date(2024, 11, 18)),  # two full weeks
-    (date(2024, 11, 2), 0, date(2024, 11, 2)),    # zero days: the same day
-])
+@pytest.mark.parametrize(
+    "start, days, expected",
+    [
+        (date(2024, 11, 4), 1, date(2024, 11, 5)),  # Mon + 1 = Tue
+        (date(2024, 11, 1), 1, date(2024, 11, 4)),  # Fri + 1 = Mon
+        (date(2024, 11, 1), 5, date(2024, 11, 8)),  # Fri + 5 = next Fri
+        (date(2024, 11, 2), 1, date(2024, 11, 4)),  # Sat + 1 = Mon
+        (date(2024, 11, 3), 1, date(2024, 11, 4)),  # Sun + 1 = Mon
+        (date(2024, 11, 6), 3, date(2024, 11, 11)),  # Wed + 3 = Mon
+        (date(2024, 11, 4), 10, date(2024, 11, 18)),  # two full weeks
+        (date(2024, 11, 2), 0, date(2024, 11, 2)),  # zero days: the same day
+    ],
+)
 def test_add_business_days_skips_weekends(start, days, expected):
     result = add_business_days(start, days)
     assert result == expected
@@ -285,6 +366,7 @@ def test_issued_refund_without_issue_date_has_no_arrival_date():
 
 # --- payment diagnosis -------------------------------------------------------------------------------------
 
+
 def test_one_successful_charge_looks_fine():
     charge = make_charge()
     finding = diagnose_payment(make_order("paid"), make_payments(charges=[charge]))
@@ -302,8 +384,10 @@ def test_same_amount_taken_twice_is_a_double_charge_with_the_extra():
 
 
 def test_double_charge_in_gbp():
-    charges = [make_charge(amount="89.95", currency="GBP", cid="ch_1"),
-               make_charge(amount="89.95", currency="GBP", cid="ch_2")]
+    charges = [
+        make_charge(amount="89.95", currency="GBP", cid="ch_1"),
+        make_charge(amount="89.95", currency="GBP", cid="ch_2"),
+    ]
     order = make_order("paid", total="89.95", currency="GBP")
     finding = diagnose_payment(order, make_payments(charges=charges, total="89.95", currency="GBP"))
     assert (finding.kind, finding.extra) == ("double_charge", D("89.95"))
@@ -341,6 +425,7 @@ def test_no_charges_is_no_payment():
 
 
 # --- which orders a refund question is about ---------------------------------------------------------------
+
 
 def test_policy_constants_match_the_help_centre():
     assert shop_policy.REFUND_WINDOW_DAYS == 30

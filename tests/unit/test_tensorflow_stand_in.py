@@ -25,11 +25,16 @@ def packed_model(path, components):
     return path
 
 
-PROJECT_COMPONENTS = ["nlu_components.intent_classifier.SparseIntentClassifier",
-                      "nlu_components.retrieval_selector.RetrievalResponseSelector",
-                      "nlu_components.sentence_features.SentenceEncoderFeaturizer"]
-RULES_ONLY = ["rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer", *PROJECT_COMPONENTS,
-              "rasa.core.policies.rule_policy.RulePolicy"]
+PROJECT_COMPONENTS = [
+    "nlu_components.intent_classifier.SparseIntentClassifier",
+    "nlu_components.retrieval_selector.RetrievalResponseSelector",
+    "nlu_components.sentence_features.SentenceEncoderFeaturizer",
+]
+RULES_ONLY = [
+    "rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer",
+    *PROJECT_COMPONENTS,
+    "rasa.core.policies.rule_policy.RulePolicy",
+]
 
 
 def test_the_models_are_found_in_a_rasa_command_line():
@@ -37,8 +42,9 @@ def test_the_models_are_found_in_a_rasa_command_line():
     assert stand_in.model_arguments(["run", "--model", "m.tar.gz", "--port", "1"]) == [Path("m.tar.gz")]
     assert stand_in.model_arguments(["shell", "-m", "x.tar.gz"]) == [Path("x.tar.gz")]
     assert stand_in.model_arguments(["run", "--model=y.tar.gz"]) == [Path("y.tar.gz")]
-    assert stand_in.model_arguments(["test", "core", "--stories", "s", "--model", "a.tar.gz", "b.tar.gz", "--out",
-                                     "o"]) == [Path("a.tar.gz"), Path("b.tar.gz")]  # compared
+    assert stand_in.model_arguments(
+        ["test", "core", "--stories", "s", "--model", "a.tar.gz", "b.tar.gz", "--out", "o"]
+    ) == [Path("a.tar.gz"), Path("b.tar.gz")]  # compared
     assert stand_in.model_arguments(["run"]) == []
 
 
@@ -46,12 +52,14 @@ def test_the_project_components_are_tensorflow_free():
     assert stand_in.needs_tensorflow(PROJECT_COMPONENTS) == []
 
 
+@pytest.mark.slow  # loads the trained model
 def test_the_trained_model_runs_without_tensorflow():
     model = REPO / "models" / "larkspur.tar.gz"
     if not model.exists():
         pytest.skip("models/larkspur.tar.gz is missing: run `make train` (make test does)")
-    assert stand_in.needs_tensorflow(stand_in.components_of(model)) == [], \
+    assert stand_in.needs_tensorflow(stand_in.components_of(model)) == [], (
         "a component of config.yml is not on TENSORFLOW_FREE: check it never calls TensorFlow, then add it"
+    )
 
 
 def test_rasa_test_is_stood_in_unless_it_trains_or_a_model_needs_tensorflow(tmp_path, monkeypatch):
@@ -84,19 +92,25 @@ def test_another_rasa_version_is_refused(monkeypatch, tmp_path):
     assert stand_in.rasa_version() == stand_in.RASA_VERSION == "3.6.21"
     monkeypatch.setattr(stand_in, "rasa_version", lambda: "3.7.0")
     finders = list(stand_in.sys.meta_path)
-    with pytest.raises(RuntimeError, match="tensorflow_stand_in.py was written for rasa 3.6.21, found 3.7.0"):
+    with pytest.raises(RuntimeError, match=r"tensorflow_stand_in\.py was written for rasa 3\.6\.21, found 3\.7\.0"):
         stand_in.install()
     model = str(packed_model(tmp_path / "free.tar.gz", RULES_ONLY))
-    with pytest.raises(RuntimeError, match="written for rasa 3.6.21, found 3.7.0"):
+    with pytest.raises(RuntimeError, match=r"written for rasa 3\.6\.21, found 3\.7\.0"):
         stand_in.install_if_safe(["run", "--model", model])  # refused, not silently skipped
     assert stand_in.sys.meta_path == finders
 
 
 def test_a_model_with_a_tensorflow_component_keeps_tensorflow(tmp_path):
-    model = packed_model(tmp_path / "m.tar.gz", ["rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer",
-                                                 "rasa.nlu.classifiers.diet_classifier.DIETClassifier"])
+    model = packed_model(
+        tmp_path / "m.tar.gz",
+        [
+            "rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer",
+            "rasa.nlu.classifiers.diet_classifier.DIETClassifier",
+        ],
+    )
     assert stand_in.needs_tensorflow(stand_in.components_of(model)) == [
-        "rasa.nlu.classifiers.diet_classifier.DIETClassifier"]
+        "rasa.nlu.classifiers.diet_classifier.DIETClassifier"
+    ]
     assert stand_in.install_if_safe(["run", "--model", str(model)]) is False
 
 
@@ -109,8 +123,14 @@ def test_an_unreadable_or_missing_model_keeps_tensorflow(tmp_path):
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300, env={"RASA_TELEMETRY_ENABLED": "false", "PATH": ""})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={"RASA_TELEMETRY_ENABLED": "false", "PATH": ""},
+    )
 
 
 def test_under_the_stand_in_rasa_imports_and_a_tensorflow_call_fails_loudly():

@@ -4,7 +4,6 @@ same rows, while reading only what another replica added (SQLite here; PostgreSQ
 from __future__ import annotations
 
 import asyncio
-from typing import List
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +22,7 @@ class ListBroker(EventBroker):
     """An event broker that remembers what it was sent."""
 
     def __init__(self) -> None:
-        self.published: List[dict] = []
+        self.published: list[dict] = []
 
     def publish(self, event: dict) -> None:
         self.published.append(event)
@@ -51,8 +50,13 @@ def start_session(tracker):
 
 
 def say(tracker, text: str, order_id: str):
-    tracker.update(UserUttered(text, {"name": "check_order_status", "confidence": 0.93},
-                               [{"entity": "order_id", "value": order_id, "start": 0, "end": 5}]))
+    tracker.update(
+        UserUttered(
+            text,
+            {"name": "check_order_status", "confidence": 0.93},
+            [{"entity": "order_id", "value": order_id, "start": 0, "end": 5}],
+        )
+    )
     tracker.update(ActionExecuted("action_order_status"))
     tracker.update(SlotSet("order_id", order_id))
     tracker.update(BotUttered(f"Order {order_id} shipped on Monday."))
@@ -84,8 +88,9 @@ async def take_turns(replicas, rasa, sender, turns: int, first_order: int):
 def rows(path):
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
-        found = connection.execute(sa.text("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
-                                           "FROM events ORDER BY id")).all()
+        found = connection.execute(
+            sa.text("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id")
+        ).all()
     engine.dispose()
     return [tuple(row) for row in found]
 
@@ -148,7 +153,7 @@ def test_a_new_session_from_another_replica_starts_the_read_there(tmp_path):
 
 def test_a_tracker_it_did_not_hand_out_is_saved_as_rasa_does(tmp_path):
     async def scenario():
-        store, = stores(tmp_path / "t.db", count=1)
+        (store,) = stores(tmp_path / "t.db", count=1)
         rasa = rasas(tmp_path / "t.db")
         await begin(store)
         first = await store.retrieve("shopper")
@@ -186,10 +191,10 @@ def test_the_cache_is_bounded_and_can_be_switched_off(tmp_path):
             say(tracker, "hi", "10006")
             await store.save(tracker)
 
-    small, = stores(tmp_path / "small.db", count=1, cache_size=2)
+    (small,) = stores(tmp_path / "small.db", count=1, cache_size=2)
     run(touch(small, ["a", "b", "c"]))
     assert list(small._sessions) == ["b", "c"]
-    off, = stores(tmp_path / "off.db", count=1, cache_size=0)
+    (off,) = stores(tmp_path / "off.db", count=1, cache_size=0)
     run(touch(off, ["a", "a"]))
     assert not off._sessions and off.stats["full_reads"] == 0  # Rasa's own store did the work
     with pytest.raises(ValueError, match="cache_size"):
@@ -198,7 +203,7 @@ def test_the_cache_is_bounded_and_can_be_switched_off(tmp_path):
 
 def test_a_new_conversation_is_stored_without_counting_rows(tmp_path):
     async def scenario():
-        store, = stores(tmp_path / "t.db", count=1)
+        (store,) = stores(tmp_path / "t.db", count=1)
         # As Rasa's processor creates it: empty, saved, then the session starts and the first turn runs.
         tracker = await store.get_or_create_tracker("new-shopper", append_action_listen=False)
         start_session(tracker)

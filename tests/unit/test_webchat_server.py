@@ -19,8 +19,12 @@ RASA_URL = "http://127.0.0.1:5999"
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("webchat") / "webchat.log"
     port = free_port()
-    service = Service("webchat", [sys.executable, "-m", "webchat"],
-                      {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": RASA_URL + "/"}, log)
+    service = Service(
+        "webchat",
+        [sys.executable, "-m", "webchat"],
+        {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": RASA_URL + "/"},
+        log,
+    )
     base = f"http://127.0.0.1:{port}"
     service.wait_http(f"{base}/health", timeout=30)
     yield base, service
@@ -52,18 +56,19 @@ def test_config_js_points_the_widget_at_rasa(server):
     assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
     prefix = "window.LARKSPUR_CHAT_CONFIG = "
     assert response.text.startswith(prefix) and response.text.rstrip().endswith(";")
-    assert json.loads(response.text.strip()[len(prefix):-1]) == {"rasaUrl": RASA_URL}
+    assert json.loads(response.text.strip()[len(prefix) : -1]) == {"rasaUrl": RASA_URL}
 
 
 def test_config_js_is_json_encoded_safely():
     text = config_js('http://example.com/a</script><script>alert(1)</script>"').decode()
     assert "</script>" not in text and "<" not in text
-    payload = json.loads(text.strip()[len("window.LARKSPUR_CHAT_CONFIG = "):-1])
+    payload = json.loads(text.strip()[len("window.LARKSPUR_CHAT_CONFIG = ") : -1])
     assert payload["rasaUrl"].endswith('alert(1)</script>"')
 
 
-@pytest.mark.parametrize("bad", ["javascript:alert(1)", "ftp://host", "127.0.0.1:5005", "http://h/x?y=1",
-                                 "http://h/'; script-src *"])
+@pytest.mark.parametrize(
+    "bad", ["javascript:alert(1)", "ftp://host", "127.0.0.1:5005", "http://h/x?y=1", "http://h/'; script-src *"]
+)
 def test_a_rasa_url_that_is_not_an_http_base_url_is_refused(bad):
     with pytest.raises(ValueError):
         normalise_rasa_url(bad)
@@ -74,12 +79,15 @@ def test_settings_defaults():
     assert (settings.host, settings.port, settings.rasa_url) == ("127.0.0.1", 8080, "http://127.0.0.1:5005")
 
 
-@pytest.mark.parametrize("path,content_type", [
-    ("/", "text/html; charset=utf-8"),
-    ("/index.html", "text/html; charset=utf-8"),
-    ("/widget.js", "text/javascript; charset=utf-8"),
-    ("/widget.css", "text/css; charset=utf-8"),
-])
+@pytest.mark.parametrize(
+    "path,content_type",
+    [
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/widget.js", "text/javascript; charset=utf-8"),
+        ("/widget.css", "text/css; charset=utf-8"),
+    ],
+)
 def test_static_files_with_their_content_types_and_headers(server, path, content_type):
     base, _ = server
     response = requests.get(base + path, timeout=5)
@@ -96,18 +104,38 @@ def test_index_loads_the_generated_config_and_the_widget(server):
     assert '<script src="config.js"></script>' in html and '<script src="widget.js"></script>' in html
 
 
-@pytest.mark.parametrize("target", [
-    "/../README.md", "/..%2fREADME.md", "/%2e%2e/%2e%2e/etc/passwd", "/../../../../etc/passwd",
-    "/..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e%2frequirements.txt", "//etc/passwd", "/webchat/../actions/base.py",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../README.md",
+        "/..%2fREADME.md",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/../../../../etc/passwd",
+        "/..%2f..%2f..%2fetc%2fpasswd",
+        "/%2e%2e%2frequirements.txt",
+        "//etc/passwd",
+        "/webchat/../actions/base.py",
+    ],
+)
 def test_path_traversal_is_refused(server, target):
     base, _ = server
     response = raw_get(base, target)
     assert response.status == 404
 
 
-@pytest.mark.parametrize("path", ["/server.py", "/__main__.py", "/__init__.py", "/SERVER.PY", "/server.py%00.js",
-                                  "/__pycache__/server.cpython-310.pyc", "/missing.js", "/.gitignore"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/server.py",
+        "/__main__.py",
+        "/__init__.py",
+        "/SERVER.PY",
+        "/server.py%00.js",
+        "/__pycache__/server.cpython-310.pyc",
+        "/missing.js",
+        "/.gitignore",
+    ],
+)
 def test_python_sources_and_unknown_files_are_not_served(server, path):
     base, _ = server
     assert raw_get(base, path).status == 404
