@@ -17,22 +17,20 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-# What a clarifying question may offer: requests a shopper makes, not chat moves ("yes", "hi", "stop").
-OFFERABLE = frozenset(
-    {
-        "check_order_status",
-        "check_refund_status",
-        "request_refund",
-        "cancel_order",
-        "change_shipping_address",
-        "report_payment_issue",
-        "request_invoice",
-        "update_account",
-        "human_handoff",
-        "help",
-        "faq",
-    }
+# The requests a shopper makes of the shop (its business intents and asking for a person).
+REQUESTS = (
+    "check_order_status",
+    "check_refund_status",
+    "request_refund",
+    "cancel_order",
+    "change_shipping_address",
+    "report_payment_issue",
+    "request_invoice",
+    "update_account",
+    "human_handoff",
 )
+# What a clarifying question may offer: requests, help and FAQ topics, not chat moves ("yes", "hi", "stop").
+OFFERABLE = frozenset({*REQUESTS, "help", "faq"})
 # A reading below this share of the probability is not worth a button.
 MIN_CONFIDENCE = 0.10
 FAQ = "faq"

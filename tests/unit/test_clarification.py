@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from actions.clarification import ActionAnswerChosenFaq, options, payload
+from actions.clarification import REQUESTS, ActionAnswerChosenFaq, options, payload
 from actions.fallback import ActionFallback
 from tests.support.conversation import DOMAIN, entity, make_tracker, run, slot_events, user_event
 
@@ -104,22 +104,7 @@ def test_off_topic_is_declined_with_what_the_assistant_can_do():
 def test_every_offerable_intent_and_faq_topic_has_a_name_for_the_shopper():
     names = set(DOMAIN["responses"])
     topics = [key.split("/", 1)[1] for key in names if key.startswith("utter_faq/")]
-    wanted = [
-        f"utter_option_{intent}"
-        for intent in (
-            "check_order_status",
-            "check_refund_status",
-            "request_refund",
-            "cancel_order",
-            "change_shipping_address",
-            "report_payment_issue",
-            "request_invoice",
-            "update_account",
-            "human_handoff",
-            "help",
-            "something_else",
-        )
-    ]
+    wanted = [f"utter_option_{intent}" for intent in (*REQUESTS, "help", "something_else")]
     wanted += [f"utter_option_faq_{topic}" for topic in topics]
     assert topics and [name for name in wanted if name not in names] == []
 

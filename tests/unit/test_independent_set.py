@@ -13,20 +13,12 @@ import yaml
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extractOne
 
+from actions.clarification import REQUESTS
+
 REPO = Path(__file__).resolve().parents[2]
 INDEPENDENT = REPO / "tests" / "nlu" / "independent"
 TRAINING = REPO / "data" / "nlu"
-BUSINESS = [
-    "check_order_status",
-    "check_refund_status",
-    "request_refund",
-    "cancel_order",
-    "change_shipping_address",
-    "report_payment_issue",
-    "request_invoice",
-    "update_account",
-    "human_handoff",
-]
+BUSINESS = REQUESTS  # the business intents and asking for a person
 # At most this many character edits (after folding case, spaces and punctuation) counts as the same message.
 NEAR = 3
 # Messages of one or two words ("hi", "refund please") are a closed vocabulary that any two writers share: the
