@@ -68,7 +68,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Settings chosen on our held-out split (scripts/evaluate_nlu.py); see the module docstring."""
+        """Settings chosen by cross-validation of our data (scripts/evaluate_nlu.py); see the module docstring."""
         return {
             "word_max_ngram": 2,
             "char_max_ngram": 4,

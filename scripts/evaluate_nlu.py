@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,38 +44,6 @@ DECLINED = {"out_of_scope", "nlu_fallback"}
 GATES = {"cv_macro_f1": 0.90, "shop_understood": 0.90, "off_topic_declined": 0.95}
 FOLDS = 5
 SEED = 42
-
-
-def rasa(*args: str) -> None:
-    """Run the Rasa CLI of this virtualenv, echoing the command."""
-    command = [str(Path(sys.executable).with_name("rasa")), *args]
-    print("+ rasa " + " ".join(args), flush=True)
-    subprocess.run(command, check=True)
-
-
-def fallback_threshold(config: Path = Path("config.yml")) -> float:
-    """The FallbackClassifier threshold of config.yml: below it, the assistant asks instead of acting."""
-    document = yaml.safe_load(config.read_text())
-    for component in document["pipeline"]:
-        if component["name"] == "FallbackClassifier":
-            return float(component.get("threshold", 0.3))
-    return 0.0
-
-
-def predictions(folder: Path) -> list[dict]:
-    """The per-message rows `rasa test nlu --successes` writes (successes and errors)."""
-    rows: list[dict] = []
-    for name in ("intent_successes.json", "intent_errors.json"):
-        path = folder / name
-        if path.exists():
-            rows += json.loads(path.read_text())
-    return rows
-
-
-def effective(row: dict, threshold: float) -> str:
-    """What the assistant acts on for a `rasa test nlu` row (which undoes the fallback): applied again here."""
-    prediction = row["intent_prediction"]
-    return "nlu_fallback" if prediction["confidence"] < threshold else prediction["name"]
 
 
 def quiet_rasa() -> None:
@@ -119,13 +87,11 @@ def offered(parse: dict[str, Any]) -> list[str]:
     return [option.key for option in options(parse, domain)]
 
 
+@functools.lru_cache(maxsize=1)
 def _option_responses() -> dict[str, Any]:
-    if not hasattr(_option_responses, "cache"):
-        domain = yaml.safe_load(Path("domain.yml").read_text())
-        _option_responses.cache = {
-            name: value for name, value in (domain.get("responses") or {}).items() if name.startswith("utter_option_")
-        }
-    return _option_responses.cache
+    """The domain's names of the readings (`utter_option_…`), read once."""
+    responses = yaml.safe_load(Path("domain.yml").read_text()).get("responses") or {}
+    return {name: value for name, value in responses.items() if name.startswith("utter_option_")}
 
 
 async def _parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
