@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests start for real (PostgreSQL, Redis for the serving benchmark, Chromium
-# for the browser tests and nginx for the web chat's production configuration; RabbitMQ as the suite that needs it
-# arrives). Does nothing when they are already there.
+# for the browser tests and nginx for the web chat's production configuration). Does nothing when they are
+# already there.
 # Needs root (CI runs as root); otherwise prints the command to run.
 set -euo pipefail
 
