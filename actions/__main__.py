@@ -1,7 +1,8 @@
-"""`python -m actions`: the action server with JSON logs and a Prometheus /metrics port.
+"""`python -m actions`: the action server with JSON logs, a bearer token and a Prometheus /metrics port.
 
-Same server as `rasa run actions` (rasa-sdk's endpoint), with this project's logging: every line JSON
-on stdout. `ACTIONS_PORT` (default 5055), `ACTIONS_METRICS_PORT` (default 9105, 0 to disable) on
+rasa-sdk's executor in this project's app (actions/server.py: token, checked requests, no CORS), every log line
+JSON on stdout. `ACTIONS_HOST` (default 127.0.0.1), `ACTIONS_PORT` (default 5055), `ACTION_SERVER_TOKEN`
+(required: the bearer token Rasa sends, endpoints.yml), `ACTIONS_METRICS_PORT` (default 9105, 0 to disable) on
 `ACTIONS_METRICS_HOST`, `LOG_LEVEL`; the backends' and the customer tokens' variables are read at start too,
 so a bad value stops the server before it answers anything.
 """
@@ -12,7 +13,7 @@ import logging
 import sys
 
 from prometheus_client import start_http_server
-from pydantic import Field
+from pydantic import Field, SecretStr, validator
 
 from actions.backends.settings import BackendSettings
 from actions.customer_token import CustomerTokenSettings
@@ -25,10 +26,18 @@ log = logging.getLogger("actions")
 class ActionServerSettings(ProcessSettings):
     """Where the action server listens and how much it logs."""
 
+    host: str = Field("127.0.0.1", env="ACTIONS_HOST")
     port: Port = Field(5055, env="ACTIONS_PORT")
+    token: SecretStr = Field(..., env="ACTION_SERVER_TOKEN")
     metrics_port: PortOrZero = Field(9105, env="ACTIONS_METRICS_PORT")  # 0: no metrics endpoint
     metrics_host: str = Field("127.0.0.1", env="ACTIONS_METRICS_HOST")
     log_level: LogLevel = Field("INFO", env="LOG_LEVEL")
+
+    @validator("token")
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (make run generates one: foundation/local_secrets.py)")
+        return value
 
 
 def main() -> int:
@@ -42,11 +51,13 @@ def main() -> int:
         log.error("invalid configuration", extra={"error": str(problem)})
         return 2
     configure_json_logging(settings.log_level, quiet=("sanic.access", "matplotlib"))
-    from rasa_sdk.endpoint import run  # after the logging set-up: its import warns, and that must be JSON too
+    from actions.server import create_app  # after the logging set-up: rasa-sdk's import warns, JSON too
 
+    app = create_app("actions", settings.token.get_secret_value())
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    run("actions", port=settings.port)
+    log.info("action server listening", extra={"url": f"http://{settings.host}:{settings.port}"})
+    app.run(settings.host, settings.port, access_log=False, motd=False)
     return 0
 
 

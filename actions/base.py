@@ -28,6 +28,8 @@ from actions.observability import ACTION_LATENCY, conversation_ref
 
 log = logging.getLogger("actions")
 T = TypeVar("T")
+# The key of a proposed change (slot `pending_operation`) that holds `Turn.user_turns` when it was asked.
+ASKED_AT = "asked_at"
 # How each retailer system is named to the shopper ("our order system isn't answering").
 SYSTEM_NAMES = {
     "crm": "utter_system_crm",
@@ -72,6 +74,11 @@ class Turn:
     def customer_id(self) -> str | None:
         """Set only for a verified shopper."""
         return self.tracker.get_slot("customer_id")
+
+    @property
+    def user_turns(self) -> int:
+        """How many messages the shopper has sent in this conversation so far, the current one included."""
+        return sum(1 for event in self.tracker.events if event.get("event") == "user")
 
     @property
     def conversation(self) -> str:

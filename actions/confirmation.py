@@ -1,4 +1,9 @@
-"""Yes and no to the question the assistant asked: carry out the pending change, or leave everything as it is."""
+"""Yes and no to the question the assistant asked: carry out the pending change, or leave everything as it is.
+
+A yes confirms only the question of the assistant's last turn: a proposal is bound to the shopper message it
+answered (`asked_at`, set by `actions.orders.propose`), and any message in between (a new request, a topic switch,
+a correction, an FAQ, a handoff) voids it. A yes to a voided proposal changes nothing and says so.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 
 from actions.account import execute_update_contact
-from actions.base import ShopAction, Turn
+from actions.base import ASKED_AT, ShopAction, Turn
 from actions.orders import execute_cancel, execute_change_address
 from actions.refunds import execute_refund
 
@@ -24,6 +29,12 @@ CLEARED = [SlotSet("pending", None), SlotSet("pending_operation", None), SlotSet
 MIN_CONFIRM_CONFIDENCE = 0.8
 
 
+def answers_the_last_question(turn: Turn, operation: dict[str, Any]) -> bool:
+    """Whether this message is the shopper's first one since the assistant proposed the operation."""
+    asked_at = operation.get(ASKED_AT)
+    return isinstance(asked_at, int) and turn.user_turns == asked_at + 1
+
+
 class ActionConfirmPending(ShopAction):
     """The shopper said yes: do the change that was proposed, exactly once."""
 
@@ -33,9 +44,15 @@ class ActionConfirmPending(ShopAction):
         operation: dict[str, Any] = turn.slot("pending_operation") or {}
         executor = EXECUTORS.get(operation.get("op", ""))
         confidence = (turn.tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
+        if executor is not None and not answers_the_last_question(turn, operation):
+            turn.say(response="utter_proposal_voided")
+            return list(CLEARED)
         if executor is not None and confidence < MIN_CONFIRM_CONFIDENCE:
-            turn.say(response="utter_confirm_again")
-            return [SlotSet("pending", "confirm")]
+            turn.say(response="utter_confirm_again")  # asked again now: the next message may answer it
+            return [
+                SlotSet("pending", "confirm"),
+                SlotSet("pending_operation", {**operation, ASKED_AT: turn.user_turns}),
+            ]
         if executor is None:
             turn.say(response="utter_nothing_pending")
             return list(CLEARED)

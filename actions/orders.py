@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from actions import formatting as fmt
 from actions.backends import Conflict
 from actions.backends.models import Address, Order
-from actions.base import OrderAction, Turn
+from actions.base import ASKED_AT, OrderAction, Turn
 from actions.shop_policy import (
     DISPATCH_BUSINESS_DAYS,
     PAYMENT_WAIT_HOURS,
@@ -94,9 +94,10 @@ class ActionOrderStatus(OrderAction):
 def propose(turn: Turn, operation: dict[str, Any], *, response: str, **variables: Any) -> list[dict[str, Any]]:
     """Ask a yes/no question before changing anything; the operation waits in a slot for the answer.
 
-    `response` is the question, with its yes and no buttons, in the domain.
+    `response` is the question, with its yes and no buttons, in the domain. The operation records the shopper
+    message it answers (`asked_at`), so that only the very next message can confirm it (actions/confirmation.py).
     """
-    operation = {**operation, "nonce": uuid.uuid4().hex}
+    operation = {**operation, "nonce": uuid.uuid4().hex, ASKED_AT: turn.user_turns}
     turn.say(response=response, **variables)
     return [SlotSet("pending", "confirm"), SlotSet("pending_operation", operation)]
 

@@ -27,6 +27,7 @@ from foundation.processes import ChildProcess, free_port
 RASA_BIN = str(Path(sys.executable).with_name("rasa"))
 OUR_RASA_CLI = (sys.executable, "-m", "rasa_runtime")  # JSON logs and our Rasa patches, as make run
 TOKEN_SECRET = "bench-customer-token-secret-0123456789"
+ACTION_SERVER_TOKEN = "bench-action-server-token-0123456789"
 
 
 def wait_for_model(service: ChildProcess, url: str, timeout: float = 300) -> float:
@@ -100,8 +101,8 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_
             "DEMOSHOP_API_KEY": "test-key",
             "ACTIONS_PORT": str(action_port),
             "ACTIONS_METRICS_PORT": str(metrics_port),
-            "SANIC_HOST": "127.0.0.1",
             "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
+            "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
             **env,
         }
         actions = ChildProcess("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
@@ -111,13 +112,14 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+            '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
             "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
             f"  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
             f"  db: assistant\n  username: postgres\n  password: ''\n"
             "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n"
             f"  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
         )
-        rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, **env}
+        rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN, **env}
         # One after the other: the first start-up is measured without a second one competing for the cores,
         # and the tracker store's tables are created once.
         for index in range(replicas):

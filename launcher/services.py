@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field
 
 from foundation import REPO
+from foundation.local_secrets import local_secret
 from foundation.settings import Port, ProcessSettings
 from launcher.tuning import rasa_env
 
@@ -93,6 +94,8 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
     """The processes in start order, each with its own environment on top of the caller's."""
     python = sys.executable
     shop_url = f"http://{settings.host}:{settings.demoshop_port}"
+    # The bearer token Rasa sends and the action server requires (endpoints.yml): the operator's, or generated.
+    action_token = {"ACTION_SERVER_TOKEN": local_secret("ACTION_SERVER_TOKEN")}
     rasa_args = [
         python,
         "-m",
@@ -130,7 +133,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
             "actions",
             "action server",
             [python, "-m", "actions"],
-            {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url},
+            {"ACTIONS_PORT": str(settings.actions_port), "DEMOSHOP_URL": shop_url, **action_token},
             settings.actions_port,
             "/health",
             startup_seconds=90,
@@ -139,7 +142,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
             "rasa",
             "Rasa server",
             rasa_args,
-            {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false"},
+            {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false", **action_token},
             settings.rasa_port,
             "/status",
             health_headers=auth,

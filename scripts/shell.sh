@@ -9,6 +9,9 @@ BIN=.venv/bin
 DEMOSHOP_PORT=${DEMOSHOP_PORT:-8081}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 mkdir -p logs var
+# Rasa and the action server share this bearer token: the environment's, or this checkout's generated one.
+ACTION_SERVER_TOKEN=$($BIN/python -m foundation.local_secrets ACTION_SERVER_TOKEN)
+export ACTION_SERVER_TOKEN
 started=()
 cleanup() { for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT

@@ -51,10 +51,14 @@ def verified(customer_id: str, **slots):
     return {"customer_id": customer_id, **slots}
 
 
-def confirm(proposal_events, tracker):
-    """Answer yes to a proposal, in the same conversation."""
+def confirm(proposal_events, tracker, *, between=()):
+    """Answer yes to a proposal, in the same conversation: the shopper's next message, or after `between`."""
     return make_tracker(
-        "yes please", "affirm", sender_id=tracker.sender_id, slots={**tracker.slots, **slot_events(proposal_events)}
+        "yes please",
+        "affirm",
+        sender_id=tracker.sender_id,
+        slots={**tracker.slots, **slot_events(proposal_events)},
+        history=[*tracker.events, *between],
     )
 
 
@@ -161,10 +165,16 @@ def test_a_refund_after_the_window_is_refused_and_a_person_offered(api):
 def test_a_hesitant_yes_changes_nothing_and_asks_again(api):
     tracker = make_tracker(slots=verified("C1003", order_id="10007"))
     _, events = run(ActionCancelOrder(), tracker)
-    unsure = make_tracker("huh?", "affirm", sender_id=tracker.sender_id, slots={**tracker.slots, **slot_events(events)})
+    unsure = make_tracker(
+        "huh?",
+        "affirm",
+        sender_id=tracker.sender_id,
+        slots={**tracker.slots, **slot_events(events)},
+        history=tracker.events,
+    )
     unsure.latest_message["intent"]["confidence"] = 0.72
     messages, answer = run(ActionConfirmPending(), unsure)
-    assert "Just to be sure" in texts(messages) and slot_events(answer) == {"pending": "confirm"}
+    assert "Just to be sure" in texts(messages) and slot_events(answer)["pending"] == "confirm"
     assert api.get("/v1/orders/10007").json()["status"] == "paid"
 
 
@@ -176,6 +186,38 @@ def test_cancel_asks_first_and_no_leaves_the_order_alone(api):
     answer, cleared = run(ActionDeclinePending(), no)
     assert answer[0]["response"] == "utter_declined" and slot_events(cleared)["pending_operation"] is None
     assert api.get("/v1/orders/10007").json()["status"] == "paid"
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        user_event("actually, where is my refund?", "check_refund_status"),  # a new request
+        user_event("how long do returns take?", "faq"),  # an FAQ
+        user_event("sorry, I meant order 10008", "inform"),  # a correction
+        user_event("can I talk to a person", "human_handoff"),  # a handoff
+    ],
+    ids=["new-request", "faq", "correction", "handoff"],
+)
+def test_a_yes_after_another_message_changes_nothing_and_says_so(api, between):
+    tracker = make_tracker(slots=verified("C1003", order_id="10007"))
+    _, events = run(ActionCancelOrder(), tracker)
+    assert slot_events(events)["pending"] == "confirm"
+    answer, cleared = run(ActionConfirmPending(), confirm(events, tracker, between=[between]))
+    assert [m["response"] for m in answer] == ["utter_proposal_voided"]
+    assert slot_events(cleared)["pending"] is None and slot_events(cleared)["pending_operation"] is None
+    assert api.get("/v1/orders/10007").json()["status"] == "paid"
+
+
+def test_an_unsure_yes_asks_again_and_the_next_yes_confirms(api):
+    order = api.find_order("pending")
+    tracker = make_tracker(slots=verified(order["customer_id"], order_id=order["id"]))
+    _, proposed = run(ActionCancelOrder(), tracker)
+    unsure = confirm(proposed, tracker)
+    unsure.latest_message["intent"]["confidence"] = 0.5
+    again, asked = run(ActionConfirmPending(), unsure)
+    assert [m["response"] for m in again] == ["utter_confirm_again"]
+    done, _ = run(ActionConfirmPending(), confirm(asked, unsure))
+    assert f"order {order['id']} is cancelled" in texts(done)
 
 
 def test_address_change_then_cancel_of_an_unshipped_order(api):

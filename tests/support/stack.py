@@ -14,6 +14,7 @@ from foundation.local_servers import start_demoshop
 from foundation.processes import ChildProcess, free_port
 
 MODEL = REPO / "models" / "larkspur.tar.gz"
+ACTION_SERVER_TOKEN = "stack-action-server-token-0123456789"  # Rasa sends it, the action server requires it
 
 
 @dataclass
@@ -66,6 +67,7 @@ def start_stack(
             "DEMOSHOP_API_KEY": "test-key",
             "ACTIONS_PORT": str(action_port),
             "ACTIONS_METRICS_PORT": str(free_port()),
+            "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
             **env,
         }
         actions = ChildProcess("actions", [sys.executable, "-m", "actions"], backend_env, tmp / "actions.log")
@@ -75,6 +77,7 @@ def start_stack(
         # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+            '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
             f"tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
             f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
         )
@@ -99,7 +102,11 @@ def start_stack(
                 str(credentials or REPO / "credentials.yml"),
                 *rasa_args,
             ],
-            {"RASA_TELEMETRY_ENABLED": "false", **(rasa_env or {})},
+            {
+                "RASA_TELEMETRY_ENABLED": "false",
+                "ACTION_SERVER_TOKEN": backend_env["ACTION_SERVER_TOKEN"],
+                **(rasa_env or {}),
+            },
             tmp / "rasa.log",
         )
         started.append(rasa)

@@ -157,13 +157,14 @@ def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path, clean_environ
         (["-m", "webchat"], "WEBCHAT_PORT", "eighty"),
         (["-m", "demoshop"], "DEMOSHOP_THREADS", "many"),
         (["-m", "actions"], "BACKEND_READ_TIMEOUT", "soon"),  # a backend setting stops the action server at start
+        (["-m", "actions"], "ACTION_SERVER_TOKEN", "short"),  # so does a token too short to be a secret
     ],
 )
 def test_a_process_with_a_bad_value_stops_at_start_naming_it(command, variable, value):
     done = subprocess.run(
         [sys.executable, *command],
         cwd=REPO,
-        env={**os.environ, variable: value},
+        env={**os.environ, "ACTION_SERVER_TOKEN": "a-token-long-enough-for-the-check", variable: value},
         capture_output=True,
         text=True,
         timeout=120,
