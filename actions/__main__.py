@@ -28,13 +28,15 @@ class ActionServerSettings(ProcessSettings):
 
     host: str = Field("127.0.0.1", env="ACTIONS_HOST")
     port: Port = Field(5055, env="ACTIONS_PORT")
-    token: SecretStr = Field(..., env="ACTION_SERVER_TOKEN")
+    token: SecretStr | None = Field(None, env="ACTION_SERVER_TOKEN")  # required to serve: checked in main()
     metrics_port: PortOrZero = Field(9105, env="ACTIONS_METRICS_PORT")  # 0: no metrics endpoint
     metrics_host: str = Field("127.0.0.1", env="ACTIONS_METRICS_HOST")
     log_level: LogLevel = Field("INFO", env="LOG_LEVEL")
 
     @validator("token")
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
         if len(value.get_secret_value().strip()) < 16:
             raise ValueError("must be at least 16 characters (make run generates one: foundation/local_secrets.py)")
         return value
@@ -49,6 +51,12 @@ def main() -> int:
         CustomerTokenSettings.current()
     except SettingsError as problem:
         log.error("invalid configuration", extra={"error": str(problem)})
+        return 2
+    if settings.token is None:
+        log.error(
+            "invalid configuration",
+            extra={"error": "ACTION_SERVER_TOKEN is not set: the bearer token Rasa sends (endpoints.yml)"},
+        )
         return 2
     configure_json_logging(settings.log_level, quiet=("sanic.access", "matplotlib"))
     from actions.server import create_app  # after the logging set-up: rasa-sdk's import warns, JSON too

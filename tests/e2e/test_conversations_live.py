@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -12,7 +11,7 @@ import yaml
 from actions import customer_token
 from tests.conftest import ShopApi
 from tests.support.processes import REPO
-from tests.support.stack import start_stack
+from tests.support.stack import new_sender, start_stack
 
 SECRET = "e2e-customer-token-secret-0123456789"
 WELCOME_VARIANTS = {
@@ -37,7 +36,7 @@ def said(messages) -> str:
 
 
 def test_where_is_my_refund_after_verifying_by_code(stack, shop):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     customer = shop.get("/v1/customers/C1001").json()
     refund = shop.get("/v1/payments", params={"order_id": "10001"}).json()["refunds"][0]
 
@@ -56,7 +55,7 @@ def test_where_is_my_refund_after_verifying_by_code(stack, shop):
 def test_a_bare_order_number_after_an_answer_is_answered_once_and_the_chat_goes_on(stack, shop):
     """Regression: the follow-up after a correction had no rule after it, so the core fallback repeated
     "Sorry, I didn't quite get that" until Rasa's action limit tripped and the conversation went silent."""
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     token = {"customer_token": customer_token.issue("C1001", secret=SECRET)}
     first = said(stack.say(sender, "where is my refund for order 10001?", metadata=token))
     assert "We refunded" in first
@@ -68,7 +67,7 @@ def test_a_bare_order_number_after_an_answer_is_answered_once_and_the_chat_goes_
 
 
 def test_a_signed_token_skips_verification_and_a_cancellation_is_confirmed(stack, shop):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     token = {"customer_token": customer_token.issue("C1003", secret=SECRET)}
     proposal = stack.say(sender, "please cancel order 10007", metadata=token)
     assert "Shall I cancel it?" in said(proposal)
@@ -80,18 +79,18 @@ def test_a_signed_token_skips_verification_and_a_cancellation_is_confirmed(stack
 
 
 def test_asking_for_a_person_opens_a_ticket_and_pauses_the_bot(stack, shop):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     stack.say(sender, "hi")
     reply = said(stack.say(sender, "I want to talk to a real person please"))
     ticket_id = re.search(r"ticket #(\d+)", reply).group(1)
     ticket = shop.get(f"/v1/tickets/{ticket_id}").json()
-    assert ticket["conversation_id"] == sender and ticket["metadata"]["reason"] == "customer_request"
+    assert ticket["conversation_id"] == f"rest:{sender}" and ticket["metadata"]["reason"] == "customer_request"
     assert ticket["transcript"][0]["text"] == "hi"
     assert stack.say(sender, "hello? anyone?") == []  # paused: a person takes over
 
 
 def test_off_topic_twice_offers_a_person(stack):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     first = said(stack.say(sender, "what's the weather like in Lisbon tomorrow?"))
     assert "not something I can help with" in first or "say it another way" in first
     second = stack.say(sender, "can you recommend a good pizza place near me")
@@ -105,7 +104,7 @@ def test_a_shopper_whose_email_has_an_accent_can_verify(stack, shop):
         for c in (shop.get(f"/v1/customers/C{number}").json() for number in range(1001, 1101))
         if not c["email"].isascii()
     )
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     assert "email address on your Larkspur account" in said(stack.say(sender, "where is my order?"))
     second = said(stack.say(sender, f"it's {customer['email']}"))
     assert customer["email"] in second and "6-digit code" in second

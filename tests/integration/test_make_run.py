@@ -16,7 +16,9 @@ import pytest
 import requests
 
 from tests.support.processes import REPO, free_port
-from tests.support.stack import MODEL
+from tests.support.stack import MODEL, new_sender
+
+MAKE_RUN_SENDER, BROKER_SENDER = new_sender(), new_sender()
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="needs a trained model: make test trains it first")
 
@@ -98,7 +100,7 @@ def test_the_widget_and_a_conversation_answer(running):
     origin = f"http://127.0.0.1:{ports['WEBCHAT_PORT']}"
     reply = requests.post(
         f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
-        json={"sender": "make-run-test", "message": "hi"},
+        json={"sender": MAKE_RUN_SENDER, "message": "hi"},
         headers={"Origin": origin},
         timeout=60,
     )
@@ -107,7 +109,7 @@ def test_the_widget_and_a_conversation_answer(running):
     # The action server moved to ACTIONS_PORT although the endpoints file names 5055.
     order = requests.post(
         f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
-        json={"sender": "make-run-test", "message": "where is my order 10001?"},
+        json={"sender": MAKE_RUN_SENDER, "message": "where is my order 10001?"},
         timeout=60,
     )
     texts = " ".join(m.get("text", "") for m in order.json())
@@ -117,12 +119,12 @@ def test_the_widget_and_a_conversation_answer(running):
 def test_the_sql_event_broker_records_the_conversation(running):
     requests.post(
         f"http://127.0.0.1:{running['ports']['RASA_PORT']}/webhooks/rest/webhook",
-        json={"sender": "broker-test", "message": "hello"},
+        json={"sender": BROKER_SENDER, "message": "hello"},
         timeout=60,
     ).raise_for_status()
     with sqlite3.connect(running["tmp"] / "events.sqlite") as db:
         senders = {row[0] for row in db.execute("select sender_id from events")}
-    assert "broker-test" in senders
+    assert f"rest:{BROKER_SENDER}" in senders
 
 
 def test_a_second_run_says_it_is_already_running(running):

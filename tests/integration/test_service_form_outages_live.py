@@ -8,14 +8,13 @@ client at the running one, so the handoff can be checked. Needs the trained mode
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
 from actions import customer_token
 from tests.conftest import ShopApi
 from tests.support.processes import start_demoshop
-from tests.support.stack import MODEL, start_stack
+from tests.support.stack import MODEL, new_sender, start_stack
 
 SECRET = "live-outage-customer-token-secret-0123"
 OUTAGE = "system isn't answering right now"
@@ -48,7 +47,7 @@ def said(messages) -> str:
 
 
 def test_the_crm_down_at_the_email_is_told_once_and_yes_hands_over(stack):
-    sender = f"live-outage-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     assert "email address" in said(stack.say(sender, "where is my order?"))
     answer = stack.say(sender, "emma.jansen@example.com")
     text = said(answer)
@@ -58,11 +57,11 @@ def test_the_crm_down_at_the_email_is_told_once_and_yes_hands_over(stack):
     assert "as ticket #" in handed
     ticket_id = re.search(r"ticket #(\d+)", handed).group(1)
     ticket = ShopApi(stack.shop_url).get(f"/v1/tickets/{ticket_id}").json()
-    assert ticket["metadata"]["reason"] == "backend_unavailable:crm" and ticket["conversation_id"] == sender
+    assert ticket["metadata"]["reason"] == "backend_unavailable:crm" and ticket["conversation_id"] == f"rest:{sender}"
 
 
 def test_the_orders_system_down_for_a_signed_in_shopper_is_told_once_and_no_leaves_it(stack):
-    sender = f"live-outage-{uuid.uuid4().hex[:8]}"
+    sender = new_sender()
     token = {"customer_token": customer_token.issue("C1001", secret=SECRET)}
     text = said(stack.say(sender, "where is my refund?", metadata=token))
     assert f"order {OUTAGE}" in text and text.count(OFFER) == 1 and text.count(OUTAGE) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,12 @@ from foundation.local_servers import start_demoshop
 from foundation.processes import ChildProcess, free_port
 
 MODEL = REPO / "models" / "larkspur.tar.gz"
-ACTION_SERVER_TOKEN = "stack-action-server-token-0123456789"  # Rasa sends it, the action server requires it
+ACTION_SERVER_TOKEN = "stack-action-server-token-0123456789"
+
+
+def new_sender() -> str:
+    """A REST sender id the webhook accepts: 24 random bytes, URL-safe (channels/sessions.py)."""
+    return secrets.token_urlsafe(24)  # Rasa sends it, the action server requires it
 
 
 @dataclass
