@@ -15,13 +15,15 @@ from rasa_sdk.events import SlotSet
 from actions.account import execute_update_contact
 from actions.base import ASKED_AT, ShopAction, Turn
 from actions.orders import execute_cancel, execute_change_address
-from actions.refunds import execute_refund
+from actions.refunds import execute_refund, execute_start_return
+from audit.recorder import audited
 
 Executor = Callable[[Turn, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 EXECUTORS: dict[str, Executor] = {
     "cancel_order": execute_cancel,
     "change_address": execute_change_address,
     "refund": execute_refund,
+    "start_return": execute_start_return,
     "update_contact": execute_update_contact,
 }
 CLEARED = [SlotSet("pending", None), SlotSet("pending_operation", None), SlotSet("handoff_reason", None)]
@@ -56,7 +58,7 @@ class ActionConfirmPending(ShopAction):
         if executor is None:
             turn.say(response="utter_nothing_pending")
             return list(CLEARED)
-        return list(CLEARED) + await executor(turn, operation)
+        return list(CLEARED) + await audited(executor, turn, operation)  # one audit record per change
 
 
 class ActionDeclinePending(ShopAction):

@@ -1,11 +1,11 @@
 """Metrics of the action server (Prometheus) and the conversation reference its log lines carry instead of raw
-sender ids; the JSON log set-up itself is foundation/logging.py."""
+sender ids; the JSON log set-up itself is foundation/logging.py, the keyed reference foundation/conversation_ref.py."""
 
 from __future__ import annotations
 
-import hashlib
-
 from prometheus_client import Counter, Histogram
+
+from foundation import conversation_ref as refs
 
 ACTION_LATENCY = Histogram(
     "assistant_action_seconds",
@@ -18,5 +18,6 @@ FALLBACKS = Counter("assistant_fallbacks_total", "Messages the assistant did not
 
 
 def conversation_ref(sender_id: str) -> str:
-    """A stable, non-reversible id for a conversation: sender ids can be phone numbers or emails."""
-    return hashlib.sha256(sender_id.encode()).hexdigest()[:16]
+    """A stable id for a conversation that does not reveal it: sender ids can be phone numbers or emails, so it is
+    a keyed hash (`CONVERSATION_REF_SECRET`), the same one the Rasa server's logs use."""
+    return refs.conversation_ref(sender_id)

@@ -11,6 +11,7 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 
 from actions import formatting as fmt
+from actions import verification_age
 from actions.backends import Conflict
 from actions.backends.models import Address, Order
 from actions.base import ASKED_AT, OrderAction, Turn
@@ -96,7 +97,10 @@ def propose(turn: Turn, operation: dict[str, Any], *, response: str, **variables
 
     `response` is the question, with its yes and no buttons, in the domain. The operation records the shopper
     message it answers (`asked_at`), so that only the very next message can confirm it (actions/confirmation.py).
+    A shopper verified too long ago is asked to verify again first (actions/verification_age.py).
     """
+    if not verification_age.fresh_enough_for_a_change(turn):
+        return verification_age.verify_again(turn)
     operation = {**operation, "nonce": uuid.uuid4().hex, ASKED_AT: turn.user_turns}
     turn.say(response=response, **variables)
     return [SlotSet("pending", "confirm"), SlotSet("pending_operation", operation)]

@@ -19,7 +19,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions import customer_token, identity
+from actions import customer_token, identity, verification_age
 from actions import formatting as fmt
 from actions.addresses import COUNTRIES, parse_address
 from actions.backends.request_context import request_id
@@ -131,6 +131,8 @@ class ValidateServiceForm(FormValidationAction):
         vouched = customer_token.verify(metadata.get(customer_token.METADATA_KEY))
         if vouched and tracker.get_slot("customer_id") != vouched:
             events.append(SlotSet("customer_id", vouched))
+        if vouched:  # the channel vouches with this very message: the verification is as recent as its token
+            events.append(verification_age.verified_now())
             tracker.add_slots(events)  # the SDK's way to let the checks below see an event before it is returned
         turn = Turn(dispatcher, tracker, domain, action=FORM_ACTION)
         running = _running.set(turn)
@@ -202,7 +204,10 @@ class ValidateServiceForm(FormValidationAction):
             return {"login_email": None}
         turn = running_turn(dispatcher, tracker, domain)
         async with turn.backend_calls():
-            return {"login_email": email, "verification": await identity.start_check(turn, email)}
+            verification = await identity.start_check(turn, email)
+            if identity.refused_for_now(verification):  # too many codes: the email is asked again after the wait
+                return {"login_email": None, "verification": verification}
+            return {"login_email": email, "verification": verification}
         return {"login_email": None}  # asked again when the shopper tries later
 
     async def extract_verification_code(self, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -241,6 +246,7 @@ class ValidateServiceForm(FormValidationAction):
             "verification_code": "verified",
             "customer_id": customer_id,
             "verification": check.state,
+            verification_age.SLOT: verification_age.verified_now()["value"],
         }
         order_id = turn.slot("order_id")
         async with turn.backend_calls():

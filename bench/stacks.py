@@ -103,6 +103,7 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_
             "ACTIONS_METRICS_PORT": str(metrics_port),
             "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
             "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+            "RATE_LIMITS": "off",  # the load generator is one client address sending as fast as it can
             **env,
         }
         actions = ChildProcess("actions", [sys.executable, "-m", "actions"], action_env, tmp / "actions.log")
@@ -112,14 +113,19 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-            '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"  # unquoted: Rasa expands plain values only
             "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
             f"  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
             f"  db: assistant\n  username: postgres\n  password: ''\n"
             "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n"
             f"  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
         )
-        rasa_process_env = {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET, "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN, **env}
+        rasa_process_env = {
+            "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,
+            "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+            "RATE_LIMITS": "off",
+            **env,
+        }
         # One after the other: the first start-up is measured without a second one competing for the cores,
         # and the tracker store's tables are created once.
         for index in range(replicas):

@@ -1,8 +1,13 @@
 """The project's one log format: every line a JSON object with `asctime`, `level`, `name` and `message`.
 
 `configure_json_logging` is the set-up of every Python process we run (the demo shop, the action server, the
-web chat, the Rasa server through rasa_runtime); `as_json_line` brings what a child process writes outside
-Python logging (native libraries, a crash's last words) to the same shape, so a log file stays JSON lines.
+web chat, the Rasa server through rasa_runtime). It also makes every exception one record, its whole traceback
+in the `exc_info` field: an uncaught one (main thread or another), and Sanic's error log, which would otherwise
+print a second, plain copy line by line. Every record passes `RedactingFilter` first: one-time codes, card
+numbers and conversation ids are masked (foundation/redaction.py).
+
+`ChildOutput` brings what a child process writes outside Python logging (native libraries, a crash's last
+words) to the same shape, a Python traceback it prints as one record, so a log file stays JSON lines.
 """
 
 from __future__ import annotations
@@ -10,13 +15,68 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+from foundation import redaction
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED = {"levelname": "level"}
+# The attributes every LogRecord has; anything else on a record is an `extra` field of its JSON line.
+RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+TRACEBACK_START = "Traceback (most recent call last):"
+# The lines Python prints between two tracebacks of one chain; each starts the next exception's record.
+CHAIN_LINES = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
+
+
+def _conversation_ref(sender_id: str) -> str:
+    from foundation.conversation_ref import conversation_ref  # the key is read only once an id is logged
+
+    return conversation_ref(sender_id)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redaction.redact_log_text(value, _conversation_ref)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Masks one-time codes, card numbers and conversation ids in a record before it is written.
+
+    Logs are kept longer and read by more people than the conversation stores, and a debug line can carry a
+    shopper's whole message. The message, every `extra` field and the traceback are masked.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if isinstance(record.msg, str):
+                record.msg, record.args = _redacted(record.getMessage()), ()
+            for key, value in list(vars(record).items()):
+                if key not in RECORD_ATTRIBUTES:
+                    setattr(record, key, _redacted(value))
+            if record.exc_info:
+                record.exc_text = _redacted(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+            elif record.exc_text:
+                record.exc_text = _redacted(record.exc_text)
+            if record.stack_info:
+                record.stack_info = _redacted(record.stack_info)
+        except Exception:  # a record that cannot be formatted is the formatter's to report, not ours
+            pass
+        return True
 
 
 def configure_json_logging(level: str | int = "INFO", *, quiet: Iterable[str] = ()) -> None:
@@ -27,22 +87,108 @@ def configure_json_logging(level: str | int = "INFO", *, quiet: Iterable[str] = 
     """
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(FORMAT, rename_fields=RENAMED))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+    _sanic_logs_to_root()
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """Stands in for `sys.excepthook`: the exception that ends the process as one record."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("uncaught").critical("uncaught exception: %s", error, exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """Stands in for `threading.excepthook`: the exception that ends a thread as one record."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread else "?"
+    logging.getLogger("uncaught").error(
+        "uncaught exception in thread %s: %s",
+        name,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )
+
+
+def _sanic_logs_to_root() -> None:
+    """Sanic's loggers write through the root's JSON handler only.
+
+    A Sanic app created with its default logging (Rasa's HTTP server is) installs plain-text handlers on
+    `sanic.*` that print each error's traceback line by line next to the JSON record. Its default config is
+    emptied of handlers, so an app created later installs none, and handlers it installed already are removed.
+    """
+    sanic_log = sys.modules.get("sanic.log")
+    if sanic_log is not None:
+        defaults = sanic_log.LOGGING_CONFIG_DEFAULTS
+        defaults["handlers"], defaults["formatters"] = {}, {}
+        for logger_config in defaults["loggers"].values():
+            logger_config["handlers"], logger_config["propagate"] = [], True
+    for name in ("sanic.root", "sanic.error", "sanic.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
 
 
 def as_json_line(raw: bytes, source: str) -> bytes:
     """A line of a child's output as one JSON object: JSON object lines pass as they are, anything else is
-    wrapped in a record of the same keys, logged by `source`."""
+    wrapped (masked as a record is) in a record of the same keys, logged by `source`."""
     text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
     try:
         if isinstance(json.loads(text), dict):
             return text.encode() + b"\n"
     except ValueError:
         pass
-    record = {"asctime": time.strftime("%Y-%m-%d %H:%M:%S"), "level": "INFO", "name": source, "message": text}
-    return json.dumps(record).encode() + b"\n"
+    return _record(source, "INFO", _redacted(text))
+
+
+def _record(source: str, level: str, message: str, **fields: str) -> bytes:
+    record = {"asctime": time.strftime("%Y-%m-%d %H:%M:%S"), "level": level, "name": source, "message": message}
+    return json.dumps({**record, **fields}).encode() + b"\n"
+
+
+class ChildOutput:
+    """A child's output, line by line, as JSON lines; a Python traceback it prints is one record.
+
+    Lines pass as `as_json_line` makes them, except a traceback: from `Traceback (most recent call last):` (or
+    the line that chains it to the one before) through its indented frames to the exception's own line, it is
+    one ERROR record whose `message` is that last line and whose `exc_info` is the whole traceback, as a
+    logged exception's record has it. `feed` returns the lines ready to write; `close` what is left at the end.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self._traceback: list[str] = []
+
+    def feed(self, raw: bytes) -> list[bytes]:
+        """The JSON lines this line of output completes (none while a traceback is still being printed)."""
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if self._traceback:
+            if text[:1] in (" ", "\t") or (text == TRACEBACK_START and self._traceback[-1] in CHAIN_LINES):
+                self._traceback.append(text)
+                return []
+            if text != TRACEBACK_START and text not in CHAIN_LINES and not text.startswith("{"):
+                self._traceback.append(text)  # the exception's own line ends it
+                return self.close()
+            return self.close() + self.feed(raw)
+        if text == TRACEBACK_START or text in CHAIN_LINES:
+            self._traceback.append(text)
+            return []
+        return [as_json_line(raw, self.source)]
+
+    def close(self) -> list[bytes]:
+        """The traceback in progress, if any, as one record (at the end of the output, or before other lines)."""
+        if not self._traceback:
+            return []
+        lines, self._traceback = self._traceback, []
+        whole = _redacted("\n".join(lines))
+        return [_record(self.source, "ERROR", _redacted(lines[-1].strip()), exc_info=whole)]

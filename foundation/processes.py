@@ -8,6 +8,7 @@ too, and a Ctrl-C in the terminal reaches only the parent, which stops its child
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from typing import IO
 import requests
 
 from foundation import REPO
-from foundation.logging import as_json_line
+from foundation.logging import ChildOutput
 
 
 class StartupError(RuntimeError):
@@ -102,8 +103,8 @@ class ChildProcess:
     """A process we started: its PID, its log file, waiting until it is ready, stopping it (and its children).
 
     Output goes to `log_path` (nowhere without one). With `json_source`, the output is piped and every line that
-    is not a JSON object is wrapped into one logged by that name (foundation.logging.as_json_line), so the log
-    file stays JSON lines whatever native code prints.
+    is not a JSON object is wrapped into one logged by that name (foundation.logging.ChildOutput: a printed traceback
+    is one record), so the log file stays JSON lines whatever native code prints.
     """
 
     def __init__(
@@ -143,10 +144,12 @@ class ChildProcess:
     def _copy_output(self, source: str) -> None:
         stdout = self.proc.stdout
         assert stdout is not None  # piped: only a child with a json_source runs this
-        for raw in iter(stdout.readline, b""):
-            if raw.strip() and not isinstance(self._log, int):
+        output = ChildOutput(source)  # a traceback it prints becomes one record
+        for raw in itertools.chain(iter(stdout.readline, b""), [None]):  # None: the end, a traceback left open
+            lines = output.close() if raw is None else output.feed(raw) if raw.strip() else []
+            if lines and not isinstance(self._log, int):
                 try:
-                    self._log.write(as_json_line(raw, source))
+                    self._log.writelines(lines)
                     self._log.flush()
                 except ValueError:  # closed by stop() while a grandchild still held the pipe
                     return

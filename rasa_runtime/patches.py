@@ -16,6 +16,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rasa_runtime.rate_limit_middleware import limit_abuse
+from rasa_runtime.secret_masking import mask_secrets_before_saving
+
 RASA_VERSION = "3.6.21"
 
 
@@ -144,6 +147,8 @@ SWITCHES: dict[str, Callable[[], None]] = {
     "RASA_PATCH_VALIDATE_ONCE": validate_action_responses_once,
     "RASA_PATCH_EVENT_TYPES": resolve_event_types_once,
     "RASA_PATCH_GRAPH_RUNNER": run_graphs_without_dask,
+    "RASA_PATCH_RATE_LIMITS": limit_abuse,  # rasa_runtime/rate_limit_middleware.py
+    "RASA_PATCH_SECRET_MASKING": mask_secrets_before_saving,  # rasa_runtime/secret_masking.py
 }
 
 

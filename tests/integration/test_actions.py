@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ from actions.orders import ActionCancelOrder, ActionChangeAddress, ActionOrderSt
 from actions.payments import ActionPaymentIssue
 from actions.refunds import ActionRefundStatus, ActionRequestRefund
 from tests.conftest import ShopApi
-from tests.support.conversation import entity, make_tracker, render, run, slot_events, texts, user_event
+from tests.support.conversation import entity, make_tracker, run, slot_events, texts, user_event
 from tests.support.processes import start_demoshop
 
 ENV = {
@@ -48,7 +49,8 @@ def clients_of_the_test_shop(request):
 
 
 def verified(customer_id: str, **slots):
-    return {"customer_id": customer_id, **slots}
+    """The slots of a shopper who verified a moment ago."""
+    return {"customer_id": customer_id, "verified_at": time.time(), **slots}
 
 
 def confirm(proposal_events, tracker, *, between=()):
@@ -118,24 +120,13 @@ def test_no_refund_yet_on_a_delivered_order_says_until_when_one_can_be_asked(api
 # --- refund requests ---------------------------------------------------------------------------------
 
 
-def test_an_eligible_refund_is_proposed_then_created_once(api):
-    tracker = make_tracker(slots=verified("C1001", order_id="10003"))
-    messages, events = run(ActionRequestRefund(), tracker)
-    slots = slot_events(events)
-    assert slots["pending"] == "confirm" and slots["pending_operation"]["op"] == "refund"
-    order = api.get("/v1/orders/10003").json()
-    assert Decimal(slots["pending_operation"]["amount"]) == Decimal(order["total"])
-    assert "Shall I go ahead?" in texts(messages)
-    assert [b["payload"] for b in render(messages[0])["buttons"]] == ["/affirm", "/deny"]
-    before = len(api.get("/v1/payments", params={"order_id": "10003"}).json()["refunds"])
-
-    yes = confirm(events, tracker)
-    done, done_events = run(ActionConfirmPending(), yes)
-    again, _ = run(ActionConfirmPending(), yes)  # a retried action run must not refund twice
-    refunds = api.get("/v1/payments", params={"order_id": "10003"}).json()["refunds"]
-    assert len(refunds) == before + 1
-    assert refunds[-1]["id"] in texts(done) and refunds[-1]["id"] in texts(again)
-    assert slot_events(done_events)["pending"] is None
+def test_a_return_in_transit_and_a_received_one_are_told_as_they_are(api):
+    in_transit, events = run(ActionRequestRefund(), make_tracker(slots=verified("C1007", order_id="10241")))
+    assert "is on its way to us" in texts(in_transit) and "pending" not in slot_events(events)
+    status, _ = run(ActionRefundStatus(), make_tracker(slots=verified("C1007", order_id="10241")))
+    assert "is on its way to us" in texts(status)
+    received, _ = run(ActionRequestRefund(), make_tracker(slots=verified("C1002", order_id="10004")))
+    assert "arrived at our warehouse" in texts(received) and "is being processed" in texts(received)
 
 
 @pytest.mark.parametrize(
@@ -205,6 +196,17 @@ def test_a_yes_after_another_message_changes_nothing_and_says_so(api, between):
     answer, cleared = run(ActionConfirmPending(), confirm(events, tracker, between=[between]))
     assert [m["response"] for m in answer] == ["utter_proposal_voided"]
     assert slot_events(cleared)["pending"] is None and slot_events(cleared)["pending_operation"] is None
+    assert api.get("/v1/orders/10007").json()["status"] == "paid"
+
+
+@pytest.mark.parametrize("verified_ago", [None, 3600])
+def test_a_change_long_after_verifying_asks_to_verify_again_and_changes_nothing(api, verified_ago):
+    slots = verified("C1003", order_id="10007")
+    slots["verified_at"] = None if verified_ago is None else time.time() - verified_ago
+    messages, events = run(ActionCancelOrder(), make_tracker(slots=slots))
+    assert [m["response"] for m in messages] == ["utter_verify_again_for_change"]
+    assert slot_events(events)["customer_id"] is None and "pending" not in slot_events(events)
+    assert {"event": "followup", "name": "service_form", "timestamp": None} in events
     assert api.get("/v1/orders/10007").json()["status"] == "paid"
 
 

@@ -54,12 +54,14 @@ def start_stack(
     rasa_env: dict[str, str] | None = None,
     credentials: Path | None = None,
     rasa_args: Sequence[str] = (),
+    event_broker_db: Path | None = None,
 ) -> Stack:
     """Start demo shop, action server and Rasa server on free ports.
 
     `env` goes to the action server, `rasa_env` to the Rasa server (channel secrets, for example),
     `credentials` replaces the project's credentials.yml and `rasa_args` are extra `rasa run` flags
-    (for example `("--cors", "*")`).
+    (for example `("--cors", "*")`); `event_broker_db` adds Rasa's SQL event broker on that SQLite file, as
+    endpoints.yml has it.
     """
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` first (make test does)")
@@ -83,9 +85,10 @@ def start_stack(
         # The project's tracker store, as endpoints.yml configures it, on a SQLite file of this stack.
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-            '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"  # unquoted: Rasa expands plain values only
             f"tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
             f'  dialect: sqlite\n  db: "{tmp}/tracker.sqlite"\n'
+            + (f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{event_broker_db}"\n' if event_broker_db else "")
         )
         # As `make run` serves it: the project's entry point (JSON logs, patches, no TensorFlow for this model).
         rasa = ChildProcess(

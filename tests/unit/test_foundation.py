@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,11 @@ from actions.backends.settings import BackendSettings
 from actions.customer_token import CustomerTokenSettings
 from bench.serve import ServeBenchSettings
 from channels.common import ChannelSettings
+from channels.sessions import SessionSettings
 from demoshop.config import Settings as DemoShopSettings
 from foundation import REPO
+from foundation.conversation_ref import ConversationRefSettings, conversation_ref, per_install_secret
+from foundation.logging import ChildOutput
 from foundation.processes import ChildProcess, StartupError, free_port, http_ready, pid_alive, port_in_use, stop_pid
 from foundation.settings import LogLevel, Port, ProcessSettings, SettingsError
 from launcher.services import StackSettings
@@ -34,6 +38,8 @@ EVERY_PROCESS = (
     WebChatSettings,
     StackSettings,
     ServeBenchSettings,
+    ConversationRefSettings,
+    SessionSettings,
 )
 
 
@@ -172,7 +178,8 @@ def test_a_process_with_a_bad_value_stops_at_start_naming_it(command, variable, 
     assert done.returncode == 2, done.stdout + done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     refusal = [r for r in records if r["message"] == "invalid configuration"]
-    assert refusal and f"{variable}={value!r}" in refusal[0]["error"]
+    named = (f"{variable}={value!r}", f"{variable} (value not shown)")  # a secret's value is never logged
+    assert refusal and any(form in refusal[0]["error"] for form in named)
 
 
 def test_the_launcher_refuses_a_bad_port_by_name(tmp_path):
@@ -292,3 +299,109 @@ def test_a_json_log_wraps_what_is_not_json(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "talker.log").read_text().splitlines()]
     assert records[0]["name"] == "talker.console" and records[0]["message"] == "native chatter"
     assert records[1] == {"level": "INFO", "message": "ready"}
+
+
+# --- one record per exception, secrets masked, keyed conversation references -------------------------------------
+
+MASKING_CHILD = """
+import logging, sys, threading
+import sanic.log
+from foundation.logging import configure_json_logging
+configure_json_logging("INFO")
+from sanic import Sanic
+Sanic("default_logging")  # configures Sanic's logging as Rasa's server does
+log = logging.getLogger("shop")
+log.info("Received user message '123456' from whatsapp:+31612345678", extra={"card": "4242 4242 4242 4242"})
+log.info("order %s refunded: %s", "10234", "EUR 120.50")
+try:
+    raise ValueError("code 654321 was wrong")
+except ValueError:
+    log.exception("checking failed")
+logging.getLogger("sanic.error").error("Exception occurred", exc_info=(ValueError, ValueError("in a handler"), None))
+thread = threading.Thread(target=lambda: 1 / 0, name="worker")
+thread.start(); thread.join()
+raise SystemError("the end")
+"""
+
+
+def test_every_exception_is_one_record_and_codes_cards_and_sender_ids_are_masked(tmp_path):
+    env = {**os.environ, "CONVERSATION_REF_SECRET": "test-ref-secret"}
+    done = subprocess.run(
+        [sys.executable, "-c", MASKING_CHILD], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and done.stderr == ""  # nothing printed beside the JSON lines
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    ref = conversation_ref("whatsapp:+31612345678", "test-ref-secret")
+    assert [record["message"] for record in records] == [
+        f"Received user message '[code]' from conversation:{ref}",
+        "order 10234 refunded: EUR 120.50",
+        "checking failed",
+        "Exception occurred",
+        "uncaught exception in thread worker: division by zero",
+        "uncaught exception: the end",
+    ]
+    assert records[0]["card"] == "[card ending 4242]"
+    assert records[2]["exc_info"].startswith("Traceback (most recent call last):")
+    assert "code [code] was wrong" in records[2]["exc_info"] and "654321" not in done.stdout
+    assert "ZeroDivisionError" in records[4]["exc_info"] and "SystemError: the end" in records[5]["exc_info"]
+    assert (records[5]["level"], records[5]["name"]) == ("CRITICAL", "uncaught")
+
+
+def test_a_traceback_a_child_prints_is_one_record():
+    output = ChildOutput("rasa.console")
+    printed = [
+        "native chatter",
+        "Traceback (most recent call last):",
+        '  File "x.py", line 1, in <module>',
+        "    boom()",
+        "KeyError: 'a'",
+        "During handling of the above exception, another exception occurred:",
+        "Traceback (most recent call last):",
+        '  File "x.py", line 3, in <module>',
+        "RuntimeError: code 123456 refused",
+        '{"level": "INFO", "message": "still JSON"}',
+        "Traceback (most recent call last):",
+        '  File "y.py", line 9, in <module>',
+    ]
+    lines = [line for text in printed for line in output.feed(text.encode() + b"\n")] + output.close()
+    records = [json.loads(line) for line in lines]
+    assert [(r["level"], r["message"]) for r in records] == [
+        ("INFO", "native chatter"),
+        ("ERROR", "KeyError: 'a'"),
+        ("ERROR", "RuntimeError: code [code] refused"),
+        ("INFO", "still JSON"),
+        ("ERROR", 'File "y.py", line 9, in <module>'),  # cut off by the end of the output
+    ]
+    assert records[1]["exc_info"] == "\n".join(printed[1:5])
+    assert records[2]["exc_info"].startswith(printed[5]) and records[2]["exc_info"].count("\n") == 3
+
+
+def test_a_child_process_crash_is_one_record_in_its_json_log(tmp_path):
+    code = "def fail():\n    raise RuntimeError('cannot start')\nprint('starting', flush=True)\nfail()"
+    child = ChildProcess("crasher", [sys.executable, "-c", code], log_path=tmp_path / "c.log", json_source="crasher")
+    child.proc.wait(30)
+    child.stop()
+    records = [json.loads(line) for line in (tmp_path / "c.log").read_text().splitlines()]
+    assert [r["message"] for r in records] == ["starting", "RuntimeError: cannot start"]
+    assert "in fail" in records[1]["exc_info"]
+
+
+def test_conversation_refs_are_keyed_hashes():
+    phone = "whatsapp:+31612345678"
+    import hashlib
+
+    assert conversation_ref(phone, "a") == conversation_ref(phone, "a") != conversation_ref(phone, "b")
+    assert conversation_ref(phone, "a") != hashlib.sha256(phone.encode()).hexdigest()[:16]
+    assert len(conversation_ref(phone, "a")) == 16
+
+
+def test_without_a_secret_set_a_private_per_install_key_is_made_once(tmp_path, monkeypatch):
+    path = tmp_path / "var" / "conversation-ref.secret"
+    key = per_install_secret(path)
+    assert len(key) == 64 and path.read_text() == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    per_install_secret.cache_clear()
+    assert per_install_secret(path) == key  # read back, not made again
+    assert list(path.parent.iterdir()) == [path]  # no draft left behind
+    monkeypatch.setenv("CONVERSATION_REF_SECRET", "from-the-environment")
+    assert ConversationRefSettings.current().secret == "from-the-environment"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import rasa
 import rasa.core.actions.action as action
+import rasa.core.channels.channel as channel_module
+import rasa.core.run as run_module
 from jsonschema import ValidationError
+from rasa.core.processor import MessageProcessor
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
 
@@ -17,17 +20,21 @@ RASAS = {
     "RASA_PATCH_VALIDATE_ONCE": lambda: action.RemoteAction._validate_action_result,
     "RASA_PATCH_EVENT_TYPES": lambda: Event.resolve_by_type,
     "RASA_PATCH_GRAPH_RUNNER": lambda: DaskGraphRunner.run,
+    "RASA_PATCH_RATE_LIMITS": lambda: channel_module.register,  # and run_module.configure_app
+    "RASA_PATCH_SECRET_MASKING": lambda: MessageProcessor.save_tracker,
 }
 ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
 
 @pytest.fixture(autouse=True)
 def unpatched_afterwards():
-    """Each test leaves Rasa as it found it (apply_all patches three places)."""
-    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run)
+    """Each test leaves Rasa as it found it (apply_all patches these places)."""
+    saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, channel_module.register, run_module.configure_app)
+    saved_save_tracker = MessageProcessor.save_tracker
     yield
+    MessageProcessor.save_tracker = saved_save_tracker
     action.RemoteAction._validate_action_result = ORIGINAL
-    Event.resolve_by_type, DaskGraphRunner.run = saved
+    Event.resolve_by_type, DaskGraphRunner.run, channel_module.register, run_module.configure_app = saved
 
 
 def test_rasa_is_unpatched_when_the_tests_start():
@@ -58,7 +65,13 @@ def test_a_patch_switched_off_is_not_applied_and_rasas_code_stays(variable):
 def test_switches_read_on_off_and_refuse_anything_else():
     assert rasa_patches.switches(
         {"RASA_PATCH_GRAPH_RUNNER": " OFF ", "RASA_PATCH_EVENT_TYPES": "on", "RASA_PATCH_VALIDATE_ONCE": ""}
-    ) == {"RASA_PATCH_VALIDATE_ONCE": True, "RASA_PATCH_EVENT_TYPES": True, "RASA_PATCH_GRAPH_RUNNER": False}
+    ) == {
+        "RASA_PATCH_VALIDATE_ONCE": True,
+        "RASA_PATCH_EVENT_TYPES": True,
+        "RASA_PATCH_GRAPH_RUNNER": False,
+        "RASA_PATCH_RATE_LIMITS": True,
+        "RASA_PATCH_SECRET_MASKING": True,
+    }
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})
     assert all(current() is ORIGINALS[variable] for variable, current in RASAS.items())  # nothing half-applied

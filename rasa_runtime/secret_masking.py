@@ -1,0 +1,88 @@
+"""One-time codes and card numbers masked in a conversation's events before the tracker store keeps them.
+
+A shopper types the code the CRM emailed them, and the action server checks it in the same turn
+(actions/identity.py, called by the form in actions/service_form.py). After that turn nobody needs it, but
+Rasa would keep it verbatim in the tracker store and copy it to the event broker. So the tracker is masked
+when Rasa saves it (`MessageProcessor.save_tracker`, the end of every turn), in place: the stored rows, the
+broker's copy and the tracker the store keeps in memory (conversation_stores/) all hold the mask.
+
+- A message typed while the form asks for the code (`requested_slot` is `verification_code`), or in which NLU
+  found a `verification_code` entity: every six-digit group in its text, parse data and entities becomes
+  `[code]`; the `verification_code` slot's value too, except the form's own `verified` marker.
+- Any Luhn-valid card number, in any message either way, in slot values and in the bot's answers: `[card ending
+  1234]` (foundation/redaction.py). Order numbers, amounts and postcodes stay as they are.
+
+Entity offsets (`start`, `end`) keep the positions of the text as typed. What Rasa's HTTP API writes straight
+to the tracker store (`/conversations/<id>/tracker/events`) is not masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from foundation.redaction import CODE_MASK, mask_cards, mask_typed_code
+
+REQUESTED_SLOT = "requested_slot"
+CODE_SLOT = "verification_code"  # the form's slot and NLU's entity of the same name (domain.yml)
+VERIFIED = "verified"  # what the form sets the code slot to once the code matched (actions/service_form.py)
+
+
+def mask_tracker(tracker: Any) -> None:
+    """Mask the codes and card numbers in every event of the tracker, in place (masked events stay as they are)."""
+    from rasa.shared.core.events import AllSlotsReset, BotUttered, Restarted, SessionStarted, SlotSet, UserUttered
+
+    requested = None
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            _mask_message(event, typed_code=requested == CODE_SLOT or _has_code_entity(event))
+        elif isinstance(event, SlotSet):
+            if event.key == REQUESTED_SLOT:
+                requested = event.value
+            elif event.key == CODE_SLOT and event.value not in (None, VERIFIED):
+                event.value = CODE_MASK
+            elif isinstance(event.value, str):
+                event.value = mask_cards(event.value)
+        elif isinstance(event, BotUttered) and event.text:
+            event.text = mask_cards(event.text)
+        elif isinstance(event, (Restarted, AllSlotsReset, SessionStarted)):
+            requested = None
+
+
+def _has_code_entity(event: Any) -> bool:
+    return any(entity.get("entity") == CODE_SLOT for entity in event.entities or [])
+
+
+def _mask_message(event: Any, *, typed_code: bool) -> None:
+    mask: Callable[[str], str] = mask_typed_code if typed_code else mask_cards
+    if event.text:
+        event.text = mask(event.text)
+    parse_data = event.parse_data or {}
+    if isinstance(parse_data.get("text"), str):
+        parse_data["text"] = mask(parse_data["text"])
+    for entities in (event.entities or [], parse_data.get("entities") or []):
+        for entity in entities:
+            if entity.get("entity") == CODE_SLOT:
+                entity["value"] = CODE_MASK
+            elif isinstance(entity.get("value"), str):
+                entity["value"] = mask(entity["value"])
+
+
+def mask_secrets_before_saving() -> None:
+    """Mask a tracker's one-time codes and card numbers each time Rasa saves it (this module's docstring).
+
+    Wraps `MessageProcessor.save_tracker`, which every turn ends with (a message, an external event, an action
+    run through the HTTP API); the tracker store's `save` and its stream to the event broker then see only masks.
+    """
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.save_tracker
+    if hasattr(original, "__wrapped__"):
+        return
+
+    async def save_tracker(self: Any, tracker: Any) -> None:
+        mask_tracker(tracker)
+        await original(self, tracker)
+
+    save_tracker.__wrapped__ = original  # type: ignore[attr-defined]
+    MessageProcessor.save_tracker = save_tracker
