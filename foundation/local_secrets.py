@@ -35,12 +35,18 @@ def local_secret(name: str, directory: Path = SECRETS_DIR) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     fresh = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile: use theirs
-        return path.read_text().strip()
+    # Written whole under a private name, then linked into place: a reader never sees a half-written file, and
+    # of two processes starting at once the second finds the first's and uses it.
+    draft = directory / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(fresh + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        draft.unlink()
     return fresh
 
 
