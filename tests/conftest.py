@@ -19,6 +19,28 @@ TESTS = Path(__file__).parent
 SLOW_SUITES = frozenset({"integration", "e2e", "browser", "channels"})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_trail_of_the_session(tmp_path_factory):
+    """Every action the tests run, here or in an action server they start, writes its audit records to a file of
+    this session, never to the repository's var/ or a store the environment names (a test may name its own)."""
+    folder = tmp_path_factory.mktemp("audit")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AUDIT_DATABASE_URL", f"sqlite:///{folder / 'audit.sqlite'}")
+    mp.setenv("AUDIT_SPOOL_PATH", str(folder / "spool.jsonl"))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_abuse_limits_unless_a_test_sets_them():
+    """The abuse limits (foundation/rate_limits.py) are off for the session, here and in the servers the tests
+    start: many tests send codes to the same seeded email. tests/*/test_rate_limits.py turn them on."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RATE_LIMITS", "off")
+    yield
+    mp.undo()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow suites by folder, so `pytest -m "not slow"` (make test-fast) is a lane without services."""

@@ -1,6 +1,7 @@
 """Which package may import which, read from the sources with `ast` (every import, lazy ones inside functions
-included, followed through the project's own modules): the launcher, the web chat and rasa_runtime run without
-the action server's code; the benchmarks without the tests; foundation/ without any of the processes it serves."""
+included, followed through the project's own modules): the launcher, the web chat, rasa_runtime and `python -m audit`
+run without the action server's code; the benchmarks without the tests; foundation/ without any of the processes it
+serves."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ def imports_of(path: Path) -> Iterator[str]:
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
-def reachable(package: str) -> dict[str, str]:
-    """Every module the package's files import, directly or through the project's modules: name -> importer."""
+def reachable(package: str, files: list[Path] | None = None) -> dict[str, str]:
+    """Every module the package's files (or only `files`) import, directly or through the project's modules:
+    name -> importer."""
     seen: dict[str, str] = {}
-    todo = [(path, module_name(path)) for path in sorted((REPO / package).rglob("*.py"))]
+    todo = [(path, module_name(path)) for path in sorted(files or (REPO / package).rglob("*.py"))]
     visited: set[Path] = set()
     while todo:
         path, name = todo.pop()
@@ -78,6 +80,20 @@ def offending(package: str, forbidden: str) -> dict[str, str]:
 @pytest.mark.parametrize("package", ["launcher", "webchat", "rasa_runtime"])
 def test_launcher_webchat_and_rasa_runtime_never_import_the_action_server(package):
     assert offending(package, "actions") == {}
+
+
+def test_the_audit_trail_reads_and_verifies_without_the_action_server():
+    """`python -m audit` (the store, the chain, the check) runs without the action server's code; only the hook the
+    action server calls (audit/recorder.py, audit/changes.py) imports it."""
+    hook = {REPO / "audit" / "recorder.py", REPO / "audit" / "changes.py"}
+    files = [path for path in sorted((REPO / "audit").rglob("*.py")) if path not in hook]
+    into_actions = {
+        module: importer
+        for module, importer in reachable("audit", files).items()
+        if module == "actions" or module.startswith("actions.")
+    }
+    assert files and into_actions == {}
+    assert offending("audit", "actions")  # the walk does see the hook's imports
 
 
 def test_the_benchmarks_never_import_the_tests():
