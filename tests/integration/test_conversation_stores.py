@@ -73,6 +73,11 @@ def test_the_production_endpoints_build_both_stores_from_the_environment(monkeyp
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis_port),
         "REDIS_PASSWORD": "",
+        "ACTION_SERVER_TOKEN": "test-token",
+        "RABBITMQ_HOST": "127.0.0.1",
+        "RABBITMQ_PORT": "5672",
+        "RABBITMQ_USERNAME": "larkspur",
+        "RABBITMQ_PASSWORD": "test-password",
     }.items():
         monkeypatch.setenv(name, value)
     config = AvailableEndpoints.read_endpoints(str(REPO / "docker" / "endpoints.production.yml"))
