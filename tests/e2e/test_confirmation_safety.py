@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import requests
 
 from actions import customer_token
 from tests.conftest import ShopApi
@@ -91,3 +92,30 @@ def test_a_cancellation_long_after_verifying_asks_for_a_new_code_first(stack, sh
     assert shop.get(f"/v1/orders/{order}").json()["status"] in ("pending", "paid")
     assert "is cancelled" in said(stack.say(sender, "yes please"))
     assert shop.get(f"/v1/orders/{order}").json()["status"] == "cancelled"
+
+
+def test_a_verified_identity_expires_with_the_idle_session(stack):
+    """Two hours after the shopper's last message their verification is gone (domain.yml's session_config)."""
+    sender = new_sender()
+    conversation = f"rest:{sender}"
+    long_ago = time.time() - 2 * 3600
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": long_ago},
+        {"event": "session_started", "timestamp": long_ago},
+        {"event": "action", "name": "action_listen", "timestamp": long_ago},
+        {"event": "slot", "name": "customer_id", "value": "C1001", "timestamp": long_ago},
+        {"event": "slot", "name": "verified_at", "value": long_ago, "timestamp": long_ago},
+        {
+            "event": "user",
+            "text": "thanks",
+            "parse_data": {"intent": {"name": "thank", "confidence": 1}},
+            "timestamp": long_ago,
+        },
+    ]
+    requests.post(f"{stack.rasa_url}/conversations/{conversation}/tracker/events", json=events, timeout=30)
+    slots = requests.get(f"{stack.rasa_url}/conversations/{conversation}/tracker", timeout=30).json()["slots"]
+    assert slots["customer_id"] == "C1001"  # verified, as the conversation was two hours ago
+    answer = said(stack.say(sender, "where is my order 10001?"))
+    assert "email address" in answer and "10001 is" not in answer
+    slots = requests.get(f"{stack.rasa_url}/conversations/{conversation}/tracker", timeout=30).json()["slots"]
+    assert slots["customer_id"] is None
