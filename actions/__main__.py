@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, validator
 from actions.backends.settings import BackendSettings
 from actions.customer_token import CustomerTokenSettings
 from foundation.logging import configure_json_logging
+from foundation.rate_limits import RateLimitSettings
 from foundation.settings import LogLevel, Port, PortOrZero, ProcessSettings, SettingsError
 
 log = logging.getLogger("actions")
@@ -49,6 +50,7 @@ def main() -> int:
         settings = ActionServerSettings.from_env()
         BackendSettings.current()  # read once here; the clients and the token check use these
         CustomerTokenSettings.current()
+        RateLimitSettings.current()  # the one-time codes' limits (actions/identity.py)
     except SettingsError as problem:
         log.error("invalid configuration", extra={"error": str(problem)})
         return 2

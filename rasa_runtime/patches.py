@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rasa_runtime.action_server_outage import answer_when_action_server_fails
 from rasa_runtime.rate_limit_middleware import limit_abuse
 from rasa_runtime.secret_masking import mask_secrets_before_saving
 
@@ -149,6 +150,7 @@ SWITCHES: dict[str, Callable[[], None]] = {
     "RASA_PATCH_GRAPH_RUNNER": run_graphs_without_dask,
     "RASA_PATCH_RATE_LIMITS": limit_abuse,  # rasa_runtime/rate_limit_middleware.py
     "RASA_PATCH_SECRET_MASKING": mask_secrets_before_saving,  # rasa_runtime/secret_masking.py
+    "RASA_PATCH_ACTION_OUTAGE": answer_when_action_server_fails,  # rasa_runtime/action_server_outage.py
 }
 
 

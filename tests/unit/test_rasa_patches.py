@@ -22,6 +22,7 @@ RASAS = {
     "RASA_PATCH_GRAPH_RUNNER": lambda: DaskGraphRunner.run,
     "RASA_PATCH_RATE_LIMITS": lambda: channel_module.register,  # and run_module.configure_app
     "RASA_PATCH_SECRET_MASKING": lambda: MessageProcessor.save_tracker,
+    "RASA_PATCH_ACTION_OUTAGE": lambda: action.RemoteAction.run,
 }
 ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
@@ -30,9 +31,9 @@ ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 def unpatched_afterwards():
     """Each test leaves Rasa as it found it (apply_all patches these places)."""
     saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, channel_module.register, run_module.configure_app)
-    saved_save_tracker = MessageProcessor.save_tracker
+    saved_save_tracker, saved_remote_run = MessageProcessor.save_tracker, action.RemoteAction.run
     yield
-    MessageProcessor.save_tracker = saved_save_tracker
+    MessageProcessor.save_tracker, action.RemoteAction.run = saved_save_tracker, saved_remote_run
     action.RemoteAction._validate_action_result = ORIGINAL
     Event.resolve_by_type, DaskGraphRunner.run, channel_module.register, run_module.configure_app = saved
 
@@ -71,6 +72,7 @@ def test_switches_read_on_off_and_refuse_anything_else():
         "RASA_PATCH_GRAPH_RUNNER": False,
         "RASA_PATCH_RATE_LIMITS": True,
         "RASA_PATCH_SECRET_MASKING": True,
+        "RASA_PATCH_ACTION_OUTAGE": True,
     }
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})
