@@ -9,11 +9,12 @@ The figures match the help-centre articles in data/knowledge/ and the FAQ answer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from actions.backends.models import Charge, Order, PaymentRecord, Refund
+from actions.backends.models import Charge, Order, PaymentRecord, Refund, Return
 
 # Days from delivery within which an order may be returned, and a refund asked for.
 REFUND_WINDOW_DAYS = 30
@@ -27,6 +28,10 @@ DISPATCH_BUSINESS_DAYS = (1, 2)
 HOLD_RELEASE_DAYS = (3, 7)
 WARRANTY_YEARS = 2
 UNSHIPPED = ("pending", "paid")
+# A return the shopper has a label for that has not reached the warehouse yet.
+OPEN_RETURN = ("requested", "in_transit")
+# A return the warehouse has received: its refund has started (received) or been issued (refunded).
+ARRIVED_RETURN = ("received", "refunded")
 
 # Customer service: where a shopper writes or calls, and when a person answers (the FAQ's opening hours).
 SUPPORT_EMAIL = "support@larkspurhome.example"
@@ -85,12 +90,15 @@ def refundable_amount(payments: PaymentRecord) -> Decimal:
     return max(Decimal("0"), payments.captured - on_its_way)
 
 
-def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> Decision:
-    """Whether the shopper may ask for a refund now, by the shop's refund policy.
+def refund_eligibility(order: Order, payments: PaymentRecord, today: date, returns: Sequence[Return] = ()) -> Decision:
+    """Whether the shopper may have a refund now, by the shop's refund policy (and the help articles).
 
-    Delivered or returned orders, within REFUND_WINDOW_DAYS of delivery, with money still refundable. Unshipped
-    orders are cancelled instead (which refunds in full), shipped ones wait until they arrive, and
-    cancelled ones are refunded automatically.
+    A delivered order is refunded after its return arrives, never before: within REFUND_WINDOW_DAYS of delivery
+    the answer is "return_first" (start a return; `amount` is what its arrival refunds). A return already on its
+    way is "return_requested" or "return_in_transit"; one that arrived is "return_received" (its refund has
+    started). A returned order without a return on record, within the window and with money still refundable,
+    is "eligible". Unshipped orders are cancelled instead (which refunds in full), shipped ones wait until they
+    arrive, and cancelled ones are refunded automatically.
     """
     refundable = refundable_amount(payments)
     if payments.captured <= 0:
@@ -101,6 +109,11 @@ def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> De
         return Decision(False, "not_shipped_cancel_instead")
     if order.status == "shipped":
         return Decision(False, "not_delivered_yet")
+    on_its_way = open_return(returns)
+    if on_its_way is not None:
+        return Decision(False, f"return_{on_its_way.status}")
+    if arrived_return(returns) is not None:
+        return Decision(False, "return_received")
     if refundable <= 0:
         return Decision(False, "already_refunded")
     delivered = order.shipment.delivered_at.date() if order.shipment and order.shipment.delivered_at else None
@@ -108,7 +121,30 @@ def refund_eligibility(order: Order, payments: PaymentRecord, today: date) -> De
         return Decision(False, "not_delivered_yet")
     if today > refund_deadline(delivered):
         return Decision(False, "window_passed")
+    if order.status == "delivered":
+        return Decision(False, "return_first", refundable)
     return Decision(True, "eligible", refundable)
+
+
+def open_return(returns: Sequence[Return]) -> Return | None:
+    """The newest return that has not reached the warehouse yet, if any."""
+    return next((r for r in reversed(returns) if r.status in OPEN_RETURN), None)
+
+
+def arrived_return(returns: Sequence[Return]) -> Return | None:
+    """The newest return the warehouse has received, if any."""
+    return next((r for r in reversed(returns) if r.status in ARRIVED_RETURN), None)
+
+
+def returnable_items(order: Order, returns: Sequence[Return]) -> dict[str, int]:
+    """SKU to quantity: what of the order is not already in a return, and so can go back in a new one."""
+    left: dict[str, int] = {}
+    for item in order.items:
+        left[item.sku] = left.get(item.sku, 0) + item.quantity
+    for ret in returns:
+        for line in ret.items:
+            left[line.sku] = left.get(line.sku, 0) - line.quantity
+    return {sku: qty for sku, qty in left.items() if qty > 0}
 
 
 def refund_deadline(delivered: date) -> date:

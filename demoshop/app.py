@@ -16,6 +16,7 @@ from demoshop.config import Settings
 from demoshop.db import Database
 from demoshop.errors import ApiError
 from demoshop.idempotency import run_mutation
+from demoshop.validation import contains_nul
 
 log = logging.getLogger("demoshop.access")
 M = TypeVar("M", bound=BaseModel)
@@ -23,13 +24,14 @@ M = TypeVar("M", bound=BaseModel)
 
 def create_app(settings: Settings, db: Database) -> Flask:
     """Build the WSGI app over an initialised database."""
-    from demoshop.api import crm, helpdesk, orders, payments
+    from demoshop import openapi
+    from demoshop.api import crm, helpdesk, orders, payments, returns
 
     app = Flask("demoshop")
     app.config["SETTINGS"] = settings
     app.config["DB"] = db
     app.json.sort_keys = False
-    for blueprint in (crm.bp, orders.bp, payments.bp, helpdesk.bp):
+    for blueprint in (crm.bp, orders.bp, returns.bp, payments.bp, helpdesk.bp, openapi.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
@@ -42,6 +44,8 @@ def create_app(settings: Settings, db: Database) -> Flask:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_key.encode()):
             raise ApiError(401, "unauthorized", "Missing or wrong API key (Authorization: Bearer <key>).")
+        if contains_nul(request.path) or contains_nul(list(request.args.items(multi=True))):
+            raise ApiError(400, "invalid_character", "The URL contains a NUL character.")
         if settings.fault_delay_ms:
             time.sleep(settings.fault_delay_ms / 1000)
         return None
@@ -102,6 +106,8 @@ def parse_body(model: type[M]) -> M:
         data = {}
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    if contains_nul(data):
+        raise ApiError(400, "invalid_character", "The request body contains a NUL character.")
     try:
         return model.parse_obj(data)
     except ValidationError as exc:

@@ -20,6 +20,10 @@ Base = declarative_base()
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "returned")
 CHARGE_STATUSES = ("succeeded", "failed", "pending")
 REFUND_STATUSES = ("pending", "issued", "failed")
+# A return's stages as stored; it reads "refunded" once the refund its arrival started is issued (Return.status).
+RETURN_STAGES = ("requested", "in_transit", "received")
+RETURN_STATUSES = (*RETURN_STAGES, "refunded")
+RETURN_LABEL_URL = "https://returns.larkspurhome.example/labels/{return_id}.pdf"
 TICKET_QUEUES = ("orders", "refunds", "payments", "account", "general")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -98,6 +102,7 @@ class Order(Base):
     shipment = relationship("Shipment", back_populates="order", uselist=False)
     charges = relationship("Charge", back_populates="order", order_by="Charge.created_at")
     refunds = relationship("Refund", back_populates="order", order_by="Refund.created_at")
+    returns = relationship("Return", back_populates="order", order_by="Return.created_at")
 
 
 class OrderItem(Base):
@@ -163,6 +168,47 @@ class Refund(Base):
     issued_at = Column(DateTime, nullable=True)
 
     order = relationship("Order", back_populates="refunds")
+
+
+class Return(Base):
+    """Items a shopper sends back: label issued (requested), with the carrier (in transit), at the warehouse
+    (received, which starts the refund of the items), and refunded once that refund is issued."""
+
+    __tablename__ = "returns"
+    id = Column(String(24), primary_key=True)
+    order_id = Column(String(12), ForeignKey("orders.id"), nullable=False, index=True)
+    stage = Column(String(12), nullable=False)
+    reason = Column(String(200), nullable=False)
+    label_url = Column(String(300), nullable=False)
+    refund_id = Column(String(24), ForeignKey("refunds.id"), nullable=True)
+    created_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+    shipped_at = Column(DateTime, nullable=True)
+    received_at = Column(DateTime, nullable=True)
+
+    order = relationship("Order", back_populates="returns")
+    items = relationship("ReturnItem", back_populates="return_", order_by="ReturnItem.id")
+    refund = relationship("Refund")
+
+    @property
+    def status(self) -> str:
+        """The stage, or "refunded" once the refund the return started has been issued."""
+        if self.stage == "received" and self.refund is not None and self.refund.status == "issued":
+            return "refunded"
+        return self.stage
+
+
+class ReturnItem(Base):
+    """One line of a return: how many of an order line go back."""
+
+    __tablename__ = "return_items"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    return_id = Column(String(24), ForeignKey("returns.id"), nullable=False, index=True)
+    sku = Column(String(32), nullable=False)
+    name = Column(String(200), nullable=False)
+    quantity = Column(Integer, nullable=False)
+
+    return_ = relationship("Return", back_populates="items")
 
 
 class Ticket(Base):

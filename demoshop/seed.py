@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from demoshop.models import Charge, Customer, Order, OrderItem, Refund, Shipment
+from demoshop.models import RETURN_LABEL_URL, Charge, Customer, Order, OrderItem, Refund, Return, ReturnItem, Shipment
 
 FIRST_NAMES = [
     "Anna",
@@ -191,6 +191,7 @@ class Story:
     days_ago: int
     refund: str | None = None  # issued | pending | failed | partial
     payment: str | None = None  # failed | double | retry_ok
+    return_stage: str | None = None  # requested | in_transit: a return on its way back
 
 
 # Orders 10001.. belong to the first customers, in this order: the cases the demos and tests rely on.
@@ -207,6 +208,13 @@ SHOWCASE = [
     ("C1005", Story("cancelled", 4, refund="issued")),
     ("C1005", Story("delivered", 45)),
     ("C1006", Story("paid", 1, payment="retry_ok")),
+]
+# Orders after the random ones (10241..): delivered orders with a return on its way. Added last, so every order
+# before them is the same as before returns existed. Returned orders, and delivered ones with a partial return's
+# refund, get their received return too (`Seeder.received_returns`).
+RETURN_SHOWCASE = [
+    ("C1007", Story("delivered", 10, return_stage="in_transit")),
+    ("C1008", Story("delivered", 6, return_stage="requested")),
 ]
 
 
@@ -232,6 +240,11 @@ class Seeder:
             self.order(customers[int(customer_id[1:]) - 1001], story)
         while self.next_order < FIRST_ORDER_ID + N_ORDERS:
             self.order(self.rng.choice(customers), self.random_story())
+        self.s.flush()
+        self.received_returns()
+        for customer_id, story in RETURN_SHOWCASE:
+            order = self.order(customers[int(customer_id[1:]) - 1001], story)
+            self.open_return(order, story)
         self.s.flush()
 
     def ident(self, prefix: str) -> str:
@@ -417,6 +430,70 @@ class Seeder:
         if status == "failed":
             refund.failure_reason = "card account closed" if charge.method == "card" else "payment provider rejected"
         order.refunds.append(refund)
+
+    def received_returns(self) -> None:
+        """The return behind every returned order (all its items) and every partial return's refund (one item)."""
+        orders = self.s.execute(select(Order).order_by(Order.id)).scalars().all()
+        for order in orders:
+            refund = order.refunds[0] if order.refunds else None
+            if order.status == "returned":
+                self.add_return(order, [(i, i.quantity) for i in order.items], refund)
+            elif order.status == "delivered" and refund is not None and refund.reason.startswith("partial return"):
+                self.add_return(order, [(order.items[0], 1)], refund)
+
+    def add_return(self, order: Order, lines: list, refund: Refund | None) -> None:
+        """A received return whose arrival started `refund`, laid between the delivery and that refund."""
+        assert order.shipment is not None and order.shipment.delivered_at is not None
+        delivered = order.shipment.delivered_at
+        received = refund.created_at if refund is not None else min(delivered + timedelta(days=3), self.now)
+        span = received - delivered
+        self.s.add(
+            self.new_return(
+                order,
+                lines,
+                stage="received",
+                created=delivered + span * 0.2,
+                shipped=delivered + span * 0.4,
+                received=received,
+                refund=refund,
+            )
+        )
+
+    def open_return(self, order: Order, story: Story) -> None:
+        """A return of every item of a delivered order, still on its way to the warehouse (or not yet sent)."""
+        assert order.shipment is not None and order.shipment.delivered_at is not None
+        created = min(order.shipment.delivered_at + timedelta(days=1), self.now - timedelta(hours=26))
+        shipped = created + timedelta(days=1) if story.return_stage == "in_transit" else None
+        lines = [(i, i.quantity) for i in order.items]
+        self.s.add(
+            self.new_return(order, lines, stage=story.return_stage or "requested", created=created, shipped=shipped)
+        )
+
+    def new_return(
+        self,
+        order: Order,
+        lines: list,
+        *,
+        stage: str,
+        created: datetime,
+        shipped: datetime | None = None,
+        received: datetime | None = None,
+        refund: Refund | None = None,
+    ) -> Return:
+        return_id = self.ident("rt")
+        return Return(
+            id=return_id,
+            order_id=order.id,
+            stage=stage,
+            reason=self.rng.choice(["doesn't fit the room", "changed my mind", "colour not as expected", "too small"]),
+            label_url=RETURN_LABEL_URL.format(return_id=return_id),
+            refund=refund,
+            created_at=created.replace(microsecond=0),
+            updated_at=(received or shipped or created).replace(microsecond=0),
+            shipped_at=shipped.replace(microsecond=0) if shipped else None,
+            received_at=received,
+            items=[ReturnItem(sku=item.sku, name=item.name, quantity=qty) for item, qty in lines],
+        )
 
     def weighted(self, pairs):
         values, weights = zip(*pairs, strict=True)

@@ -99,6 +99,16 @@ def payment_record(o: models.Order, *, captured_cents: int, refunded_cents: int)
     ).to_wire()
 
 
+def return_(r: models.Return) -> dict:
+    """One return with its items, its label and the refund its arrival started."""
+    return _return(r).to_wire()
+
+
+def return_list(found: Iterable[models.Return]) -> dict:
+    """The returns of an order."""
+    return v1.ReturnList(returns=[_return(r) for r in found]).to_wire()
+
+
 def ticket(t: models.Ticket, with_messages: bool = True) -> dict:
     """A ticket; `with_messages=False` leaves the `messages` key out (as ticket lists do)."""
     record = _ticket(t, with_messages)
@@ -208,6 +218,22 @@ def _refund(r: models.Refund) -> v1.Refund:
         failure_reason=r.failure_reason,
         created_at=r.created_at,
         issued_at=r.issued_at,
+    )
+
+
+def _return(r: models.Return) -> v1.Return:
+    return v1.Return(
+        id=r.id,
+        order_id=r.order_id,
+        status=r.status,
+        reason=r.reason,
+        items=[v1.ReturnItem(sku=i.sku, name=i.name, quantity=i.quantity) for i in r.items],
+        label_url=r.label_url,
+        refund_id=r.refund_id,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        shipped_at=r.shipped_at,
+        received_at=r.received_at,
     )
 
 

@@ -114,6 +114,8 @@ def wire(db) -> dict[str, list[dict]]:
             "invoice": [serializers.invoice("10001", "INV-2026-10001", "a***@example.com")],
             "charge": [serializers.charge(c) for o in orders for c in o.charges],
             "refund": [serializers.refund(r) for o in orders for r in o.refunds],
+            "return": [serializers.return_(r) for o in orders for r in o.returns],
+            "return_list": [*(serializers.return_list(o.returns) for o in orders[:10]), serializers.return_list([])],
             "payment_record": [
                 serializers.payment_record(o, captured_cents=o.total_cents, refunded_cents=0) for o in orders
             ],
@@ -138,6 +140,8 @@ CLIENT_RECORDS: dict[str, type[v1.Record]] = {
     "invoice": client_models.Invoice,
     "charge": client_models.Charge,
     "refund": client_models.Refund,
+    "return": client_models.Return,
+    "return_list": client_models.ReturnList,
     "payment_record": client_models.PaymentRecord,
     "verification": client_models.Verification,
     "verification_result": client_models.VerificationResult,
@@ -300,6 +304,7 @@ CALLS: dict[str, Callable[[str], Any]] = {
         "C1001", "ver_0123456789abcdef", "123456", idempotency_key="k1"
     ),
     "cancel_result": lambda base: client(OrdersClient, base).cancel_order("10001", idempotency_key="k2"),
+    "return": lambda base: client(OrdersClient, base).start_return("10003", reason="r", idempotency_key="k3"),
 }
 
 
@@ -360,6 +365,9 @@ BROKEN = [
     ("ticket", "id", "7"),
     ("ticket", "messages.0.created_at", None),
     ("cancel_result", "order.status", KeyError),
+    ("return", "items.0.quantity", "1"),
+    ("return", "received_at", "last week"),
+    ("return", "label_url", KeyError),
 ]
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from demoshop.db import Database
-from demoshop.models import Charge, Customer, Order, Refund
-from demoshop.seed import SHOWCASE, seed_if_empty
+from demoshop.models import Charge, Customer, Order, Refund, Return
+from demoshop.seed import FIRST_ORDER_ID, N_ORDERS, RETURN_SHOWCASE, SHOWCASE, seed_if_empty
 
 NOW = datetime(2026, 3, 14, 12, 0)
 
@@ -43,7 +43,11 @@ def fingerprint(db: Database):
             for r in s.execute(select(Refund).order_by(Refund.id)).scalars()
         ]
         customers = [(c.id, c.email, c.phone) for c in s.execute(select(Customer).order_by(Customer.id)).scalars()]
-    return orders, charges, refunds, customers
+        returns = [
+            (r.id, r.order_id, r.status, r.refund_id, [(i.sku, i.quantity) for i in r.items])
+            for r in s.execute(select(Return).order_by(Return.id)).scalars()
+        ]
+    return orders, charges, refunds, customers, returns
 
 
 def test_the_same_seed_gives_the_same_shop(db):
@@ -54,7 +58,7 @@ def test_the_same_seed_gives_the_same_shop(db):
 def test_a_populated_database_is_left_alone(db):
     with db.write() as s:
         assert seed_if_empty(s, 7, NOW) is False
-        assert len(s.execute(select(Order)).scalars().all()) == 240
+        assert len(s.execute(select(Order)).scalars().all()) == N_ORDERS + len(RETURN_SHOWCASE)
 
 
 def test_sizes_ids_and_statuses(db):
@@ -118,3 +122,22 @@ def test_the_showcase_stories_hold(db):
                 assert len([c for c in order.charges if c.status == "succeeded"]) == 2
             if story.payment == "failed":
                 assert [c.status for c in order.charges] == ["failed"]
+
+
+def test_every_return_story_is_present(db):
+    with db.read() as s:
+        for number, (customer_id, story) in enumerate(RETURN_SHOWCASE, start=FIRST_ORDER_ID + N_ORDERS):
+            order = s.get(Order, str(number))
+            assert (order.customer_id, order.status) == (customer_id, "delivered")
+            assert [r.status for r in order.returns] == [story.return_stage] and not order.refunds
+            assert {(i.sku, i.quantity) for i in order.returns[0].items} == {(i.sku, i.quantity) for i in order.items}
+        orders = s.execute(select(Order)).scalars().all()
+        for order in orders:
+            if order.status == "returned":  # the return arrived and started the order's refund
+                assert [r.status for r in order.returns] in (["received"], ["refunded"])
+                assert order.returns[0].refund is order.refunds[0]
+                assert order.shipment.delivered_at <= order.returns[0].received_at <= NOW
+        statuses = Counter(r.status for o in orders for r in o.returns)
+        assert set(statuses) == {"requested", "in_transit", "received", "refunded"}
+        received = s.get(Order, "10004").returns[0]  # the showcase's returned order with a pending refund
+        assert (received.status, received.refund.status) == ("received", "pending")

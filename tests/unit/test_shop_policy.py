@@ -1,6 +1,7 @@
 """Guards the shop's business rules in actions/shop_policy.py: what may be cancelled or re-addressed, the
 30-day refund window counted from delivery, how much is still refundable (failed refunds do not count),
-how many business days a refund takes to arrive, and how payment records are diagnosed."""
+how many business days a refund takes to arrive, how payment records are diagnosed, and that a delivered order is
+refunded only after its return arrives (the shop's return window being the policy's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from decimal import Decimal
 import pytest
 
 from actions import shop_policy
-from actions.backends.models import Address, Charge, Order, OrderItem, PaymentRecord, Refund, Shipment
+from actions.backends.models import (
+    Address,
+    Charge,
+    Order,
+    OrderItem,
+    PaymentRecord,
+    Refund,
+    Return,
+    ReturnItem,
+    Shipment,
+)
 from actions.shop_policy import (
     Decision,
     add_business_days,
@@ -200,9 +211,9 @@ def test_refund_deadline_is_30_days_after_delivery():
 @pytest.mark.parametrize(
     "days_after, allowed, reason",
     [
-        (0, True, "eligible"),
-        (29, True, "eligible"),
-        (30, True, "eligible"),
+        (0, False, "return_first"),
+        (29, False, "return_first"),
+        (30, False, "return_first"),
         (31, False, "window_passed"),
         (90, False, "window_passed"),
     ],
@@ -216,19 +227,24 @@ def test_refund_window_is_30_days_from_delivery(days_after, allowed, reason):
 def test_window_counts_calendar_days_not_the_delivery_time_of_day():
     late = datetime(2024, 11, 1, 23, 59)
     order = make_order("delivered", delivered_at=late)
-    assert refund_eligibility(order, make_payments(), date(2024, 12, 1)).allowed is True
+    assert refund_eligibility(order, make_payments(), date(2024, 12, 1)).reason == "return_first"
     assert refund_eligibility(order, make_payments(), date(2024, 12, 2)).reason == "window_passed"
 
 
-def test_eligible_decision_carries_the_full_refundable_amount():
+def test_a_delivered_order_comes_back_first_and_the_decision_carries_what_its_return_refunds():
     decision = refund_eligibility(make_order("delivered"), make_payments(), date(2024, 11, 10))
+    assert decision == Decision(False, "return_first", D("50.00"))
+
+
+def test_eligible_decision_carries_the_full_refundable_amount():
+    decision = refund_eligibility(make_order("returned"), make_payments(), date(2024, 11, 10))
     assert decision == Decision(True, "eligible", D("50.00"))
 
 
-def test_eligible_after_partial_refund_offers_only_the_rest():
+def test_a_return_after_a_partial_refund_refunds_only_the_rest():
     payments = make_payments(refunds=[make_refund("12.50")])
     decision = refund_eligibility(make_order("delivered"), payments, date(2024, 11, 10))
-    assert decision == Decision(True, "eligible", D("37.50"))
+    assert decision == Decision(False, "return_first", D("37.50"))
 
 
 def test_returned_orders_within_the_window_are_eligible():
@@ -238,14 +254,14 @@ def test_returned_orders_within_the_window_are_eligible():
 
 def test_failed_refund_does_not_block_a_new_request():
     payments = make_payments(refunds=[make_refund("50.00", status="failed")])
-    decision = refund_eligibility(make_order("delivered"), payments, date(2024, 11, 10))
+    decision = refund_eligibility(make_order("returned"), payments, date(2024, 11, 10))
     assert decision == Decision(True, "eligible", D("50.00"))
 
 
 def test_gbp_order_is_eligible_with_its_amount():
     order = make_order("delivered", total="89.95", currency="GBP")
     payments = make_payments(total="89.95", currency="GBP")
-    assert refund_eligibility(order, payments, date(2024, 11, 10)) == Decision(True, "eligible", D("89.95"))
+    assert refund_eligibility(order, payments, date(2024, 11, 10)) == Decision(False, "return_first", D("89.95"))
 
 
 @pytest.mark.parametrize(
@@ -297,6 +313,82 @@ def test_delivered_status_without_delivery_date_waits():
     undelivered = make_order("delivered", shipment=make_shipment(None))
     for order in (no_shipment, undelivered):
         assert refund_eligibility(order, make_payments(), date(2024, 11, 10)).reason == "not_delivered_yet"
+
+
+# --- returns: a delivered order is refunded after it is back ----------------------------------------------
+
+
+def make_return(status: str, items=(("SKU-1", 1),), rid: str = "rt_1", refund_id: str | None = None) -> Return:
+    arrived = status in ("received", "refunded")
+    return Return(
+        id=rid,
+        order_id="1001",
+        status=status,
+        reason="changed my mind",
+        items=[ReturnItem(sku=sku, name="Linen throw", quantity=qty) for sku, qty in items],
+        label_url=f"https://returns.example/{rid}.pdf",
+        refund_id=refund_id,
+        created_at=datetime(2024, 11, 3, 9, 0),
+        updated_at=datetime(2024, 11, 5, 9, 0),
+        shipped_at=datetime(2024, 11, 4, 9, 0) if status != "requested" else None,
+        received_at=datetime(2024, 11, 5, 9, 0) if arrived else None,
+    )
+
+
+@pytest.mark.parametrize("status", ["requested", "in_transit"])
+def test_a_return_on_its_way_is_reported_instead_of_a_refund_or_a_second_return(status):
+    decision = refund_eligibility(make_order("delivered"), make_payments(), date(2024, 11, 10), [make_return(status)])
+    assert (decision.allowed, decision.reason) == (False, f"return_{status}")
+
+
+@pytest.mark.parametrize("status", ["received", "refunded"])
+def test_a_return_that_arrived_is_answered_with_its_refund(status):
+    payments = make_payments(refunds=[make_refund("50.00", status="pending")])
+    returns = [make_return(status, refund_id="re_1")]
+    for order in (make_order("delivered"), make_order("returned")):
+        decision = refund_eligibility(order, payments, date(2024, 11, 10), returns)
+        assert (decision.allowed, decision.reason) == (False, "return_received")
+
+
+def test_a_return_on_its_way_is_reported_even_after_the_window():
+    late = date(2025, 1, 10)
+    decision = refund_eligibility(make_order("delivered"), make_payments(), late, [make_return("in_transit")])
+    assert decision.reason == "return_in_transit"
+    assert refund_eligibility(make_order("delivered"), make_payments(), late).reason == "window_passed"
+
+
+def test_orders_before_delivery_keep_their_answer_whatever_the_returns():
+    for status, reason in (("paid", "not_shipped_cancel_instead"), ("shipped", "not_delivered_yet")):
+        decision = refund_eligibility(make_order(status), make_payments(), date(2024, 11, 10), [])
+        assert decision.reason == reason
+
+
+def test_open_and_arrived_returns_are_the_newest_of_their_kind():
+    first, second = make_return("refunded", rid="rt_1"), make_return("in_transit", rid="rt_2")
+    assert shop_policy.open_return([first, second]) is second
+    assert shop_policy.arrived_return([first, second]) is first
+    assert shop_policy.open_return([first]) is None and shop_policy.arrived_return([second]) is None
+
+
+def test_returnable_items_leave_out_what_is_already_in_a_return():
+    order = make_order("delivered")
+    two = order.copy(
+        update={
+            "items": [*order.items, OrderItem(sku="SKU-2", name="Mug", quantity=3, unit_price=D("5"), total=D("15"))]
+        }
+    )
+    assert shop_policy.returnable_items(two, []) == {"SKU-1": 1, "SKU-2": 3}
+    assert shop_policy.returnable_items(two, [make_return("received", items=(("SKU-2", 2),))]) == {
+        "SKU-1": 1,
+        "SKU-2": 1,
+    }
+    assert shop_policy.returnable_items(order, [make_return("requested")]) == {}
+
+
+def test_the_shops_return_window_is_the_policys():
+    from demoshop.api.returns import RETURN_WINDOW_DAYS
+
+    assert RETURN_WINDOW_DAYS == shop_policy.REFUND_WINDOW_DAYS
 
 
 # --- how long money takes ----------------------------------------------------------------------------------
