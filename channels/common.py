@@ -41,6 +41,16 @@ class ChannelSettings(ProcessSettings):
     twilio_whatsapp_number: str | None = Field(None, env="TWILIO_WHATSAPP_NUMBER")
     twilio_webhook_url: AnyHttpUrl | None = Field(None, env="TWILIO_WEBHOOK_URL")
     twilio_api_url: AnyHttpUrl | None = Field(None, env="TWILIO_API_URL")
+    # Replies the platform refuses (5xx, 429) or cannot be reached for are retried (channels/delivery.py).
+    channel_send_max_attempts: int = Field(5, ge=1, env="CHANNEL_SEND_MAX_ATTEMPTS")
+    channel_send_backoff_initial: float = Field(0.5, gt=0, env="CHANNEL_SEND_BACKOFF_INITIAL")
+    channel_send_backoff_max: float = Field(8.0, gt=0, env="CHANNEL_SEND_BACKOFF_MAX")
+    channel_send_retry_after_max: float = Field(60.0, ge=0, env="CHANNEL_SEND_RETRY_AFTER_MAX")
+    # Platform retries of one event are processed once (channels/dedup.py); Redis shares that across replicas.
+    channel_dedup_redis_url: str | None = Field(None, env="CHANNEL_DEDUP_REDIS_URL")
+    channel_dedup_ttl: float = Field(3600.0, gt=0, env="CHANNEL_DEDUP_TTL")
+    channel_dedup_claim_seconds: float = Field(300.0, gt=0, env="CHANNEL_DEDUP_CLAIM_SECONDS")
+    channel_dedup_max_entries: int = Field(10000, ge=1, env="CHANNEL_DEDUP_MAX_ENTRIES")
 
     @classmethod
     def field_of(cls, variable: str) -> str:
@@ -73,6 +83,17 @@ def env(name: str, default: str | None = None, environ: Mapping[str, str] | None
 def missing(names: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """The required variables that are unset or blank."""
     return [name for name in names if not env(name, environ=environ)]
+
+
+def conversation_id(channel: str, raw_id: str) -> str:
+    """The sender id a channel hands Rasa, `<channel>:<platform id>`, so two platforms' ids never share a
+    conversation (the channel names are the conventions': rest, slack, teams, whatsapp)."""
+    return f"{channel}:{raw_id}"
+
+
+def platform_id(channel: str, conversation: str) -> str:
+    """The platform's own id inside a namespaced conversation id (what its API expects); unprefixed ids pass."""
+    return conversation.removeprefix(f"{channel}:")
 
 
 def refuse(status: int, code: str, message: str) -> HTTPResponse:

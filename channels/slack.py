@@ -3,9 +3,12 @@
 Rasa 3.6's `SlackInput` already skips events carrying a `bot_id` and ignores retries for `http_timeout` only.
 This subclass adds: secrets from the environment (503 when unset), `X-Slack-Signature` checked with slack_sdk's
 `SignatureVerifier` (HMAC-SHA256 of `v0:<timestamp>:<body>`, timestamps more than 5 minutes off refused) and a 401
-JSON refusal for a bad or stale signature, every Slack retry (`X-Slack-Retry-Num`) acknowledged and ignored (the
-first delivery is already being handled), message subtypes (`bot_message`, edits, joins) and the bot user's own
-messages ignored, and a configurable Web API base URL for replies (`SLACK_API_URL`).
+JSON refusal for a bad or stale signature, Slack's retries (`X-Slack-Retry-Num`) deduplicated by the body's
+`event_id` (`channels/inbound.py`: the first delivery of an event is processed, a retry of one already processed or
+in progress is acknowledged without processing, a retry of one whose first attempt failed is processed), every
+accepted event answered after the acknowledgement, the conversation id namespaced as `slack:<Rasa's id>`, message
+subtypes (`bot_message`, edits, joins) and the bot user's own messages ignored, and replies through a configurable
+Web API base URL (`SLACK_API_URL`) retried when Slack refuses them or cannot be reached (`channels/delivery.py`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from rasa.core.channels.slack import SlackBot, SlackInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.common import env, guard, log, refuse, unconfigured
+from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured
+from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
+from channels.inbound import Turns
 
 REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -54,7 +60,7 @@ def slack_signature_valid(
 
 
 class SlackOutput(SlackBot):
-    """Rasa's Slack output, posting to a configurable Web API base URL."""
+    """Rasa's Slack output, posting to a configurable Web API base URL, each post retried by `deliver`."""
 
     @classmethod
     def name(cls) -> str:
@@ -67,9 +73,25 @@ class SlackOutput(SlackBot):
         thread_id: str | None = None,
         proxy: str | None = None,
         api_url: str = DEFAULT_API_URL,
+        conversation: str = "",
+        policy: DeliveryPolicy | None = None,
     ) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
-        self.client = AsyncWebClient(token, base_url=api_url.rstrip("/") + "/", proxy=proxy)
+        # No retry handlers of slack_sdk's own: `deliver` decides every retry.
+        self.client = AsyncWebClient(token, base_url=api_url.rstrip("/") + "/", proxy=proxy, retry_handlers=[])
+        self.conversation = conversation
+        self.policy = policy
+
+    async def _post_message(self, channel: str, **kwargs: Any) -> None:
+        channel = platform_id("slack", channel)  # the conversation id stands in when no Slack channel is known
+
+        async def post_once() -> None:
+            try:
+                await SlackBot._post_message(self, channel, **kwargs)
+            except SlackApiError as error:
+                raise SendRefused(error.response.status_code, retry_after_seconds(error.response.headers)) from None
+
+        await deliver("slack", self.conversation or channel, post_once, self.policy)
 
 
 class SlackChannel(SlackInput):
@@ -102,6 +124,7 @@ class SlackChannel(SlackInput):
     ) -> None:
         self.api_url = api_url
         self.unset = list(unset or [])
+        self.turns = Turns("slack")
         super().__init__(*args, **kwargs)
 
     def _validate_credentials(self) -> None:
@@ -125,8 +148,38 @@ class SlackChannel(SlackInput):
             return False
         return bool(SlackInput._is_user_message(slack_event))
 
-    def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> OutputChannel:
-        return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url)
+    def _get_conversation_id(self, sender_id: str | None, channel_id: str | None, thread_id: str | None) -> str | None:
+        """`slack:` + the id Rasa's SlackInput uses (the user, or user_channel[_thread] by granularity)."""
+        raw = super()._get_conversation_id(sender_id, channel_id, thread_id)
+        return conversation_id("slack", raw) if raw else raw
+
+    def get_output_channel(
+        self, channel: str | None = None, thread_id: str | None = None, conversation: str = ""
+    ) -> OutputChannel:
+        return SlackOutput(
+            self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url, conversation
+        )
+
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> Any:
+        """Start the turn once per `event_id` (retries included) and acknowledge at once, within Slack's 3 s."""
+        metadata = metadata or {}
+        thread_id = metadata.get("thread_id") if self.use_threads else None
+        conversation = sender_id or ""
+        output = self.get_output_channel(metadata.get("out_channel"), thread_id, conversation)
+        message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata)
+        body = request.json if request.headers.get("content-type") == "application/json" else None
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        started = await self.turns.start(
+            event_id if isinstance(event_id, str) else None, conversation, lambda: on_new_message(message)
+        )
+        return response.text("") if started else response.text("", headers={"X-Slack-No-Retry": "1"})
 
     async def _check(self, request: Request) -> HTTPResponse | None:
         if not request.path.rstrip("/").endswith("/webhook"):
@@ -135,9 +188,8 @@ class SlackChannel(SlackInput):
             log.warning("Slack request refused: bad or stale signature")
             return refuse(401, "invalid_signature", "Missing, invalid or stale X-Slack-Signature.")
         retry = request.headers.get("X-Slack-Retry-Num")
-        if retry:
-            log.info("Ignoring Slack retry #%s (%s)", retry, request.headers.get("X-Slack-Retry-Reason"))
-            return response.text("", headers={"X-Slack-No-Retry": "1"})
+        if retry:  # processed unless its event was already (`process_message`)
+            log.info("Slack retry #%s (%s)", retry, request.headers.get("X-Slack-Retry-Reason"))
         return None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -7,7 +7,10 @@ key from the JWKS named in the OpenID metadata document (`TEAMS_OPENID_METADATA_
 elsewhere). Anything else gets 401 and nothing is sent. The keys are fetched and cached by PyJWT's `PyJWKClient`,
 which refetches them when a token names a key it has not seen (Microsoft rotates them), at most once per
 `TEAMS_KEYS_MIN_REFRESH_SECONDS`.
-Outbound: a client-credentials token from `TEAMS_TOKEN_URL`, then POST `<serviceUrl>/v3/conversations/<id>/activities`.
+Outbound: a client-credentials token from `TEAMS_TOKEN_URL`, then POST `<serviceUrl>/v3/conversations/<id>/activities`,
+retried when either is refused (5xx, 429) or unreachable (`channels/delivery.py`), after the webhook has answered.
+Each activity id is processed once (`channels/inbound.py`: the Bot Connector retries too), and the conversation id
+Rasa sees is `teams:<from.id>`; replies go to the raw `from.id`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.common import env, guard, log, refuse, unconfigured, webhook_blueprint
+from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured, webhook_blueprint
+from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
+from channels.inbound import Turns
 
 REQUIRED = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD")
 DEFAULT_OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -207,7 +212,8 @@ def seconds(name: str, default: float) -> float:
 
 
 class TeamsOutput(BotFramework):
-    """Rasa's Bot Framework output with a configurable token URL, async HTTP and the conversation id URL-encoded."""
+    """Rasa's Bot Framework output with a configurable token URL, async HTTP, the conversation id URL-encoded and
+    every reply retried by `deliver`."""
 
     # The access tokens, shared by every instance on purpose: keyed by token URL and app id.
     _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}
@@ -217,10 +223,27 @@ class TeamsOutput(BotFramework):
         return "teams"
 
     def __init__(
-        self, app_id: str, app_password: str, conversation: dict[str, Any], bot: Any, service_url: str, token_url: str
+        self,
+        app_id: str,
+        app_password: str,
+        conversation: dict[str, Any],
+        bot: Any,
+        service_url: str,
+        token_url: str,
+        policy: DeliveryPolicy | None = None,
+        rasa_conversation: str = "",
     ) -> None:
         super().__init__(app_id, app_password, conversation, bot, service_url)
         self.token_url = token_url
+        self.policy = policy
+        self.rasa_conversation = rasa_conversation  # `teams:<from.id>`, for the delivery log's conversation ref
+
+    def prepare_message(self, recipient_id: str, message_data: dict[str, Any]) -> dict[str, Any]:
+        """Rasa's activity, addressed to the raw `from.id` inside the `teams:` conversation id."""
+        return super().prepare_message(platform_id("teams", recipient_id), message_data)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await super().send_custom_json(platform_id("teams", recipient_id), json_message, **kwargs)
 
     async def _get_headers(self) -> dict[str, Any] | None:
         cached = self._tokens.get((self.token_url, self.app_id))
@@ -236,24 +259,28 @@ class TeamsOutput(BotFramework):
                 http.post(self.token_url, data=form) as answer,
             ):
                 if answer.status != 200:
-                    log.error("Teams: token request refused (%s)", answer.status)
-                    return None
+                    raise SendRefused(answer.status, retry_after_seconds(answer.headers))
                 data = await answer.json(content_type=None)
             cached = (data["access_token"], time.time() + int(data.get("expires_in", 3600)))
             self._tokens[(self.token_url, self.app_id)] = cached
         return {"content-type": "application/json", "Authorization": f"Bearer {cached[0]}"}
 
-    async def send(self, message_data: dict[str, Any]) -> None:
+    async def _send_once(self, message_data: dict[str, Any]) -> None:
+        """One attempt: the access token (cached), then the activity; SendRefused for an error answer."""
         headers = await self._get_headers()
-        if headers is None:
-            return
         url = f"{self.global_uri}conversations/{quote(str(self.conversation['id']), safe='')}/activities"
         async with (
             aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
             http.post(url, json=message_data, headers=headers) as answer,
         ):
+            if answer.status == 401:  # a token the connector no longer takes: the next reply fetches a new one
+                self._tokens.pop((self.token_url, self.app_id), None)
             if answer.status >= 300:
-                log.error("Teams: sending a reply failed (%s): %s", answer.status, await answer.text())
+                raise SendRefused(answer.status, retry_after_seconds(answer.headers))
+
+    async def send(self, message_data: dict[str, Any]) -> None:
+        conversation = self.rasa_conversation or str(self.conversation.get("id", ""))
+        await deliver("teams", conversation, lambda: self._send_once(message_data), self.policy)
 
 
 class TeamsChannel(InputChannel):
@@ -290,6 +317,7 @@ class TeamsChannel(InputChannel):
         self.token_url = token_url
         self.keys = SigningKeys(openid_url, keys_refresh_cooldown)  # fetched on the first request, not at start-up
         self.unset = list(unset or [])
+        self.turns = Turns("teams")
 
     async def authenticate(self, authorization: str | None, activity: dict[str, Any]) -> None:
         match = BEARER.match(authorization or "")
@@ -331,6 +359,7 @@ class TeamsChannel(InputChannel):
             conversation = activity.get("conversation") or {}
             if not isinstance(sender, str) or not sender or not conversation.get("id"):
                 return refuse(400, "invalid_request", "A message activity needs from.id and conversation.id.")
+            conversation_key = conversation_id("teams", sender)
             output = TeamsOutput(
                 self.app_id,
                 self.app_password,
@@ -338,10 +367,17 @@ class TeamsChannel(InputChannel):
                 activity.get("recipient"),
                 activity["serviceUrl"],
                 self.token_url,
+                rasa_conversation=conversation_key,
             )
             text = MENTION.sub("", activity.get("text") or "").strip()
             metadata = BotFrameworkInput.add_attachments_to_metadata(activity, None)
-            await on_new_message(UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata))
-            return response.text("", status=200)
+            message = UserMessage(text, output, conversation_key, input_channel=self.name(), metadata=metadata)
+            activity_id = activity.get("id")
+            await self.turns.start(
+                activity_id if isinstance(activity_id, str) and activity_id else None,
+                conversation_key,
+                lambda: on_new_message(message),
+            )
+            return response.text("", status=200)  # a duplicate too: the connector stops retrying
 
         return guard(teams_webhook, "Teams", self.unset)

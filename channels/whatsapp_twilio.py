@@ -6,7 +6,10 @@ the sorted POST parameters: 403 otherwise. Then `From`/`To` must be `whatsapp:+<
 `AccountSid` ours and `Body` present: 400 otherwise. The sender's number is only the conversation key: the
 message's metadata carries the message id and nothing from the request that could pass for an identity (no
 `customer_token`, no verified customer), so order details still need the in-chat verification.
-Outbound: `POST <TWILIO_API_URL>/2010-04-01/Accounts/<sid>/Messages.json` with basic auth.
+Outbound: `POST <TWILIO_API_URL>/2010-04-01/Accounts/<sid>/Messages.json` with basic auth, retried when Twilio
+refuses it (5xx, 429) or cannot be reached (`channels/delivery.py`). The webhook answers Twilio's empty TwiML as
+soon as the message is accepted; the turn runs after (`channels/inbound.py`), once per `MessageSid` (Twilio retries
+too). The conversation id stays Twilio's `whatsapp:+<number>`, already namespaced by channel.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from channels.common import env, guard, log, refuse, unconfigured, webhook_blueprint
+from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
+from channels.inbound import Turns
 
 REQUIRED = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -103,19 +108,23 @@ def chunks(text: str, limit: int = MAX_REPLY) -> list[str]:
 
 
 class WhatsAppOutput(OutputChannel):
-    """Replies through Twilio's Messages API."""
+    """Replies through Twilio's Messages API, each message retried by `deliver`."""
 
     @classmethod
     def name(cls) -> str:
         return "whatsapp"
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, api_url: str) -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, from_number: str, api_url: str, policy: DeliveryPolicy | None = None
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
         self.url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.policy = policy
 
-    async def _send(self, form: dict[str, str]) -> None:
+    async def _send_once(self, form: dict[str, str]) -> None:
+        """One attempt; SendRefused for an error answer (its body is not logged: it can repeat the number)."""
         async with (
             aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
             http.post(
@@ -125,7 +134,10 @@ class WhatsAppOutput(OutputChannel):
             ) as answer,
         ):
             if answer.status >= 300:
-                log.error("WhatsApp: Twilio refused a reply (%s): %s", answer.status, await answer.text())
+                raise SendRefused(answer.status, retry_after_seconds(answer.headers))
+
+    async def _send(self, form: dict[str, str]) -> None:
+        await deliver("whatsapp", form["To"], lambda: self._send_once(form), self.policy)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in chunks(text):
@@ -176,6 +188,7 @@ class WhatsAppChannel(InputChannel):
         self.webhook_url = webhook_url
         self.api_url = api_url
         self.unset = list(unset or [])
+        self.turns = Turns("whatsapp")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         whatsapp_webhook = webhook_blueprint("whatsapp_webhook")
@@ -198,9 +211,10 @@ class WhatsAppChannel(InputChannel):
                 output = WhatsAppOutput(self.account_sid, self.auth_token, self.number or message.to, self.api_url)
                 # Deliberately nothing else from the request: the phone number is no proof of identity.
                 metadata = {"whatsapp": {"message_sid": message.message_sid}}
-                await on_new_message(
-                    UserMessage(message.body, output, message.sender, input_channel=self.name(), metadata=metadata)
+                user_message = UserMessage(
+                    message.body, output, message.sender, input_channel=self.name(), metadata=metadata
                 )
-            return response.text(EMPTY_TWIML, content_type="text/xml")
+                await self.turns.start(message.message_sid, message.sender, lambda: on_new_message(user_message))
+            return response.text(EMPTY_TWIML, content_type="text/xml")  # a duplicate too: Twilio stops retrying
 
         return guard(whatsapp_webhook, "WhatsApp", self.unset)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from foundation.conversation_ref import conversation_ref
 from tests.channels import standins
 from tests.support.stack import Stack, start_stack
 
@@ -31,6 +32,13 @@ TWILIO_TOKEN = "twilio-test-auth-token-000000000"
 TWILIO_NUMBER = "whatsapp:+14155238886"
 TWILIO_PUBLIC_URL = "https://support.larkspur.example/webhooks/whatsapp/webhook"
 CUSTOMER_TOKEN_SECRET = "channels-customer-token-secret-0123456789"
+# Short backoff so retried replies arrive within a test; longer than BACKOFF_MAX is the Retry-After tests use.
+DELIVERY_ENV = {
+    "CHANNEL_SEND_MAX_ATTEMPTS": "6",
+    "CHANNEL_SEND_BACKOFF_INITIAL": "0.2",
+    "CHANNEL_SEND_BACKOFF_MAX": "1",
+    "CHANNEL_SEND_RETRY_AFTER_MAX": "10",
+}
 
 
 def private_key() -> rsa.RSAPrivateKey:
@@ -66,6 +74,23 @@ class Channels:
 
     def teams_key_fetches(self) -> int:
         return len(self.microsoft.received(lambda r: r.path == "/keys"))
+
+    def log_lines(self, message: str, conversation: str) -> list[dict[str, Any]]:
+        """The Rasa server's JSON log records with this message about this conversation (by its ref)."""
+        ref = conversation_ref(conversation)
+        records = [
+            json.loads(line) for line in self.stack.rasa.log_path.read_text().splitlines() if line.startswith("{")
+        ]
+        return [r for r in records if r.get("message") == message and r.get("conversation") == ref]
+
+    def wait_log(self, message: str, conversation: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.log_lines(message, conversation)
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"{count} log line(s) {message!r} for this conversation not logged within {timeout}s")
 
     @property
     def service_url(self) -> str:
@@ -118,6 +143,7 @@ def channels(tmp_path_factory) -> Channels:
         "TWILIO_WHATSAPP_NUMBER": TWILIO_NUMBER,
         "TWILIO_WEBHOOK_URL": TWILIO_PUBLIC_URL,
         "TWILIO_API_URL": twilio.url,
+        **DELIVERY_ENV,
     }
     stack = start_stack(
         tmp_path_factory.mktemp("channels"), env={"CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET}, rasa_env=rasa_env

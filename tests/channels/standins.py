@@ -1,5 +1,9 @@
 """Local stand-ins for the platforms' APIs: small threaded HTTP servers on free loopback ports that record every
-request and answer like the real service (Slack Web API, Microsoft login + Bot Connector, Twilio Messages)."""
+request and answer like the real service (Slack Web API, Microsoft login + Bot Connector, Twilio Messages).
+
+A test can make one misbehave as the real one does: `fail_next` answers the next matching requests with an error
+status (a 500, a 429 with Retry-After), `go_down` closes its port (connections refused) until `come_up` opens the
+same port again."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -20,6 +24,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -31,13 +36,25 @@ class Recorded:
 Answer = Callable[[Recorded], tuple[int, Any]]
 
 
-class StandIn:
-    """`routes`: (method, path regex, answer); unmatched requests are recorded and answered 404."""
+@dataclass
+class Fault:
+    """The next `count` requests matching `match` get `status` (with `headers`) instead of the route's answer."""
 
-    def __init__(self, name: str, routes: Sequence[tuple[str, str, Answer]]):
+    match: Callable[[Recorded], bool]
+    status: int
+    count: int
+    headers: dict[str, str]
+
+
+class StandIn:
+    """`routes`: (method, path regex, answer); unmatched requests are recorded and answered 404. `port` 0 is a
+    free one."""
+
+    def __init__(self, name: str, routes: Sequence[tuple[str, str, Answer]], port: int = 0):
         self.name = name
         self.routes = [(method, re.compile(pattern), answer) for method, pattern, answer in routes]
         self.requests: list[Recorded] = []
+        self.faults: list[Fault] = []
         self._lock = threading.Lock()
         stand_in = self
 
@@ -49,13 +66,21 @@ class StandIn:
                 )
                 with stand_in._lock:
                     stand_in.requests.append(recorded)
-                status, payload = 404, {"error": "no such route in the stand-in"}
-                for method, pattern, answer in stand_in.routes:
-                    if method == self.command and pattern.fullmatch(recorded.path.split("?")[0]):
-                        status, payload = answer(recorded)
-                        break
+                    fault = next((f for f in stand_in.faults if f.count > 0 and f.match(recorded)), None)
+                    if fault:
+                        fault.count -= 1
+                status, payload, headers = 404, {"error": "no such route in the stand-in"}, {}
+                if fault:
+                    status, payload, headers = fault.status, {"ok": False, "error": "stand-in fault"}, fault.headers
+                else:
+                    for method, pattern, answer in stand_in.routes:
+                        if method == self.command and pattern.fullmatch(recorded.path.split("?")[0]):
+                            status, payload = answer(recorded)
+                            break
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -66,14 +91,34 @@ class StandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self._serve_on(port)
+
+    def _serve_on(self, port: int) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name=f"standin-{name}", daemon=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name=f"standin-{self.name}", daemon=True)
         self.thread.start()
+
+    def fail_next(
+        self, match: Callable[[Recorded], bool], status: int, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next `count` requests matching `match` with `status` (and `headers`)."""
+        with self._lock:
+            self.faults.append(Fault(match, status, count, dict(headers or {})))
+
+    def go_down(self) -> None:
+        """Close the port: every connection is refused until `come_up`."""
+        self.stop()
+
+    def come_up(self) -> None:
+        """Listen again on the port `go_down` closed."""
+        self._serve_on(self.port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def received(self, match: Callable[[Recorded], bool] = lambda r: True) -> list[Recorded]:
         with self._lock:
@@ -159,3 +204,10 @@ def twilio_api() -> StandIn:
         }
 
     return StandIn("twilio", [("POST", r"/2010-04-01/Accounts/AC[0-9a-f]{32}/Messages\.json", create)])
+
+
+def bot_connector(port: int) -> StandIn:
+    """A Bot Connector `serviceUrl` (`/teams/`) alone, on a given port (one a test kept closed until now)."""
+    return StandIn(
+        "bot-connector", [("POST", r"/teams/v3/conversations/.+/activities", lambda _: (201, {"id": "1"}))], port
+    )

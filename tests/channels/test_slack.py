@@ -60,18 +60,20 @@ def message_event(text: str, *, channel: str, user: str = "U0SHOPPER1", **event_
 
 
 def post(
-    channels: Channels,
+    channels: Channels | None,
     payload: dict[str, Any],
     *,
     secret: str = SLACK_SECRET,
     timestamp: int | None = None,
     headers: dict[str, str] | None = None,
+    server: str | None = None,
 ) -> requests.Response:
+    """The payload signed as Slack signs it, posted to the stack's Rasa server (or to `server`)."""
     body = json.dumps(payload).encode()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
     return requests.post(
-        f"{channels.stack.rasa_url}/webhooks/slack/webhook",
+        f"{server or channels.stack.rasa_url}/webhooks/slack/webhook",
         data=body,
         timeout=30,
         headers={
@@ -159,4 +161,30 @@ def test_the_bots_own_messages_are_ignored(channels):
     assert post(channels, message_event("hi", channel=channel)).status_code == 200
     wait_reply(channels, channel)
     time.sleep(1)
+    assert len(replies_in(channels, channel)) == 1
+
+
+RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+
+
+def test_a_retry_while_the_first_delivery_is_in_progress_is_acknowledged_and_not_processed(channels):
+    channel = new_channel()
+    event = message_event("hi", channel=channel)
+    assert post(channels, event).status_code == 200
+    retry = post(channels, event, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert retry.status_code == 200 and retry.headers.get("X-Slack-No-Retry") == "1"
+    wait_reply(channels, channel)
+    time.sleep(1.5)
+    assert len(replies_in(channels, channel)) == 1
+
+
+def test_a_retry_whose_first_delivery_never_arrived_is_answered_exactly_once(channels):
+    channel = new_channel()
+    event = message_event("hi", channel=channel)  # Slack's first attempt got no answer from any replica
+    first_retry = post(channels, event, headers=RETRY)
+    assert first_retry.status_code == 200 and "X-Slack-No-Retry" not in first_retry.headers
+    assert is_greeting(wait_reply(channels, channel)[0].json()["text"])
+    second_retry = post(channels, event, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    assert second_retry.status_code == 200 and second_retry.headers.get("X-Slack-No-Retry") == "1"
+    time.sleep(1.5)
     assert len(replies_in(channels, channel)) == 1
