@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train validate-deploy deploy-tools audit audit-verify fuzz
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,11 +44,29 @@ actions: install ## run the action server in the foreground (port ACTIONS_PORT)
 run: install train ## the whole assistant on embedded defaults: demo shop, actions, Rasa, web widget
 	@$(PY) -m launcher run
 
-stop: ## stop what `make run` started (from any terminal)
+stop: ## stop what `make run` and `make run-cluster` started (from any terminal)
 	@$(PY) -m launcher stop
+	@$(PY) -m cluster stop --quiet
 
-status: ## show whether `make run` is running, with PIDs, URLs and logs
-	@$(PY) -m launcher status
+status: ## show whether `make run` (and `make run-cluster`) is running, with PIDs, URLs and logs
+	@rc=0; $(PY) -m launcher status || rc=$$?; if $(PY) -m cluster status --quiet; then rc=0; fi; exit $$rc
+
+# The production topology on one machine (cluster/; docs/operations.md#run-cluster): nginx on CLUSTER_PORT in front
+# of CLUSTER_RASA_REPLICAS Rasa replicas and CLUSTER_ACTION_SERVERS action servers, PostgreSQL, Redis, RabbitMQ.
+run-cluster: install system-deps train ## nginx in front of N Rasa replicas and M action servers, PostgreSQL, Redis, RabbitMQ
+	@$(PY) -m cluster run
+
+status-cluster: ## every process of `make run-cluster` with its role, PID, address, restarts and log
+	@$(PY) -m cluster status
+
+stop-cluster: ## stop what `make run-cluster` started, by PID (from any terminal)
+	@$(PY) -m cluster stop
+
+# Faults injected one at a time under a steady load through the cluster's nginx (chaos/; docs/reliability.md).
+# CHAOS_FAULTS=rasa-kill,actions-kill narrows it; `make test` runs tests/integration/test_chaos_short.py.
+CHAOS_ARGS ?=
+chaos: install system-deps train ## kill replicas, restart PostgreSQL, Redis, RabbitMQ, break the shop: a table per fault
+	$(PY) -m chaos $(CHAOS_ARGS)
 
 train: $(MODEL) ## train the model when it is missing or older than the data
 
@@ -140,14 +158,20 @@ BENCH_LEVELS ?= 1,8,32,128
 BENCH_CONVERSATIONS ?= 48
 BENCH_REPLICAS ?= $(shell nproc)
 BENCH_SKIP_STOCK ?=
+BENCH_STORE_IO_THREADS ?=
 BENCH_NLU_ARGS ?=
 bench-serve: install system-deps train ## serving: msg/s, p50/p95/p99, CPU, memory vs Rasa's starter -> results/bench-serve.*
 	BENCH_LEVELS=$(BENCH_LEVELS) BENCH_CONVERSATIONS=$(BENCH_CONVERSATIONS) BENCH_REPLICAS=$(BENCH_REPLICAS) \
-	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) $(PY) -m bench.serve
+	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) BENCH_STORE_IO_THREADS=$(BENCH_STORE_IO_THREADS) $(PY) -m bench.serve
 
 # BENCH_NLU_ARGS="--only banking77,hwu64 --seeds 2 --skip-full": a quick run (options: python -m bench.nlu --help)
 bench-nlu: install train ## NLU: held-out split, Banking77 and HWU64 (10-shot x 5 seeds, full) -> results/bench-nlu/
 	$(PY) -m bench.nlu $(BENCH_NLU_ARGS)
+
+# BENCH_STORES_ARGS="--levels 1,16 --cpu-ms 8": options of python -m bench.stores --help
+BENCH_STORES_ARGS ?=
+bench-stores: install system-deps ## tracker + lock stores on one event loop: blocking vs threads vs asyncio drivers -> results/bench-stores.json
+	$(PY) -m bench.stores $(BENCH_STORES_ARGS)
 
 bench-train: install ## rasa train: wall time, peak memory, cold and warm cache, model size -> results/bench-train.json
 	$(PY) -m bench.train
