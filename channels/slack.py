@@ -13,6 +13,7 @@ Web API base URL (`SLACK_API_URL`) retried when Slack refuses them or cannot be 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
+from channels.slack_shapes import SlackEventsBody, SlackInteractivePayload, shape_problem
 
 REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -92,6 +94,42 @@ class SlackOutput(SlackBot):
                 raise SendRefused(error.response.status_code, retry_after_seconds(error.response.headers)) from None
 
         await deliver("slack", self.conversation or channel, post_once, self.policy)
+
+
+def slack_body_refusal(request: Request) -> HTTPResponse | None:
+    """A 400 for a signed body Rasa's SlackInput cannot read (it would answer 500), a 200 for an interactive
+    payload it has nothing to do with (Rasa answers those 500 too, and Slack would retry); None to go on."""
+    content_type = request.headers.get("content-type")
+    if content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return refuse(400, "invalid_body", "The body is not JSON.")
+        problem = shape_problem(SlackEventsBody, body)
+        if problem:
+            return refuse(400, "invalid_body", f"Not an Events API body: {problem}.")
+        try:  # a lone surrogate (\ud800) parses, but cannot be echoed, stored or sent on
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return refuse(400, "invalid_body", "The body holds text that is not valid Unicode.")
+        return None
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            payload = json.loads(request.form.get("payload") or "")
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return refuse(400, "invalid_body", "An interactive request carries a JSON `payload`.")
+        problem = shape_problem(SlackInteractivePayload, payload)
+        if problem:
+            return refuse(400, "invalid_body", f"Not an interactive payload: {problem}.")
+        actions, user = payload.get("actions"), payload.get("user")
+        try:  # Rasa's own reading of a click, which assumes the payload's shape
+            usable = isinstance(user, dict) and isinstance(user.get("id"), str) and isinstance(actions, list)
+            text = SlackInput._get_interactive_response(actions[0]) if usable and actions else None
+        except (AttributeError, TypeError, IndexError, KeyError):
+            text = None
+        if not isinstance(text, str) or not SlackInput._is_interactive_message(payload):
+            return response.text("")  # nothing this assistant answers: acknowledged, so Slack does not retry
+    return None
 
 
 class SlackChannel(SlackInput):
@@ -190,7 +228,7 @@ class SlackChannel(SlackInput):
         retry = request.headers.get("X-Slack-Retry-Num")
         if retry:  # processed unless its event was already (`process_message`)
             log.info("Slack retry #%s (%s)", retry, request.headers.get("X-Slack-Retry-Reason"))
-        return None
+        return slack_body_refusal(request)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         return guard(super().blueprint(on_new_message), "Slack", self.unset, self._check)

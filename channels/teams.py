@@ -283,6 +283,23 @@ class TeamsOutput(BotFramework):
         await deliver("teams", conversation, lambda: self._send_once(message_data), self.policy)
 
 
+def message_activity_problem(activity: dict[str, Any]) -> str | None:
+    """What makes a message activity unusable (the parts this connector reads), or None."""
+    sender, conversation = activity.get("from"), activity.get("conversation")
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
+        return "A message activity needs from.id (a string)."
+    if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) or not conversation["id"]:
+        return "A message activity needs conversation.id (a string)."
+    if not isinstance(activity.get("text") or "", str):
+        return "`text` must be a string."
+    if not isinstance(activity.get("recipient") or {}, dict):
+        return "`recipient` must be an object."
+    attachments = activity.get("attachments") or []
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        return "`attachments` must be a list of objects."
+    return None
+
+
 class TeamsChannel(InputChannel):
     """`channels.teams.TeamsChannel` in credentials.yml; messaging endpoint `/webhooks/teams/webhook`."""
 
@@ -355,10 +372,11 @@ class TeamsChannel(InputChannel):
                 return refuse(503, "key_discovery_failed", "Could not fetch the Bot Connector signing keys.")
             if activity.get("type") != "message":
                 return response.text("", status=200)
-            sender = (activity.get("from") or {}).get("id")
-            conversation = activity.get("conversation") or {}
-            if not isinstance(sender, str) or not sender or not conversation.get("id"):
-                return refuse(400, "invalid_request", "A message activity needs from.id and conversation.id.")
+            problem = message_activity_problem(activity)
+            if problem:
+                return refuse(400, "invalid_request", problem)
+            sender = activity["from"]["id"]
+            conversation = activity["conversation"]
             conversation_key = conversation_id("teams", sender)
             output = TeamsOutput(
                 self.app_id,

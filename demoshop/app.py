@@ -99,7 +99,10 @@ def database() -> Database:
 
 def parse_body(model: type[M]) -> M:
     """Validate the JSON body against a pydantic model, or answer 400/422 with what is wrong."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # `[[[...]]]` deeper than the JSON parser goes: refused, not a server error
+        raise ApiError(400, "invalid_json", "The request body is nested too deeply.") from None
     if data is None:
         if request.get_data():
             raise ApiError(400, "invalid_json", "The request body is not valid JSON.")

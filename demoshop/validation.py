@@ -13,6 +13,19 @@ PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,22}[0-9]$")
 SUPPORTED_COUNTRIES = {"NL", "BE", "DE", "FR", "LU", "AT", "DK", "ES", "IT", "IE", "PT", "SE", "FI", "PL", "GB"}
 
 Text = constr(strip_whitespace=True, min_length=1, max_length=200)
+NUL = "\x00"
+
+
+def contains_nul(value: object) -> bool:
+    """Whether a NUL character hides anywhere in a request value (keys included): PostgreSQL cannot store one, so
+    the shop refuses it up front instead of failing in the database driver."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 def check_email(value: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,11 @@ def normalise_rasa_url(url: str) -> str:
     if any(c in url for c in " '\";,\\"):
         raise ValueError(f"RASA_PUBLIC_URL contains characters not allowed in a URL: {url!r}")
     return url.strip().rstrip("/")
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The project's JSON error shape, `{"error": {"code": ..., "message": ...}}`, as the body of a refusal."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode() + b"\n"
 
 
 def origin(url: str) -> str:
@@ -125,6 +131,8 @@ class Handler(BaseHTTPRequestHandler):
     _status: int | None  # the answer's status, for the request's log line; None until one is sent
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # Never HTTP/0.9: a request line without a version is answered with a status line and headers, like any other.
+    default_request_version = "HTTP/1.0"
     settings: Settings = Settings.construct()  # the defaults; replaced per server by make_server()
 
     def do_GET(self) -> None:
@@ -134,9 +142,10 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def _not_allowed(self) -> None:
+        self.close_connection = True  # its body, if any, is not read: the connection cannot carry another request
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED,
-            b'{"error":"method not allowed"}\n',
+            error_body("method_not_allowed", "Only GET and HEAD are served here."),
             "application/json",
             extra={"Allow": "GET, HEAD"},
         )
@@ -152,7 +161,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             file = resolve_static(path)
             if file is None:
-                self._send(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain; charset=utf-8", send_body=send_body)
+                self._send(
+                    HTTPStatus.NOT_FOUND,
+                    error_body("not_found", "No such file."),
+                    "application/json",
+                    send_body=send_body,
+                )
             else:
                 self._send(HTTPStatus.OK, file.read_bytes(), CONTENT_TYPES[file.suffix.lower()], send_body=send_body)
 
@@ -196,8 +210,32 @@ class Handler(BaseHTTPRequestHandler):
             )
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's refusals (a malformed request line or header, a URI too long, an unknown method) in the
+        project's JSON error shape instead of its HTML page."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # an unknown method: refused like any method this server does not serve
+            self._not_allowed()
+            self.close_connection = True
+            return
         self._status = int(code)
-        super().send_error(code, message, explain)
+        self.close_connection = True  # what follows a malformed request cannot be trusted to be a request
+        try:
+            status = HTTPStatus(code)
+            phrase, default_message = status.phrase, status.description
+        except ValueError:
+            phrase, default_message = "Error", ""
+        body = error_body(phrase.lower().replace(" ", "_").replace("-", "_"), message or default_message or phrase)
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        if code >= 200 and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.RESET_CONTENT, HTTPStatus.NOT_MODIFIED):
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        else:
+            self.end_headers()
 
     def log_request(self, code="-", size="-") -> None:  # logged once, above
         pass
@@ -206,10 +244,22 @@ class Handler(BaseHTTPRequestHandler):
         log.warning("http server: " + format, *args)
 
 
+class Server(ThreadingHTTPServer):
+    """The threaded stdlib server, logging a request that failed as one JSON line instead of a bare traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        problem = sys.exc_info()[1]
+        if isinstance(problem, ConnectionError):  # the client went away mid-answer: nothing is wrong here
+            log.info("client disconnected", extra={"error": problem.__class__.__name__})
+        else:
+            log.exception("request failed")
+
+
 def make_server(settings: Settings) -> tuple[ThreadingHTTPServer, str]:
     """A bound, not yet serving, server for these settings, and the URL it answers on."""
     handler = type("WebchatHandler", (Handler,), {"settings": settings})
-    server = ThreadingHTTPServer((settings.host, settings.port), handler)
-    server.daemon_threads = True
+    server = Server((settings.host, settings.port), handler)
     host, port = server.server_address[:2]
     return server, f"http://{host!s}:{port}"

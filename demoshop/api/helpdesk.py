@@ -15,6 +15,8 @@ from demoshop.errors import ApiError, not_found
 from demoshop.models import Ticket, TicketMessage
 
 bp = Blueprint("helpdesk", __name__)
+# The largest id a database integer column holds; a bigger one in the URL is no ticket (not a driver overflow).
+MAX_TICKET_ID = 2**63 - 1
 
 
 class TranscriptLine(BaseModel):
@@ -74,7 +76,7 @@ def create_ticket():
 @bp.get("/v1/tickets/<int:ticket_id>")
 def get_ticket(ticket_id: int):
     with database().read() as s:
-        ticket = s.get(Ticket, ticket_id)
+        ticket = _ticket(s, ticket_id)
         if ticket is None:
             raise not_found("ticket", str(ticket_id))
         return jsonify(serializers.ticket(ticket))
@@ -100,7 +102,7 @@ def add_message(ticket_id: int):
     body = parse_body(MessageRequest)
 
     def act(s):
-        ticket = s.get(Ticket, ticket_id, with_for_update=True)
+        ticket = _ticket(s, ticket_id, lock=True)
         if ticket is None:
             raise not_found("ticket", str(ticket_id))
         now = datetime.utcnow()
@@ -111,3 +113,10 @@ def add_message(ticket_id: int):
         return 201, serializers.ticket_message(message)
 
     return mutation(body, act)
+
+
+def _ticket(s, ticket_id: int, *, lock: bool = False) -> Ticket | None:
+    """The ticket with this id, or None, also for an id no database integer can hold."""
+    if not 0 <= ticket_id <= MAX_TICKET_ID:
+        return None
+    return s.get(Ticket, ticket_id, with_for_update=lock)

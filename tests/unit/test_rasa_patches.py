@@ -11,6 +11,7 @@ from jsonschema import ValidationError
 from rasa.core.processor import MessageProcessor
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
+from sanic.handlers import ErrorHandler
 
 from rasa_runtime import patches as rasa_patches
 
@@ -23,6 +24,7 @@ RASAS = {
     "RASA_PATCH_RATE_LIMITS": lambda: channel_module.register,  # and run_module.configure_app
     "RASA_PATCH_SECRET_MASKING": lambda: MessageProcessor.save_tracker,
     "RASA_PATCH_ACTION_OUTAGE": lambda: action.RemoteAction.run,
+    "RASA_PATCH_JSON_ERRORS": lambda: ErrorHandler.default,
 }
 ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
@@ -32,7 +34,9 @@ def unpatched_afterwards():
     """Each test leaves Rasa as it found it (apply_all patches these places)."""
     saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, channel_module.register, run_module.configure_app)
     saved_save_tracker, saved_remote_run = MessageProcessor.save_tracker, action.RemoteAction.run
+    saved_default = ErrorHandler.default
     yield
+    ErrorHandler.default = saved_default
     MessageProcessor.save_tracker, action.RemoteAction.run = saved_save_tracker, saved_remote_run
     action.RemoteAction._validate_action_result = ORIGINAL
     Event.resolve_by_type, DaskGraphRunner.run, channel_module.register, run_module.configure_app = saved
@@ -73,6 +77,7 @@ def test_switches_read_on_off_and_refuse_anything_else():
         "RASA_PATCH_RATE_LIMITS": True,
         "RASA_PATCH_SECRET_MASKING": True,
         "RASA_PATCH_ACTION_OUTAGE": True,
+        "RASA_PATCH_JSON_ERRORS": True,
     }
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})

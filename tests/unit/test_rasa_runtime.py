@@ -57,6 +57,9 @@ def test_the_runtime_passes_any_rasa_command_line_and_logs_what_it_applied(tmp_p
         "resolve_event_types_once": True,
         "run_graphs_without_dask": False,
         "limit_abuse": True,
+        "mask_secrets_before_saving": True,
+        "answer_when_action_server_fails": True,
+        "answer_errors_as_json": True,
     }
     assert started[0]["tensorflow_stand_in"] == "installed" and started[0]["command"] == "run"
     assert "RASA_PATCH_VALIDATE_ONCE=on RASA_PATCH_EVENT_TYPES=on RASA_PATCH_GRAPH_RUNNER=off" in started[0]["message"]
