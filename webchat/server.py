@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 import time
 from http import HTTPStatus
@@ -22,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, validator
 
+from channels.sessions import SessionSettings, issue
 from foundation.settings import PortOrZero, ProcessSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -63,6 +65,17 @@ def normalise_rasa_url(url: str) -> str:
     if any(c in url for c in " '\";,\\"):
         raise ValueError(f"RASA_PUBLIC_URL contains characters not allowed in a URL: {url!r}")
     return url.strip().rstrip("/")
+
+
+def new_session(settings: SessionSettings) -> tuple[HTTPStatus, bytes]:
+    """`GET /session`: a fresh sender id and a session token for it (channels/sessions.py), for a page that wants
+    Rasa to see a token with every message; 404 when this deployment signs no tokens (REST_SESSION_SECRET unset)."""
+    if settings.secret is None:
+        return HTTPStatus.NOT_FOUND, error_body("no_sessions", "This server issues no session tokens.")
+    sender = secrets.token_urlsafe(32)
+    token = issue(sender, secret=settings.secret.get_secret_value(), max_age=settings.max_age)
+    body = {"sender": sender, "session_token": token, "expires_in": settings.max_age}
+    return HTTPStatus.OK, json.dumps(body).encode() + b"\n"
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -125,7 +138,7 @@ def _path_of(request_target: str) -> str:
 
 
 class Handler(BaseHTTPRequestHandler):
-    """One request: /health, /config.js or a static file, every answer with the security headers."""
+    """One request: /health, /config.js, /session or a static file, every answer with the security headers."""
 
     server_version = "larkspur-webchat"
     _status: int | None  # the answer's status, for the request's log line; None until one is sent
@@ -158,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, b'{"status":"ok"}\n', "application/json", send_body=send_body)
         elif path == "/config.js":
             self._send(HTTPStatus.OK, config_js(self.settings.rasa_url), CONTENT_TYPES[".js"], send_body=send_body)
+        elif path == "/session":
+            status, body = new_session(SessionSettings.current())
+            self._send(status, body, "application/json", send_body=send_body, extra={"Cache-Control": "no-store"})
         else:
             file = resolve_static(path)
             if file is None:
@@ -178,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Cache-Control", (extra or {}).pop("Cache-Control", "no-cache"))
         self.send_header("Content-Security-Policy", content_security_policy(self.settings.rasa_url))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -9,10 +9,12 @@ import sys
 import pytest
 import requests
 
+from channels.sessions import SessionSettings, random_enough, token_vouches_for
 from tests.support.processes import Service, free_port
-from webchat.server import Settings, config_js, normalise_rasa_url
+from webchat.server import Settings, config_js, new_session, normalise_rasa_url
 
 RASA_URL = "http://127.0.0.1:5999"
+SESSION_SECRET = "web-chat-session-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def server(tmp_path_factory):
     service = Service(
         "webchat",
         [sys.executable, "-m", "webchat"],
-        {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": RASA_URL + "/"},
+        {"WEBCHAT_PORT": str(port), "RASA_PUBLIC_URL": RASA_URL + "/", "REST_SESSION_SECRET": SESSION_SECRET},
         log,
     )
     base = f"http://127.0.0.1:{port}"
@@ -40,6 +42,22 @@ def raw_get(base: str, target: str) -> http.client.HTTPResponse:
     response.read()
     conn.close()
     return response
+
+
+def test_a_session_is_a_fresh_sender_with_a_token_the_rest_webhook_accepts(server):
+    base, _ = server
+    first, second = (requests.get(f"{base}/session", timeout=5) for _ in range(2))
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
+    one, two = first.json(), second.json()
+    assert one["sender"] != two["sender"] and random_enough(one["sender"])
+    settings = SessionSettings.from_env({"REST_SESSION_SECRET": SESSION_SECRET})
+    assert token_vouches_for(one["session_token"], one["sender"], settings)
+    assert not token_vouches_for(one["session_token"], two["sender"], settings)
+
+
+def test_no_sessions_without_a_secret():
+    status, body = new_session(SessionSettings.from_env({}))
+    assert status == 404 and json.loads(body)["error"]["code"] == "no_sessions"
 
 
 def test_health(server):
