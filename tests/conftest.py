@@ -16,7 +16,7 @@ API_KEY = "test-key"
 TESTS = Path(__file__).parent
 # Suites whose every test starts real servers (demo shop, action server, Rasa, PostgreSQL, Redis, nginx,
 # Chromium) or needs the trained model: all `slow`. A slow test elsewhere carries @pytest.mark.slow itself.
-SLOW_SUITES = frozenset({"integration", "e2e", "browser", "channels"})
+SLOW_SUITES = frozenset({"integration", "e2e", "browser", "channels", "fuzz"})
 
 
 @pytest.fixture(scope="session", autouse=True)
