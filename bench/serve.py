@@ -7,6 +7,7 @@ Then the in-process floor (NLU + policy alone) of both models. Writes results/be
 Options (environment, or the make variables of the same name): BENCH_LEVELS (1,8,32,128),
 BENCH_CONVERSATIONS (conversations per level, at least 2 x the level; 48), BENCH_REPLICAS (the cores),
 BENCH_SKIP_STOCK=1, BENCH_SKIP_FLOOR=1, BENCH_WARMUP (conversations before measuring; 6),
+BENCH_STORE_IO_THREADS (the stores' `io_threads`; 0 waits on the event loop, as before issue 16),
 BENCH_PROFILE=<level> (py-spy samples Rasa replica 0 during that level: results/bench-serve-profile-*.txt,
 collapsed stacks, summarised by `python -m bench.profile`).
 """
@@ -52,6 +53,7 @@ class ServeBenchSettings(ProcessSettings):
     skip_floor: bool = Field(False, env="BENCH_SKIP_FLOOR")
     floor_rounds: conint(ge=1) = Field(10, env="BENCH_FLOOR_ROUNDS")
     profile: conint(ge=0) = Field(0, env="BENCH_PROFILE")  # 0: no profile
+    store_io_threads: conint(ge=0) | None = Field(None, env="BENCH_STORE_IO_THREADS")  # None: the stores' default
     shop_threads: conint(ge=1) = Field(16, env="DEMOSHOP_THREADS")  # the benchmark's demo shop, under load
 
     @validator("levels")
@@ -257,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             "rasa_env": tuning,
             "balancing": "load generator, round-robin per request over the replicas",
             "ours": "N rasa run replicas, PostgreSQL tracker store, Redis lock store, action server, demo shop",
+            "store_io_threads": settings.store_io_threads,
             "stock": "rasa init starter, 1 rasa run process, in-memory tracker store, default env",
         },
         "assistants": {},
@@ -273,7 +276,14 @@ def main(argv: list[str] | None = None) -> int:
             f"(env from scripts/rasa-env.sh: {tuning})",
             flush=True,
         )
-        ours = start_ours(tmp / "ours", model, args.replicas, tuning, shop_threads=settings.shop_threads)
+        ours = start_ours(
+            tmp / "ours",
+            model,
+            args.replicas,
+            tuning,
+            shop_threads=settings.shop_threads,
+            store_io_threads=settings.store_io_threads,
+        )
         try:
             print(f"[larkspur] start-up per replica: {ours.startup_s} s", flush=True)
             document["assistants"]["larkspur"] = measure(

@@ -82,9 +82,16 @@ def start_rasa(
     return service, url, wait_for_model(service, url)
 
 
-def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_threads: int = 16) -> Deployment:
+def start_ours(
+    tmp: Path,
+    model: Path,
+    replicas: int,
+    env: dict[str, str],
+    shop_threads: int = 16,
+    store_io_threads: int | None = None,
+) -> Deployment:
     """Demo shop (`shop_threads` WSGI threads), action server, PostgreSQL + Redis, and `replicas` Rasa servers
-    sharing them."""
+    sharing them; `store_io_threads` is both stores' `io_threads` (None: their default)."""
     tmp.mkdir(parents=True, exist_ok=True)
     others: list = []
     deployment = Deployment("larkspur", [], [], others)
@@ -111,14 +118,15 @@ def start_ours(tmp: Path, model: Path, replicas: int, env: dict[str, str], shop_
         actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=120)
         deployment.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         endpoints = tmp / "endpoints.yml"
+        io_threads = "" if store_io_threads is None else f"  io_threads: {store_io_threads}\n"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
             "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"  # unquoted: Rasa expands plain values only
             "tracker_store:\n  type: conversation_stores.tracker_store.CachingSQLTrackerStore\n"
             f"  dialect: postgresql\n  url: 127.0.0.1\n  port: {postgres.port}\n"
-            f"  db: assistant\n  username: postgres\n  password: ''\n"
+            f"  db: assistant\n  username: postgres\n  password: ''\n{io_threads}"
             "lock_store:\n  type: conversation_stores.lock_store.RedisTicketLockStore\n"
-            f"  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n"
+            f"  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n  key_prefix: bench\n{io_threads}"
         )
         rasa_process_env = {
             "CUSTOMER_TOKEN_SECRET": TOKEN_SECRET,

@@ -9,11 +9,17 @@ draw ticket 0 and run the conversation's turns at the same time.
 `RedisTicketLockStore` does each of "draw a ticket and see whether it is served" and "give the ticket back"
 in one Lua script, which Redis runs atomically. The lock is stored exactly as Rasa stores it (same key, same
 JSON), so replicas running Rasa's store and this one can share a Redis during a rolling update. Waiting for
-one's turn (a second message of a conversation while the first is still answered) is Rasa's own polling.
+one's turn (a second message of a conversation while the first is still answered) polls as Rasa's does.
+
+Every Redis call of a turn (the two scripts, the polling) runs on the store's few threads (`blocking.py`), so a
+replica's event loop answers other conversations while one waits on Redis; the store keeps Rasa's one client
+and its one connection pool. Its constructor is `RedisLockStore`'s, argument for argument, so it stands
+wherever Rasa's does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -22,8 +28,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rasa.core.lock import Ticket, TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+
+from conversation_stores.blocking import DEFAULT_IO_THREADS, BlockingCalls
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +87,52 @@ return #live
 class RedisTicketLockStore(RedisLockStore):
     """Redis lock store taking and giving back a conversation's ticket lock in one atomic script each.
 
-    Configured like Rasa's Redis lock store, with this class as `type` in `endpoints.yml`.
+    Configured like Rasa's Redis lock store, with this class as `type` in `endpoints.yml`, and built like it
+    in code: `RedisTicketLockStore(host, port, db, ...)` takes `RedisLockStore`'s arguments in its order. One
+    option besides: `io_threads`, the threads that wait on Redis for the event loop (default 4; 0: on the
+    event loop, as Rasa's store).
     """
 
-    def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
-        # Rasa builds a lock store named by module path with `endpoint_config=` only; `type: redis` takes the
-        # host from `url` and the rest from the other keys, and so does this one.
+    def __init__(
+        self,
+        host: str | EndpointConfig = "localhost",
+        port: int = 6379,
+        db: int = 1,
+        username: str | None = None,
+        password: str | None = None,
+        use_ssl: bool = False,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_ca_certs: str | None = None,
+        key_prefix: str | None = None,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT_IN_SECONDS,
+        *,
+        endpoint_config: EndpointConfig | None = None,
+        io_threads: int = DEFAULT_IO_THREADS,
+    ) -> None:
+        settings: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "db": db,
+            "username": username,
+            "password": password,
+            "use_ssl": use_ssl,
+            "ssl_certfile": ssl_certfile,
+            "ssl_keyfile": ssl_keyfile,
+            "ssl_ca_certs": ssl_ca_certs,
+            "key_prefix": key_prefix,
+            "socket_timeout": socket_timeout,
+        }
+        if isinstance(host, EndpointConfig):  # an endpoint passed first, as this class once took it
+            endpoint_config, settings["host"] = host, "localhost"
         if endpoint_config is not None:
-            kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
-        super().__init__(**kwargs)
+            # Rasa builds a lock store named by module path with `endpoint_config=` only; `type: redis` takes
+            # the host from `url` and the rest from the other keys, and so does this one.
+            options = dict(endpoint_config.kwargs)
+            io_threads = int(options.pop("io_threads", io_threads))
+            settings.update(host=endpoint_config.url or "localhost", **options)
+        self._calls = BlockingCalls(int(io_threads), "lock-store")
+        super().__init__(**settings)
         self._issue = self.red.register_script(ISSUE)
         self._release = self.red.register_script(RELEASE)
 
@@ -110,15 +155,52 @@ class RedisTicketLockStore(RedisLockStore):
         self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
     ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's lock: serve the conversation's tickets in order; give the ticket back however the turn ends."""
-        ticket, serving, expires = self._draw(conversation_id, lock_lifetime)
+        drawing = asyncio.ensure_future(self._draw_off_loop(conversation_id, lock_lifetime))
+        try:
+            ticket, serving, expires = await asyncio.shield(drawing)
+        except asyncio.CancelledError:
+            # The turn was cancelled while Redis drew its ticket: give the ticket back once drawn, or the
+            # conversation would wait for its lifetime.
+            drawing.add_done_callback(lambda drawn: self._give_back_abandoned(conversation_id, drawn))
+            raise
         try:
             if ticket == serving:
                 logger.debug(f"Acquired lock for conversation '{conversation_id}'.")
                 yield TicketLock(conversation_id, deque([Ticket(ticket, expires)]))
             else:
-                yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+                yield await self._wait_for_turn(conversation_id, ticket, wait_time_in_seconds)
         finally:
-            self.cleanup(conversation_id, ticket)
+            # Shielded: a turn cancelled now still gives its ticket back.
+            giving_back = asyncio.ensure_future(self._give_back(conversation_id, ticket))
+            await asyncio.shield(giving_back)
+
+    async def _wait_for_turn(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        """Rasa's `_acquire_lock`, with each look at the lock off the event loop."""
+        while True:
+            lock = await self._look(conversation_id)
+            if not lock:  # every ticket expired, ours too
+                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+            if not lock.is_locked(ticket):
+                logger.debug(f"Acquired lock for conversation '{conversation_id}'.")
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+
+    async def _draw_off_loop(self, conversation_id: str, lock_lifetime: float) -> tuple[int, int, float]:
+        """`_draw` on the store's threads: my ticket, the ticket now served, when mine expires."""
+        return await self._calls.run(self._draw, conversation_id, lock_lifetime)
+
+    async def _give_back(self, conversation_id: str, ticket: int) -> None:
+        """`cleanup` on the store's threads."""
+        await self._calls.run(self.cleanup, conversation_id, ticket)
+
+    async def _look(self, conversation_id: str) -> TicketLock | None:
+        """`get_lock` on the store's threads."""
+        return await self._calls.run(self.get_lock, conversation_id)
+
+    def _give_back_abandoned(self, conversation_id: str, drawn: asyncio.Future) -> None:
+        if drawn.cancelled() or drawn.exception() is not None:
+            return
+        self.cleanup(conversation_id, drawn.result()[0])  # rare: one Redis call on the loop
 
     def update_lock(self, conversation_id: str) -> None:
         """Nothing to do: the scripts drop expired tickets themselves.
@@ -133,3 +215,8 @@ class RedisTicketLockStore(RedisLockStore):
             keys=[self.key_prefix + conversation_id], args=[conversation_id, repr(time.time()), int(ticket_number)]
         )
         self._log_deletion(conversation_id, deletion_successful=int(left) == 0)
+
+    def dispose(self) -> None:
+        """Stop the store's threads and close its Redis connections (a replica shutting down)."""
+        self._calls.close()
+        self.red.connection_pool.disconnect()

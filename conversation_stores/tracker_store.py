@@ -16,6 +16,12 @@ rows in the same order. Where it cannot vouch for that, it does what Rasa does:
   Rasa's count of stored rows decides what is new;
 - a dialect other than PostgreSQL and SQLite: Rasa's store unchanged.
 
+Every database call of the shortcut runs on the store's few threads (`blocking.py`), so a replica's event loop
+answers other conversations while one waits on PostgreSQL. One engine, one connection pool, as Rasa's store
+has: single statements take an autocommit connection from it, so `engine.dispose()` closes every connection
+the store opened, and an in-memory SQLite database (`sqlite://`, which lives in its one connection) is the
+same database for every read and write; such a database is served on the caller's thread, as Rasa serves it.
+
 Same tables, same rows and the same event-broker stream as `SQLTrackerStore`, so a deployment can switch
 back at any time.
 """
@@ -31,10 +37,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from conversation_stores.blocking import DEFAULT_IO_THREADS, BlockingCalls
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +63,18 @@ class _Session:
 class CachingSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store that reads only the rows a conversation gained since this process last saw it.
 
-    One option in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
-    process (least recently used go first; default 1000; 0 turns the shortcut off).
+    Two options in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
+    process (least recently used go first; default 1000; 0 turns the shortcut off), and `io_threads`, the
+    threads that wait on the database for the event loop (default 4; 0: on the event loop, as Rasa's store;
+    one for a SQLite file, which takes one writer at a time; none for an in-memory SQLite database).
     """
 
-    def __init__(self, *args: Any, cache_size: int = 1000, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, cache_size: int = 1000, io_threads: int = DEFAULT_IO_THREADS, **kwargs: Any) -> None:
         if int(cache_size) < 0:
             raise ValueError(f"tracker store cache_size must be 0 or more, got {cache_size}")
+        if int(io_threads) < 0:
+            raise ValueError(f"tracker store io_threads must be 0 or more, got {io_threads}")
+        super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._fast = self.engine.dialect.name in FAST_DIALECTS and self.cache_size > 0
@@ -75,13 +87,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             .where(columns.sender_id == sa.bindparam("sender_id"), columns.id > sa.bindparam("last_id"))
             .order_by(columns.id)
         )
-        # Single statements need no transaction: no BEGIN and no ROLLBACK round trip around them. An engine of
-        # its own, so its connections stay in autocommit instead of being switched on each checkout.
-        self._autocommit = (
-            sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(self.engine.url))
-            if self._fast
-            else None
-        )
+        self._calls = BlockingCalls(_threads_for(self.engine.url, int(io_threads)), "tracker-store")
         # What the shortcut saved (tests and debugging read it): reads of only the new rows, whole-session reads,
         # rows read, and saves that needed Rasa's row count.
         self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
@@ -92,7 +98,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             return await super().retrieve(sender_id)
         kept = self._sessions.pop(sender_id, None)
         if kept is not None:
-            delta = self._rows_after(sender_id, kept.last_id)
+            delta = await self._read_after(sender_id, kept.last_id)
             if any(row.type_name == SessionStarted.type_name for row in delta):
                 kept = None
             else:
@@ -101,12 +107,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 self.stats["incremental_reads"] += 1
                 self.stats["rows_read"] += len(delta)
         if kept is None:
-            with self.session_scope() as session:
-                rows = (
-                    self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-                    .with_entities(self.SQLEvent.id, self.SQLEvent.data)
-                    .all()
-                )
+            rows = await self._calls.run(self._session_rows, sender_id)
             if not rows:
                 self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
                 return None
@@ -132,14 +133,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if ours is not None:
             stored = ours.stored
         else:
-            with self.session_scope() as session:
-                stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+            stored = await self._calls.run(self._stored_count, sender_id)
             self.stats["counted_saves"] += 1
         new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
         if self.event_broker:
             await self._stream_new_events(self.event_broker, new_events, sender_id)
         rows = [self._row(sender_id, event) for event in new_events]
-        last_id = self._insert(sender_id, rows) if rows else None
+        last_id = await self._store_rows(sender_id, rows) if rows else None
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         if ours is None and stored:
             return  # rows this process has not seen: the next retrieve reads them all
@@ -160,10 +160,41 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         while len(self._sessions) > self.cache_size:
             self._sessions.popitem(last=False)
 
+    def dispose(self) -> None:
+        """Close every database connection the store holds and stop its threads (a replica shutting down)."""
+        self._calls.close()
+        self.engine.dispose()
+
+    async def _read_after(self, sender_id: str, last_id: int) -> Sequence[Any]:
+        """The conversation's rows after `last_id` (id, type_name, data), off the event loop."""
+        return await self._calls.run(self._rows_after, sender_id, last_id)
+
+    async def _store_rows(self, sender_id: str, rows: list[dict[str, Any]]) -> int:
+        """Insert the rows, off the event loop; the id of the last one."""
+        return await self._calls.run(self._insert, sender_id, rows)
+
+    def _single_statements(self) -> sa.engine.Connection:
+        """A connection of the store's one pool in autocommit: single statements need no BEGIN and no ROLLBACK
+        round trip around them (psycopg2 switches autocommit on the client, without a round trip)."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def _rows_after(self, sender_id: str, last_id: int) -> Sequence[Any]:
-        assert self._autocommit is not None  # built whenever the shortcut is on, and only the shortcut gets here
-        with self._autocommit.connect() as connection:
+        with self._single_statements() as connection:
             return connection.execute(self._delta, {"sender_id": sender_id, "last_id": last_id}).all()
+
+    def _session_rows(self, sender_id: str) -> Sequence[Any]:
+        """Ids and JSON of the latest session's rows, read as Rasa's store reads them."""
+        with self.session_scope() as session:
+            return (
+                self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                .with_entities(self.SQLEvent.id, self.SQLEvent.data)
+                .all()
+            )
+
+    def _stored_count(self, sender_id: str) -> int:
+        """Rasa's count of the latest session's stored rows, which decides what a save stores."""
+        with self.session_scope() as session:
+            return self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
 
     def _insert(self, sender_id: str, rows: list[dict[str, Any]]) -> int:
         """Insert the rows in one statement; the id of the last one.
@@ -176,8 +207,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             from psycopg2.extras import execute_values
 
             columns = ", ".join(ROW_COLUMNS)
-            assert self._autocommit is not None  # built whenever the shortcut is on, and only the shortcut gets here
-            with self._autocommit.connect() as connection, connection.connection.cursor() as cursor:
+            with self._single_statements() as connection, connection.connection.cursor() as cursor:
                 ids = execute_values(
                     cursor,
                     f"INSERT INTO {self._table.name} ({columns}) VALUES %s RETURNING id",
@@ -202,3 +232,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             "action_name": data.get("name"),
             "data": json.dumps(data),
         }
+
+
+def _threads_for(url: sa.engine.URL, wanted: int) -> int:
+    """The threads a database can take: none for an in-memory SQLite database (it lives in one connection,
+    which SQLAlchemy keeps per thread), one for a SQLite file (one writer at a time), `wanted` otherwise."""
+    if url.get_backend_name() != "sqlite":
+        return wanted
+    if url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+        return 0
+    return min(wanted, 1)

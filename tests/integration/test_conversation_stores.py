@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 import uuid
 
+import psycopg2
 import pytest
+import redis
 from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.core.utils import AvailableEndpoints
+from rasa.utils.endpoints import EndpointConfig
 
 from conversation_stores.lock_store import RedisTicketLockStore
 from conversation_stores.tracker_store import CachingSQLTrackerStore
@@ -117,10 +121,15 @@ def test_turns_of_one_conversation_run_one_at_a_time_in_order(redis_port):
             log.append(f"{name} out")
 
     async def scenario():
-        # Rasa's own store in the middle: a rolling update has both kinds of replica on one Redis.
-        await asyncio.gather(
-            turn(ours(redis_port), "a", 0.05), turn(theirs(redis_port), "b", 0.03), turn(ours(redis_port), "c", 0.01)
-        )
+        # Rasa's own store in the middle: a rolling update has both kinds of replica on one Redis. Each message
+        # arrives while the one before holds the lock (ours draws its ticket off the event loop, so messages
+        # started in one instant may draw in any order, as messages reaching two replicas at once do).
+        first = asyncio.ensure_future(turn(ours(redis_port), "a", 0.3))
+        while "a in" not in log:
+            await asyncio.sleep(0.005)
+        second = asyncio.ensure_future(turn(theirs(redis_port), "b", 0.03))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(first, second, turn(ours(redis_port), "c", 0.01))
 
     run(scenario())
     assert log == ["a in", "a out", "b in", "b out", "c in", "c out"]
@@ -161,3 +170,130 @@ def test_a_ticket_whose_holder_died_expires(redis_port):
     waited = run(next_turn())
     assert 0.2 < waited < 5
     assert store.red.get(store.key_prefix + conversation) is None
+
+
+def application_store(postgres, name, **kwargs):
+    """Our store on PostgreSQL with its connections named, so pg_stat_activity can count them."""
+    return CachingSQLTrackerStore(
+        domain=DOMAIN,
+        dialect="postgresql",
+        host="127.0.0.1",
+        port=postgres.port,
+        db="assistant",
+        username="postgres",
+        query={"application_name": name},
+        **kwargs,
+    )
+
+
+def backends(postgres, name):
+    admin = psycopg2.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname="assistant")
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,))
+            return cursor.fetchone()[0]
+    finally:
+        admin.close()
+
+
+def test_one_pool_holds_every_connection_and_dispose_closes_them_all(postgres):
+    name = f"pool-{uuid.uuid4().hex[:8]}"
+    store = application_store(postgres, name)
+
+    async def conversations_at_once():
+        async def one(sender):
+            await begin(store, sender)
+            for turn in range(3):
+                tracker = await store.retrieve(sender)
+                say(tracker, f"where is {40000 + turn}", str(40000 + turn))
+                await store.save(tracker)
+
+        await asyncio.gather(*(one(f"pool-{index}-{name}") for index in range(6)))
+
+    run(conversations_at_once())
+    held = backends(postgres, name)
+    # Every connection the store opened is one of its engine's pool: none of a second engine.
+    assert 1 <= held == store.engine.pool.checkedin() and store.engine.pool.checkedout() == 0
+    with store.engine.connect() as connection:  # autocommit was this checkout's only, not the pool's
+        assert connection.connection.autocommit is False
+    store.dispose()
+    deadline = time.monotonic() + 5  # a server process leaves pg_stat_activity a moment after its client closed
+    while backends(postgres, name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backends(postgres, name) == 0
+
+
+def ticks_while(coroutine_factory):
+    """How long the coroutine took, and how often another task of the same loop ran meanwhile (every 10 ms)."""
+
+    async def scenario():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0.02)
+        ticks, started = 0, time.monotonic()
+        await coroutine_factory()
+        waited = time.monotonic() - started
+        ticking.cancel()
+        return waited, ticks
+
+    return run(scenario())
+
+
+def test_a_turn_waiting_on_postgresql_leaves_the_event_loop_free(postgres):
+    sender = f"wait-{uuid.uuid4().hex[:8]}"
+    results = {}
+    for threads in (4, 0):  # ours, then the way Rasa's store waits (on the loop)
+        store = pg_store(postgres) if threads else application_store(postgres, "blocking", io_threads=0)
+        run(begin(store, f"{sender}-{threads}"))
+        admin = psycopg2.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname="assistant")
+        admin.cursor().execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")  # held until the commit below
+        threading.Timer(0.5, admin.commit).start()
+        results[threads] = ticks_while(lambda store=store, threads=threads: store.retrieve(f"{sender}-{threads}"))
+        admin.close()
+        store.dispose()
+    (waited, ticks), (blocked_waited, blocked_ticks) = results[4], results[0]
+    assert waited > 0.4 and ticks >= 20  # the loop ran other work every 10 ms while the read waited
+    assert blocked_waited > 0.4 and blocked_ticks <= 2  # the bite: on the loop, nothing else ran
+
+
+def test_a_turn_waiting_on_redis_leaves_the_event_loop_free(redis_port):
+    admin = redis.Redis(host="127.0.0.1", port=redis_port)
+    results = {}
+    for threads in (4, 0):
+        store = RedisTicketLockStore("127.0.0.1", redis_port, 1, key_prefix="test", io_threads=threads)
+        store.red.ping()  # connected before Redis pauses its clients
+
+        async def one_turn(store=store):
+            async with store.lock(f"c-{uuid.uuid4().hex[:8]}"):
+                pass
+
+        admin.execute_command("CLIENT", "PAUSE", 500, "ALL")
+        results[threads] = ticks_while(one_turn)
+        store.dispose()
+    (waited, ticks), (blocked_waited, blocked_ticks) = results[4], results[0]
+    assert waited > 0.4 and ticks >= 20
+    assert blocked_waited > 0.4 and blocked_ticks <= 2
+
+
+def test_the_lock_store_takes_rasas_arguments_in_rasas_order(redis_port):
+    ours_parameters = inspect.signature(RedisTicketLockStore.__init__).parameters
+    theirs_parameters = inspect.signature(RedisLockStore.__init__).parameters
+    positional = [p for p in ours_parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert [(p.name, p.default) for p in positional] == [(p.name, p.default) for p in theirs_parameters.values()]
+    store = RedisTicketLockStore("127.0.0.1", redis_port, 2)  # as RedisLockStore(host, port, db) is built
+    assert store.red.connection_pool.connection_kwargs["db"] == 2
+    conversation = f"c-{uuid.uuid4().hex[:8]}"
+    assert store.issue_ticket(conversation) == 0
+    assert RedisLockStore("127.0.0.1", redis_port, 2).get_lock(conversation).last_issued == 0
+    endpoint = EndpointConfig(url="127.0.0.1", port=redis_port, db=3, key_prefix="endpoint", io_threads=0)
+    for built in (RedisTicketLockStore(endpoint_config=endpoint), RedisTicketLockStore(endpoint)):
+        assert built.red.connection_pool.connection_kwargs["db"] == 3 and built.key_prefix == "endpoint:lock:"
+        assert built._calls.threads == 0
+    store.dispose()

@@ -215,3 +215,35 @@ def test_a_new_conversation_is_stored_without_counting_rows(tmp_path):
     stats, ours, theirs = run(scenario())
     assert stats["counted_saves"] == 0 and stats["full_reads"] == 0
     assert ours == theirs and len(ours) == 2 + 5
+
+
+@pytest.mark.parametrize("where", [{"host": "sqlite:///"}, {"dialect": "sqlite", "db": ""}])
+def test_an_in_memory_sqlite_database_keeps_what_was_saved(where):
+    """`sqlite:///` is one database per connection: every read must see the rows the saves wrote."""
+
+    async def scenario():
+        store = CachingSQLTrackerStore(domain=DOMAIN, **where)
+        rasa = SQLTrackerStore(domain=DOMAIN, **where)  # Rasa's: its own, separate in-memory database
+        for found in (store, rasa):
+            await begin(found)
+            for turn in range(3):
+                tracker = await found.retrieve("shopper")
+                say(tracker, f"where is {30000 + turn}", str(30000 + turn))
+                await found.save(tracker)
+        ours, theirs = await store.retrieve("shopper"), await rasa.retrieve("shopper")
+        fresh = CachingSQLTrackerStore(domain=DOMAIN, cache_size=0, **where)  # a full read, not the cache
+        return store, dicts(ours), dicts(theirs), await fresh.retrieve("shopper")
+
+    store, ours, theirs, elsewhere = run(scenario())
+    strip = lambda found: [{k: v for k, v in event.items() if k != "timestamp"} for event in found]  # noqa: E731
+    assert len(ours) == 2 + 3 * 5 and strip(ours) == strip(theirs)
+    assert store.stats["incremental_reads"] == 4 and store._calls.threads == 0  # served on the caller's thread
+    assert elsewhere is None  # another store's in-memory database is its own, as with Rasa's
+
+
+def test_io_threads_fit_the_database(tmp_path):
+    (file_store,) = stores(tmp_path / "t.db", count=1, io_threads=8)
+    assert file_store._calls.threads == 1  # one writer at a time
+    with pytest.raises(ValueError, match="io_threads"):
+        stores(tmp_path / "bad.db", count=1, io_threads=-1)
+    file_store.dispose()
