@@ -20,6 +20,9 @@ from foundation.local_secrets import local_secret
 from foundation.settings import Port, ProcessSettings
 from launcher.tuning import rasa_env
 
+# How Rasa's endpoints file names the action server's token: Rasa fills in `${...}` from its environment.
+ACTION_TOKEN_HEADER = "Bearer ${ACTION_SERVER_TOKEN}"
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -73,17 +76,27 @@ class StackSettings(ProcessSettings):
 
 
 def endpoints_for(settings: StackSettings, state_dir: Path) -> Path:
-    """The endpoints file Rasa gets: the configured one, its action URL moved to ACTIONS_PORT if needed.
+    """The endpoints file Rasa gets: the configured one, with its action URL moved to ACTIONS_PORT if needed and
+    the action server's bearer header added if it lacks one.
 
     endpoints.yml names the action server's default port; an operator who moves the action server with
-    ACTIONS_PORT should not also have to edit YAML.
+    ACTIONS_PORT should not also have to edit YAML, nor add the token header to a file of their own: the action
+    server refuses calls without it (`ACTION_SERVER_TOKEN`, which the launcher sets for both processes).
     """
     config = yaml.safe_load(settings.endpoints.read_text()) or {}
-    action = config.get("action_endpoint") or {}
+    action = dict(config.get("action_endpoint") or {})
+    changed = False
     wanted = f"http://{settings.host}:{settings.actions_port}/webhook"
-    if action.get("url") in (None, wanted) or "127.0.0.1" not in str(action.get("url")):
+    if action.get("url") not in (None, wanted) and "127.0.0.1" in str(action.get("url")):
+        action["url"] = wanted
+        changed = True
+    headers = dict(action.get("headers") or {})
+    if action.get("url") and not any(name.lower() == "authorization" for name in headers):
+        action["headers"] = {**headers, "Authorization": ACTION_TOKEN_HEADER}  # expanded by Rasa, unquoted
+        changed = True
+    if not changed:
         return settings.endpoints
-    config["action_endpoint"] = {**action, "url": wanted}
+    config["action_endpoint"] = action
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "endpoints.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

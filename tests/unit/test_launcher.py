@@ -34,7 +34,11 @@ def test_a_bad_port_is_refused_with_its_name(value):
 
 def test_the_action_url_follows_actions_port(tmp_path):
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text('action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\nlock_store:\n  type: in_memory\n')
+    endpoints.write_text(
+        'action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+        "lock_store:\n  type: in_memory\n"
+    )
     moved = endpoints_for(
         StackSettings.from_env({"ACTIONS_PORT": "6000", "RASA_ENDPOINTS": str(endpoints)}), tmp_path / "state"
     )
@@ -47,9 +51,24 @@ def test_the_action_url_follows_actions_port(tmp_path):
 
 def test_a_remote_action_server_is_left_alone(tmp_path):
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text('action_endpoint:\n  url: "http://actions.internal:5055/webhook"\n')
+    endpoints.write_text(
+        'action_endpoint:\n  url: "http://actions.internal:5055/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+    )
     settings = StackSettings.from_env({"ACTIONS_PORT": "6000", "RASA_ENDPOINTS": str(endpoints)})
     assert endpoints_for(settings, tmp_path) == endpoints
+
+
+def test_an_endpoints_file_without_the_token_header_gets_one_rasa_expands(tmp_path, monkeypatch):
+    from rasa.core.utils import read_endpoints_from_path
+
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text('action_endpoint:\n  url: "http://127.0.0.1:5055/webhook"\n')
+    given = endpoints_for(StackSettings.from_env({"RASA_ENDPOINTS": str(endpoints)}), tmp_path / "state")
+    assert given != endpoints
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "the-token-rasa-sends-0123456789")
+    action = read_endpoints_from_path(given).action
+    assert action.headers == {"Authorization": "Bearer the-token-rasa-sends-0123456789"}
 
 
 def test_the_plan_starts_four_services_with_the_widget_as_the_only_cors_origin(tmp_path):
