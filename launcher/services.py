@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlencode
 
 import yaml
 from pydantic import Field
@@ -128,10 +129,10 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
         settings.webchat_url,
         "--enable-api",
     ]
-    auth = {}
+    status_path = "/status"
     if settings.rasa_auth_token:
         rasa_args += ["--auth-token", settings.rasa_auth_token]
-        auth = {"Authorization": f"Bearer {settings.rasa_auth_token}"}
+        status_path += "?" + urlencode({"token": settings.rasa_auth_token})  # Rasa 3.6 reads its token from ?token=
     return [
         ServiceSpec(
             "demoshop",
@@ -157,8 +158,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
             rasa_args,
             {**rasa_env(), "RASA_TELEMETRY_ENABLED": "false", **action_token},
             settings.rasa_port,
-            "/status",
-            health_headers=auth,
+            status_path,
             ready_json_key="model_file",
             startup_seconds=300,
         ),
