@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
 import sys
 import time
 from http import HTTPStatus
@@ -43,6 +44,9 @@ CONTENT_TYPES = {
 }
 
 log = logging.getLogger("webchat")
+# How long, and how much, a closing connection is read so that the client gets its answer (Handler.finish).
+LINGER_SECONDS = 0.5
+LINGER_BYTES = 1 << 20
 
 
 class Settings(ProcessSettings):
@@ -204,6 +208,19 @@ class Handler(BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(body)
 
+    def finish(self) -> None:
+        """Close gently: a client still sending a body we never read (a refused POST) would otherwise get a TCP
+        reset instead of the answer already written. Stop sending, then read what is left, briefly and bounded."""
+        super().finish()
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            left = LINGER_BYTES
+            while left > 0 and (chunk := self.connection.recv(min(left, 65536))):
+                left -= len(chunk)
+        except OSError:
+            pass
+
     # One JSON line per request instead of the stdlib's Apache-style line on stderr.
     def handle_one_request(self) -> None:
         self._started = time.perf_counter()
@@ -224,6 +241,15 @@ class Handler(BaseHTTPRequestHandler):
                     "client": self.client_address[0] if self.client_address else None,
                 },
             )
+
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, except that a blank request line is answered 400 instead of a silent close."""
+        raw: bytes = self.raw_requestline  # type: ignore[attr-defined]  # set by handle_one_request
+        if not str(raw, "iso-8859-1").strip():
+            self.request_version = self.default_request_version  # parse_request sets it first thing
+            self.send_error(HTTPStatus.BAD_REQUEST, "The request line is empty.")
+            return False
+        return super().parse_request()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's refusals (a malformed request line or header, a URI too long, an unknown method) in the
