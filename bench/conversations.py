@@ -6,6 +6,7 @@ The mix is deterministic for a seed, so two runs (and ours vs the stock starter)
 
 from __future__ import annotations
 
+import base64
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +63,15 @@ def load(path: Path = SCRIPTS) -> dict[str, list[Script]]:
 
 
 def plan(scripts: list[Script], count: int, seed: int = 7, prefix: str = "bench") -> list[Conversation]:
-    """`count` conversations drawn by weight, each with a unique sender id (trackers never collide)."""
+    """`count` conversations drawn by weight, each with a unique sender id (trackers never collide).
+
+    The ids are 24 bytes of the seeded generator, URL-safe, so the REST channel admits them (channels/sessions.py);
+    `prefix` is mixed into the generator, so two runs with different prefixes never share a conversation.
+    """
     rng = random.Random(seed)
     chosen = rng.choices(scripts, weights=[s.weight for s in scripts], k=count)
-    return [Conversation(f"{prefix}-{i:05d}-{rng.getrandbits(32):08x}", s) for i, s in enumerate(chosen)]
+    ids = random.Random(f"{prefix}:{seed}")
+    return [Conversation(base64.urlsafe_b64encode(ids.randbytes(24)).decode(), s) for s in chosen]
 
 
 def attach_tokens(conversations: list[Conversation], issue) -> None:

@@ -52,3 +52,14 @@ def test_tokens_attached_only_where_named():
 def test_bad_scripts_are_rejected(document):
     with pytest.raises(ValueError):
         conversations.parse(document)
+
+
+def test_planned_senders_are_admitted_by_the_rest_channel_and_differ_by_prefix():
+    from channels.sessions import random_enough
+
+    scripts = [s for group in conversations.load().values() for s in group]
+    first, other = conversations.plan(scripts, 20, prefix="a"), conversations.plan(scripts, 20, prefix="b")
+    assert all(random_enough(c.sender) for c in first)
+    assert len({c.sender for c in first}) == 20 and not {c.sender for c in first} & {c.sender for c in other}
+    again = conversations.plan(scripts, 20, prefix="a")
+    assert [c.sender for c in again] == [c.sender for c in first]  # reproducible
