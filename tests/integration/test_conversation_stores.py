@@ -297,3 +297,19 @@ def test_the_lock_store_takes_rasas_arguments_in_rasas_order(redis_port):
         assert built.red.connection_pool.connection_kwargs["db"] == 3 and built.key_prefix == "endpoint:lock:"
         assert built._calls.threads == 0
     store.dispose()
+
+
+def test_a_turn_waiting_on_a_dead_replicas_ticket_is_served_once_that_ticket_expires(redis_port):
+    """A replica killed mid-turn never gives its ticket back: the next turn is served when that ticket expires,
+    not when its own does (Rasa serves the first ticket in the lock, expired or not)."""
+    conversation = f"dead-{uuid.uuid4().hex[:8]}"
+    store = ours(redis_port)
+    store.issue_ticket(conversation, lock_lifetime=0.5)  # the dead replica's turn, never cleaned up
+
+    async def next_turn():
+        started = time.monotonic()
+        async with store.lock(conversation, lock_lifetime=30, wait_time_in_seconds=0.05):
+            return time.monotonic() - started
+
+    waited = run(next_turn())
+    assert 0.4 <= waited < 5, waited
