@@ -16,6 +16,7 @@ Rasa sees is `teams:<from.id>`; replies go to the raw `from.id`.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -294,6 +295,10 @@ def message_activity_problem(activity: dict[str, Any]) -> str | None:
         return "`text` must be a string."
     if not isinstance(activity.get("recipient") or {}, dict):
         return "`recipient` must be an object."
+    try:  # a lone surrogate (\ud800) parses, but no store, model or log line can take it
+        json.dumps(activity, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "The activity holds text that is not valid Unicode."
     attachments = activity.get("attachments") or []
     if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
         return "`attachments` must be a list of objects."

@@ -75,6 +75,7 @@ def test_expired_forged_too_long_and_unconfigured_tokens_vouch_for_nobody():
         (b'{"sender": "abc", "message": "' + b"m" * 5001 + b'"}', "message"),
         (b'{"sender": "abc", "message": "hi", "metadata": [1]}', "metadata"),
         (b"\xff\xfe", "JSON"),
+        (b'{"sender": "abc", "message": "\\ud800"}', "Unicode"),  # a lone surrogate
     ],
 )
 def test_bodies_that_are_not_a_message_are_refused_with_the_reason(body, problem):
