@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from cluster.members import Member, amqp_probe, http_probe, redis_probe, tcp_probe
-from foundation.local_servers import _as_db_user, _postgres_bin, redis_binary
+from foundation.local_servers import _as_db_user, _postgres_bin, redis_command
 
 DATABASES = ("assistant", "demoshop", "audit")  # the tracker store, the demo shop, the audit trail
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -80,21 +80,7 @@ def postgres_url(port: int, database: str) -> str:
 
 def redis_member(root: Path, port: int) -> Member:
     """Redis without persistence (locks only live as long as their turn), on loopback."""
-    command = [
-        redis_binary(),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(root),
-        "--protected-mode",
-        "yes",
-    ]
+    command = redis_command(port, root)
     return Member(
         "redis", "redis", command, port, redis_probe(port), prepare=lambda: root.mkdir(parents=True, exist_ok=True)
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import signal
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 from cluster.members import Member
 from foundation.processes import ChildProcess, pid_alive, stop_pid
+from foundation.state_file import StateFile as RecordedProcesses
 
 RESTART_DELAY_S = 1.0
 # Replicas kept out of nginx's rotation while they start again: a Rasa replica accepts connections long before its
@@ -30,36 +30,11 @@ BALANCED_ROLES = ("rasa",)
 
 
 @dataclass
-class StateFile:
+class StateFile(RecordedProcesses):
     """The JSON file describing the running cluster: the runner's PID, whether it is ready, and every member."""
 
-    path: Path
-
-    def read(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def write(self, state: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        draft = self.path.with_suffix(f".{os.getpid()}.tmp")
-        draft.write_text(json.dumps(state, indent=2))
-        draft.replace(self.path)
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def running(self) -> dict | None:
-        """The recorded cluster while its runner or any member is alive; a stale file is removed."""
-        state = self.read()
-        if not state:
-            return None
-        pids = [state.get("runner_pid", 0)] + [m["pid"] for m in state.get("members", {}).values()]
-        if any(pid and pid_alive(pid) for pid in pids):
-            return state
-        self.clear()
-        return None
+    owner_key: str = "runner_pid"
+    children_key: str = "members"
 
 
 @dataclass

@@ -44,28 +44,29 @@ def redis_binary() -> str:
     return found
 
 
+def redis_command(port: int, directory: Path) -> list[str]:
+    """Redis on loopback at `port`, without persistence (locks and counters live only as long as they matter)."""
+    return [
+        redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+        "--protected-mode",
+        "yes",
+    ]
+
+
 def start_redis(tmp: Path) -> tuple[ChildProcess, int]:
     """Start Redis without persistence and wait until it answers PING; the process (stop it by PID) and its port."""
     port = free_port()
-    service = ChildProcess(
-        "redis",
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-            "--protected-mode",
-            "yes",
-        ],
-        log_path=tmp / "redis.log",
-    )
+    service = ChildProcess("redis", redis_command(port, tmp), log_path=tmp / "redis.log")
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:

@@ -7,48 +7,14 @@ behind that `make stop` cannot find.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from foundation import REPO
 from foundation.logging import as_json_line  # noqa: F401  (named here by tests/unit/test_launcher.py)
 from foundation.processes import ChildProcess, pid_alive, stop_pid  # noqa: F401  (stop_pid: the same)
+from foundation.state_file import StateFile  # noqa: F401  (the launcher's: launcher_pid and services)
 from launcher.services import ServiceSpec
-
-
-@dataclass
-class StateFile:
-    """The JSON file describing the running stack: the launcher's PID and each service's PID and URL."""
-
-    path: Path
-
-    def read(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def write(self, state: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.path)
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def running(self) -> dict | None:
-        """The recorded stack if any of its processes is still alive; a stale file is removed."""
-        state = self.read()
-        if not state:
-            return None
-        pids = [state.get("launcher_pid", 0)] + [s["pid"] for s in state.get("services", {}).values()]
-        if any(pid and pid_alive(pid) for pid in pids):
-            return state
-        self.clear()
-        return None
 
 
 class ManagedProcess(ChildProcess):
