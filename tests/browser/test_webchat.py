@@ -263,7 +263,7 @@ def test_the_conversation_survives_a_reload(page, stack):
     assert quick.count() >= 5 and all(quick.nth(i).is_disabled() for i in range(quick.count()))
     # the same conversation goes on in Rasa: one tracker holds the messages from before and after the reload
     assert "anything else" in type_and_send(page, "thanks!").lower()
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{before_sender}/tracker", timeout=10).json()
+    tracker = requests.get(f"{stack.rasa_url}/conversations/rest:{before_sender}/tracker", timeout=10).json()
     said = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert said[0] == "hi" and said[-1] == "thanks!" and "/check_order_status" in said
 
