@@ -9,7 +9,8 @@ BENCH_CONVERSATIONS (conversations per level, at least 2 x the level; 48), BENCH
 BENCH_SKIP_STOCK=1, BENCH_SKIP_FLOOR=1, BENCH_WARMUP (conversations before measuring; 6),
 BENCH_STORE_IO_THREADS (the stores' `io_threads`; 0 waits on the event loop, as before issue 16),
 BENCH_PROFILE=<level> (py-spy samples Rasa replica 0 during that level: results/bench-serve-profile-*.txt,
-collapsed stacks, summarised by `python -m bench.profile`).
+collapsed stacks, summarised by `python -m bench.profile`), BENCH_LONG_TURNS (the long-conversation case's
+turns, bench/long_conversation.py; 300, 0 skips it: results/bench-serve-long.png).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from pydantic import Field, conint, validator
 
 from bench import conversations as scripts
-from bench import report
+from bench import long_conversation, report
 from bench.loadgen import run_level_sync, warm_up
 from bench.sampler import Sampler, rss_by_root
 from bench.stacks import TOKEN_SECRET, Deployment, scrape, start_ours, start_stock, stock_project
@@ -55,6 +56,7 @@ class ServeBenchSettings(ProcessSettings):
     profile: conint(ge=0) = Field(0, env="BENCH_PROFILE")  # 0: no profile
     store_io_threads: conint(ge=0) | None = Field(None, env="BENCH_STORE_IO_THREADS")  # None: the stores' default
     shop_threads: conint(ge=1) = Field(16, env="DEMOSHOP_THREADS")  # the benchmark's demo shop, under load
+    long_turns: conint(ge=0) = Field(300, env="BENCH_LONG_TURNS")  # the long-conversation case; 0: skipped
 
     @validator("levels")
     def _levels(cls, value: str) -> str:
@@ -302,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                 document["assistants"]["stock"]["model"] = str(stock_model.relative_to(REPO))
             finally:
                 stock.stop()
+        if settings.long_turns:
+            document["long_conversation"] = long_conversation.run(tmp, model, settings.long_turns, tuning)
         if not args.skip_floor:
             print("floor: NLU + policy in process", flush=True)
             document["assistants"]["larkspur"]["floor"] = floor(model, "larkspur", tuning, args.floor_rounds)
@@ -315,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     document["capacity"] = report.capacity(document["assistants"]["larkspur"])
     report.write(document, args.out)
     report.plot(document, args.out.with_suffix(".png"))
+    if "long_conversation" in document:
+        long_conversation.plot(document["long_conversation"], args.out.with_name(args.out.stem + "-long.png"))
     print("\n" + report.table(document))
+    if "long_conversation" in document:
+        print("\n" + long_conversation.table(document["long_conversation"]))
     print(f"\nresults: {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out} and .png")
     return 0
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -58,6 +58,7 @@ class _Session:
     last_id: int
     tracker: DialogueStateTracker | None = None  # its first `stored` events are `rows`
     stored: int = 0
+    lent: bool = False  # handed out and not saved since: a second reader gets its own tracker
 
 
 class CachingSQLTrackerStore(SQLTrackerStore):
@@ -90,13 +91,14 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._calls = BlockingCalls(_threads_for(self.engine.url, int(io_threads)), "tracker-store")
         # What the shortcut saved (tests and debugging read it): reads of only the new rows, whole-session reads,
         # rows read, and saves that needed Rasa's row count.
-        self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0}
+        self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0, "reused_trackers": 0}
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session's tracker, built from the kept rows plus those stored since."""
         if not self._fast or not self.domain:  # without a domain, Rasa's store answers None
             return await super().retrieve(sender_id)
         kept = self._sessions.pop(sender_id, None)
+        delta: Sequence[Any] = ()
         if kept is not None:
             delta = await self._read_after(sender_id, kept.last_id)
             if any(row.type_name == SessionStarted.type_name for row in delta):
@@ -106,6 +108,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 kept.last_id = delta[-1].id if delta else kept.last_id
                 self.stats["incremental_reads"] += 1
                 self.stats["rows_read"] += len(delta)
+        if kept is not None and self._unchanged(kept):
+            tracker = self._brought_up_to_date(kept, delta)
+            self._keep(sender_id, kept)
+            return tracker
         if kept is None:
             rows = await self._calls.run(self._session_rows, sender_id)
             if not rows:
@@ -115,7 +121,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self.stats["full_reads"] += 1
             self.stats["rows_read"] += len(rows)
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in kept.rows], self.domain.slots)
-        kept.tracker, kept.stored = tracker, len(tracker.events)
+        kept.tracker, kept.stored, kept.lent = tracker, len(tracker.events), True
         self._keep(sender_id, kept)
         return tracker
 
@@ -146,7 +152,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         kept = ours if ours is not None else _Session([], 0)
         kept.rows.extend(row["data"] for row in rows)
         kept.last_id = last_id if last_id is not None else kept.last_id
-        kept.tracker, kept.stored = tracker, len(tracker.events)
+        kept.tracker, kept.stored, kept.lent = tracker, len(tracker.events), False
         starts = [index for index, event in enumerate(new_events) if isinstance(event, SessionStarted)]
         if starts and stored + starts[-1] > 0:
             # The next read begins at the new session, as Rasa's does; the handed-out tracker (which still
@@ -154,6 +160,28 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             kept.rows = kept.rows[len(kept.rows) - len(rows) + starts[-1] :]
             kept.tracker = None
         self._keep(sender_id, kept)  # even with no rows yet: Rasa creates a new conversation's tracker empty
+
+    @staticmethod
+    def _unchanged(kept: _Session) -> bool:
+        """Whether the tracker handed out last was saved since and still holds exactly the stored events."""
+        return kept.tracker is not None and not kept.lent and len(kept.tracker.events) == kept.stored
+
+    def _brought_up_to_date(self, kept: _Session, delta: Sequence[Any]) -> DialogueStateTracker:
+        """The tracker handed out last, with the rows stored since applied to it: the tracker Rasa would build
+        from all the rows (events apply one after the other), without deserialising and replaying the earlier
+        ones again; what the tracker learnt about them (rasa_runtime/flat_turns.py) carries over."""
+        tracker = kept.tracker
+        assert tracker is not None
+        if delta:
+            # Applied as to a tracker built from rows, which has no model yet (update() would stamp its id).
+            model = tracker.model_id, tracker.assistant_id
+            tracker.model_id, tracker.assistant_id = None, None
+            for event in deserialise_events([json.loads(row.data) for row in delta]):
+                tracker.update(event)
+            tracker.model_id, tracker.assistant_id = model
+        kept.stored, kept.lent = len(tracker.events), True
+        self.stats["reused_trackers"] += 1
+        return tracker
 
     def _keep(self, sender_id: str, kept: _Session) -> None:
         self._sessions[sender_id] = kept

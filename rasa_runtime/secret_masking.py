@@ -28,12 +28,26 @@ CODE_SLOT = "verification_code"  # the form's slot and NLU's entity of the same 
 VERIFIED = "verified"  # what the form sets the code slot to once the code matched (actions/service_form.py)
 
 
+MASKED_SO_FAR = "_masked_so_far"  # on a tracker: (its event deque, events masked, the last of them, requested slot)
+
+
 def mask_tracker(tracker: Any) -> None:
-    """Mask the codes and card numbers in every event of the tracker, in place (masked events stay as they are)."""
+    """Mask the codes and card numbers in every event of the tracker, in place (masked events stay as they are).
+
+    The tracker store hands the same tracker to the next turn (conversation_stores/tracker_store.py), so the
+    tracker remembers how far it was masked and the next save goes on from there, not from the first event.
+    """
     from rasa.shared.core.events import AllSlotsReset, BotUttered, Restarted, SessionStarted, SlotSet, UserUttered
 
-    requested = None
-    for event in tracker.events:
+    events = tracker.events
+    requested, start = None, 0
+    so_far = tracker.__dict__.get(MASKED_SO_FAR)
+    if so_far is not None:
+        deque_then, count, last, requested_then = so_far
+        if deque_then is events and 0 < count <= len(events) and events[count - 1] is last:
+            requested, start = requested_then, count
+    for index in range(start, len(events)):
+        event = events[index]
         if isinstance(event, UserUttered):
             _mask_message(event, typed_code=requested == CODE_SLOT or _has_code_entity(event))
         elif isinstance(event, SlotSet):
@@ -47,6 +61,8 @@ def mask_tracker(tracker: Any) -> None:
             event.text = mask_cards(event.text)
         elif isinstance(event, (Restarted, AllSlotsReset, SessionStarted)):
             requested = None
+    if events and events.maxlen is None:
+        tracker.__dict__[MASKED_SO_FAR] = (events, len(events), events[len(events) - 1], requested)
 
 
 def _has_code_entity(event: Any) -> bool:

@@ -149,6 +149,21 @@ def test_masking_twice_changes_nothing_more():
     assert [event.as_dict() for event in tracker.events] == once
 
 
+def test_masking_event_by_event_masks_what_masking_at_once_masks():
+    """Each save masks only what the tracker gained since the last one, carrying on what the form asked."""
+    whole = conversation()
+    secret_masking.mask_tracker(whole)
+    growing = DialogueStateTracker("rest:shopper", DOMAIN.slots)
+    for event in conversation().events:
+        growing.update(event)
+        secret_masking.mask_tracker(growing)
+    untimed = lambda tracker: [{**event.as_dict(), "timestamp": None} for event in tracker.events]  # noqa: E731
+    assert untimed(growing) == untimed(whole)
+    growing.update(user("ok 654 321", [{"entity": "verification_code", "value": "654 321"}]))
+    secret_masking.mask_tracker(growing)
+    assert users(growing)[-1].text == "ok [code]"
+
+
 def test_the_patched_save_hands_rasas_tracker_store_only_masks():
     store = InMemoryTrackerStore(DOMAIN)
     original = MessageProcessor.save_tracker

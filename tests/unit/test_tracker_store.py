@@ -108,8 +108,15 @@ def test_two_replicas_taking_turns_see_what_rasa_would_build(tmp_path):
 
     a_stats, b_stats = run(scenario())
     # The replica that began the conversation never read it whole; the other did once. Then each only read
-    # the other's turns: five rows a turn.
-    assert a_stats == {"incremental_reads": 4, "full_reads": 0, "rows_read": 3 * 5, "counted_saves": 0}
+    # the other's turns: five rows a turn, applied to the tracker it had handed out (all but the first turn:
+    # the session's start left the tracker that started it holding the session before).
+    assert a_stats == {
+        "incremental_reads": 4,
+        "full_reads": 0,
+        "rows_read": 3 * 5,
+        "counted_saves": 0,
+        "reused_trackers": 3,
+    }
     assert b_stats["full_reads"] == 1 and b_stats["incremental_reads"] == 2 and b_stats["counted_saves"] == 0
 
 
@@ -247,3 +254,46 @@ def test_io_threads_fit_the_database(tmp_path):
     with pytest.raises(ValueError, match="io_threads"):
         stores(tmp_path / "bad.db", count=1, io_threads=-1)
     file_store.dispose()
+
+
+def test_the_next_turn_gets_the_same_tracker_brought_up_to_date(tmp_path):
+    async def scenario():
+        a, b = stores(tmp_path / "t.db")
+        rasa = rasas(tmp_path / "t.db")
+        await begin(a)
+        first = await a.retrieve("shopper")
+        say(first, "where is 10001", "10001")
+        await a.save(first)
+        again = await a.retrieve("shopper")
+        assert again is first  # nothing stored since: the very tracker, no row deserialised
+        say(again, "and 10002", "10002")
+        await a.save(again)
+        other = await b.retrieve("shopper")  # another replica's turn in between
+        say(other, "and 10003", "10003")
+        await b.save(other)
+        caught_up = await a.retrieve("shopper")
+        assert caught_up is first
+        assert dicts(caught_up) == dicts(await rasa.retrieve("shopper"))
+        assert caught_up.get_slot("order_id") == "10003" and caught_up.latest_message.text == "and 10003"
+        return a.stats
+
+    stats = run(scenario())
+    assert stats["reused_trackers"] == 2 and stats["rows_read"] == 5
+
+
+def test_a_tracker_changed_but_not_saved_is_built_again_from_the_rows(tmp_path):
+    async def scenario():
+        (store,) = stores(tmp_path / "t.db", count=1)
+        rasa = rasas(tmp_path / "t.db")
+        await begin(store)
+        tracker = await store.retrieve("shopper")
+        await store.save(tracker)
+        failed_turn = await store.retrieve("shopper")
+        say(failed_turn, "where is 10009", "10009")  # the turn fails before it saves
+        fresh = await store.retrieve("shopper")
+        assert fresh is not failed_turn
+        assert dicts(fresh) == dicts(await rasa.retrieve("shopper")) and fresh.get_slot("order_id") is None
+        reader = await store.retrieve("shopper")  # lent and not saved yet: a second reader gets its own
+        assert reader is not fresh and dicts(reader) == dicts(fresh)
+
+    run(scenario())
