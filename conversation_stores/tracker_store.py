@@ -8,8 +8,11 @@ that cost in the serving benchmark: docs/performance.md.
 of each event) and the id of the last one. A retrieve asks the database only for rows after that id (a turn
 another replica handled in between), then builds the tracker from the rows exactly as Rasa does, so the
 tracker a turn gets is the one Rasa would have built. A save inserts the events the handed-out tracker gained
-since, in one statement. The database stays the only truth; what the store keeps is a shortcut to the same
-rows in the same order. Where it cannot vouch for that, it does what Rasa does:
+since, in one statement. When nothing was stored since its last save, the next retrieve hands out that same
+tracker again (with another replica's rows applied to it when there are some), so a turn does not deserialise
+and replay the whole session, and what rasa_runtime/flat_turns.py learnt about its history carries over; a
+tracker a turn changed without saving, or one still lent to another reader, is built afresh from the rows.
+The database stays the only truth; what the store keeps is a shortcut to the same rows in the same order. Where it cannot vouch for that, it does what Rasa does:
 
 - a new session among another replica's rows: a full read (Rasa reads from the latest `session_started`);
 - saving a tracker it did not hand out last (the HTTP API's event replacement, a second concurrent reader):
