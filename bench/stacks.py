@@ -76,7 +76,11 @@ def start_rasa(
     if credentials:
         args += ["--credentials", str(credentials)]
     service = ChildProcess(
-        f"rasa-{index}", args, {"RASA_TELEMETRY_ENABLED": "false", **env}, tmp / f"rasa-{index}.log", cwd=cwd
+        f"rasa-{index}",
+        args,
+        {"RASA_TELEMETRY_ENABLED": "false", "RASA_METRICS_PORT": "0", **env},
+        tmp / f"rasa-{index}.log",
+        cwd=cwd,
     )
     url = f"http://127.0.0.1:{port}"
     return service, url, wait_for_model(service, url)

@@ -9,7 +9,10 @@
 - checks the body: a JSON object with `sender` and `message` strings of bounded length and an optional
   `metadata` object, else 400 (Rasa's own answered 500 to a quarter of generated bodies);
 - answers a sender over its rate limit with 429, `Retry-After` and the polite message (foundation/rate_limits.py);
-- keeps the session token out of the tracker (it is removed from the metadata once checked).
+- keeps the session token out of the tracker (it is removed from the metadata once checked);
+- gives the message its correlation id (the request's valid `X-Request-ID`, else a new one) in the metadata
+  (`correlation_id`) and in the context of the turn (foundation/correlation.py), and answers it back as
+  `X-Request-ID` on every response.
 
 Every refusal is the project's JSON error. The answer is Rasa's: a JSON list of the bot's messages.
 """
@@ -28,6 +31,7 @@ from sanic.response import HTTPResponse
 
 from channels.common import refuse, webhook_blueprint
 from channels.sessions import METADATA_KEY, SessionSettings, admissible
+from foundation import correlation
 from foundation.rate_limits import RateLimited
 
 log = logging.getLogger("channels.rest")
@@ -84,6 +88,12 @@ class RestChannel(InputChannel):
         sessions = SessionSettings.current()
 
         async def receive(request: Request) -> HTTPResponse:
+            with correlation.bound(correlation.accept(request.headers.get(correlation.HEADER))) as correlation_id:
+                answer = await respond(request, correlation_id)
+            answer.headers[correlation.HEADER] = correlation_id
+            return answer
+
+        async def respond(request: Request, correlation_id: str) -> HTTPResponse:
             try:
                 sender, text, metadata = parse_message(request.body)
             except BadMessage as problem:
@@ -96,6 +106,7 @@ class RestChannel(InputChannel):
                     "characters; not a UUID) or come with a valid `metadata.session_token` for it.",
                 )
             metadata = {k: v for k, v in metadata.items() if k != METADATA_KEY}
+            metadata[correlation.METADATA_KEY] = correlation_id  # the channel's, never a client's claim
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata

@@ -7,8 +7,9 @@ JSON refusal for a bad or stale signature, Slack's retries (`X-Slack-Retry-Num`)
 `event_id` (`channels/inbound.py`: the first delivery of an event is processed, a retry of one already processed or
 in progress is acknowledged without processing, a retry of one whose first attempt failed is processed), every
 accepted event answered after the acknowledgement, the conversation id namespaced as `slack:<Rasa's id>`, message
-subtypes (`bot_message`, edits, joins) and the bot user's own messages ignored, and replies through a configurable
-Web API base URL (`SLACK_API_URL`) retried when Slack refuses them or cannot be reached (`channels/delivery.py`).
+subtypes (`bot_message`, edits, joins) and the bot user's own messages ignored, replies through a configurable
+Web API base URL (`SLACK_API_URL`) retried when Slack refuses them or cannot be reached (`channels/delivery.py`),
+and each message's correlation id (foundation/correlation.py) in its metadata and its turn's context.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from channels.common import conversation_id, env, guard, log, platform_id, refus
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
 from channels.slack_shapes import SlackEventsBody, SlackInteractivePayload, shape_problem
+from foundation import correlation
 
 REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -207,16 +209,18 @@ class SlackChannel(SlackInput):
         metadata: dict[str, Any] | None,
     ) -> Any:
         """Start the turn once per `event_id` (retries included) and acknowledge at once, within Slack's 3 s."""
-        metadata = metadata or {}
+        correlation_id = correlation.accept(request.headers.get(correlation.HEADER))
+        metadata = {**(metadata or {}), correlation.METADATA_KEY: correlation_id}
         thread_id = metadata.get("thread_id") if self.use_threads else None
         conversation = sender_id or ""
         output = self.get_output_channel(metadata.get("out_channel"), thread_id, conversation)
         message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata)
         body = request.json if request.headers.get("content-type") == "application/json" else None
         event_id = body.get("event_id") if isinstance(body, dict) else None
-        started = await self.turns.start(
-            event_id if isinstance(event_id, str) else None, conversation, lambda: on_new_message(message)
-        )
+        with correlation.bound(correlation_id):  # the turn's task keeps it
+            started = await self.turns.start(
+                event_id if isinstance(event_id, str) else None, conversation, lambda: on_new_message(message)
+            )
         return response.text("") if started else response.text("", headers={"X-Slack-No-Retry": "1"})
 
     async def _check(self, request: Request) -> HTTPResponse | None:

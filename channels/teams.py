@@ -37,6 +37,7 @@ from sanic.response import HTTPResponse
 from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured, webhook_blueprint
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
+from foundation import correlation
 
 REQUIRED = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD")
 DEFAULT_OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -393,14 +394,17 @@ class TeamsChannel(InputChannel):
                 rasa_conversation=conversation_key,
             )
             text = MENTION.sub("", activity.get("text") or "").strip()
-            metadata = BotFrameworkInput.add_attachments_to_metadata(activity, None)
+            correlation_id = correlation.accept(request.headers.get(correlation.HEADER))
+            metadata = BotFrameworkInput.add_attachments_to_metadata(activity, None) or {}
+            metadata[correlation.METADATA_KEY] = correlation_id
             message = UserMessage(text, output, conversation_key, input_channel=self.name(), metadata=metadata)
             activity_id = activity.get("id")
-            await self.turns.start(
-                activity_id if isinstance(activity_id, str) and activity_id else None,
-                conversation_key,
-                lambda: on_new_message(message),
-            )
+            with correlation.bound(correlation_id):  # the turn's task keeps it
+                await self.turns.start(
+                    activity_id if isinstance(activity_id, str) and activity_id else None,
+                    conversation_key,
+                    lambda: on_new_message(message),
+                )
             return response.text("", status=200)  # a duplicate too: the connector stops retrying
 
         return guard(teams_webhook, "Teams", self.unset)

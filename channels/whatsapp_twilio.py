@@ -4,8 +4,9 @@ Inbound (`/webhooks/whatsapp/webhook`): `X-Twilio-Signature` must be Twilio's HM
 webhook URL (`TWILIO_WEBHOOK_URL`, needed behind a proxy; otherwise the URL the request arrived on) followed by
 the sorted POST parameters: 403 otherwise. Then `From`/`To` must be `whatsapp:+<digits>`, `MessageSid` an SM/MM id,
 `AccountSid` ours and `Body` present: 400 otherwise. The sender's number is only the conversation key: the
-message's metadata carries the message id and nothing from the request that could pass for an identity (no
-`customer_token`, no verified customer), so order details still need the in-chat verification.
+message's metadata carries the message id, its correlation id (foundation/correlation.py) and nothing from the
+request that could pass for an identity (no `customer_token`, no verified customer), so order details still need
+the in-chat verification.
 Outbound: `POST <TWILIO_API_URL>/2010-04-01/Accounts/<sid>/Messages.json` with basic auth, retried when Twilio
 refuses it (5xx, 429) or cannot be reached (`channels/delivery.py`). The webhook answers Twilio's empty TwiML as
 soon as the message is accepted; the turn runs after (`channels/inbound.py`), once per `MessageSid` (Twilio retries
@@ -30,6 +31,7 @@ from twilio.request_validator import RequestValidator
 from channels.common import env, guard, log, refuse, unconfigured, webhook_blueprint
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
+from foundation import correlation
 
 REQUIRED = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -210,11 +212,13 @@ class WhatsAppChannel(InputChannel):
             if message.body.strip():
                 output = WhatsAppOutput(self.account_sid, self.auth_token, self.number or message.to, self.api_url)
                 # Deliberately nothing else from the request: the phone number is no proof of identity.
-                metadata = {"whatsapp": {"message_sid": message.message_sid}}
+                correlation_id = correlation.accept(request.headers.get(correlation.HEADER))
+                metadata = {"whatsapp": {"message_sid": message.message_sid}, correlation.METADATA_KEY: correlation_id}
                 user_message = UserMessage(
                     message.body, output, message.sender, input_channel=self.name(), metadata=metadata
                 )
-                await self.turns.start(message.message_sid, message.sender, lambda: on_new_message(user_message))
+                with correlation.bound(correlation_id):  # the turn's task keeps it
+                    await self.turns.start(message.message_sid, message.sender, lambda: on_new_message(user_message))
             return response.text(EMPTY_TWIML, content_type="text/xml")  # a duplicate too: Twilio stops retrying
 
         return guard(whatsapp_webhook, "WhatsApp", self.unset)

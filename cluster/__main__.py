@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cluster.members import Member
 from cluster.plan import EVENT_QUEUE, cluster_plan
+from cluster.prometheus_config import write_scrape_config
 from cluster.runner import Cluster, StateFile, stop_recorded
 from cluster.settings import ClusterSettings
 from foundation import REPO
@@ -34,10 +35,13 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 
 def describe(state: dict) -> str:
-    """One line per member: name, role, PID, address, restarts, log."""
-    lines = [f"  {'name':13s} {'role':10s} {'pid':>7s}  {'address':24s} restarts  log"]
+    """One line per member: name, role, PID, address, metrics address, restarts, log."""
+    lines = [f"  {'name':13s} {'role':10s} {'pid':>7s}  {'address':24s} {'metrics':16s} restarts  log"]
     for name, m in state["members"].items():
-        lines.append(f"  {name:13s} {m['role']:10s} {m['pid']:7d}  {m['url']:24s} {m['restarts']:8d}  {m['log']}")
+        metrics = m.get("metrics") or "-"
+        lines.append(
+            f"  {name:13s} {m['role']:10s} {m['pid']:7d}  {m['url']:24s} {metrics:16s} {m['restarts']:8d}  {m['log']}"
+        )
     return "\n".join(lines)
 
 
@@ -64,6 +68,7 @@ def run(settings: ClusterSettings, state_file: StateFile, root: Path, log_dir: P
             )
         return 2
     shutil.rmtree(root, ignore_errors=True)  # a fresh cluster: empty databases, queues and locks
+    scrape_file = write_scrape_config(members, root / "prometheus.yml")  # for a Prometheus of the operator's
     summary = {
         "url": settings.url,
         "webhook": f"{settings.url}/webhooks/rest/webhook",
@@ -71,6 +76,7 @@ def run(settings: ClusterSettings, state_file: StateFile, root: Path, log_dir: P
         "rabbitmq_port": settings.internal("rabbitmq"),
         "event_queue": EVENT_QUEUE,
         "fault_gates": settings.fault_gates,
+        "prometheus_config": str(scrape_file),
     }
     cluster = Cluster(members, state_file, log_dir, summary)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -93,6 +99,7 @@ def run(settings: ClusterSettings, state_file: StateFile, root: Path, log_dir: P
             f"\nThe assistant, through nginx:  {summary['webhook']}\n"
             f"Health:                        {settings.url}/health\n"
             f"Event broker:                  amqp://127.0.0.1:{summary['rabbitmq_port']} queue {EVENT_QUEUE}\n"
+            f"Prometheus scrape config:      {scrape_file}\n"
             "Processes: make status-cluster  ·  stop with Ctrl-C or, from another terminal, make stop-cluster.",
             flush=True,
         )

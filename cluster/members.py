@@ -32,6 +32,7 @@ class Member:
     prepare: Callable[[], None] | None = None  # before every start: data directories, config files
     json_logs: bool = False  # a Python process of ours: its output is wrapped into JSON lines
     routing_down: set[int] | None = None  # the load balancer only: ports of replicas it must not use now
+    metrics_port: int = 0  # where it serves Prometheus /metrics, 0: nowhere (shown by `make status-cluster`)
 
     def __post_init__(self) -> None:
         self.url = self.url or f"127.0.0.1:{self.port}"

@@ -70,8 +70,10 @@ def cluster_plan(settings: ClusterSettings, root: Path) -> list[Member]:
                 "DEMOSHOP_PORT": str(shop_port),
                 "DEMOSHOP_DATABASE_URL": postgres_url(pg_port, "demoshop"),
                 "DEMOSHOP_API_KEY": secrets["DEMOSHOP_API_KEY"],
+                "DEMOSHOP_METRICS_PORT": str(settings.internal("demoshop-metrics")),
             },
             json_logs=True,
+            metrics_port=settings.internal("demoshop-metrics"),
         )
     )
     shop_url = f"http://127.0.0.1:{shop_port}"
@@ -107,6 +109,7 @@ def cluster_plan(settings: ClusterSettings, root: Path) -> list[Member]:
                 },
                 startup_seconds=120,
                 json_logs=True,
+                metrics_port=settings.internal("actions-metrics", index),
             )
         )
     endpoints = root / "endpoints.yml"
@@ -145,6 +148,7 @@ def cluster_plan(settings: ClusterSettings, root: Path) -> list[Member]:
                     "ACTION_SERVER_TOKEN": secrets["ACTION_SERVER_TOKEN"],
                     "RABBITMQ_PASSWORD": secrets["RABBITMQ_PASSWORD"],
                     "TICKET_LOCK_LIFETIME": str(settings.lock_lifetime),
+                    "RASA_METRICS_PORT": str(settings.internal("rasa-metrics", index)),
                     "RATE_LIMITS": settings.rate_limits,
                     # nginx in front: the shopper's address is the last hop of X-Forwarded-For it appends
                     "RATE_LIMIT_TRUSTED_PROXIES": os.environ.get("RATE_LIMIT_TRUSTED_PROXIES") or "127.0.0.1",
@@ -152,6 +156,7 @@ def cluster_plan(settings: ClusterSettings, root: Path) -> list[Member]:
                 startup_seconds=400,
                 prepare=lambda: _write(endpoints, endpoints_yaml(settings, action_url)),
                 json_logs=True,
+                metrics_port=settings.internal("rasa-metrics", index),
             )
         )
     members.append(nginx_member(root / "nginx", NGINX_TEMPLATE, settings.port, rasa_ports, balancer, action_ports))

@@ -88,6 +88,7 @@ class Cluster:
                         "pid": run.process.pid,
                         "port": run.member.port,
                         "url": run.member.url,
+                        "metrics": f"127.0.0.1:{run.member.metrics_port}" if run.member.metrics_port else "",
                         "log": str(run.process.log_path),
                         "restarts": run.restarts,
                     }

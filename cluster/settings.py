@@ -21,9 +21,11 @@ OFFSETS = {
     "actions-balancer": 6,
     "shop-gate": 7,
     "actions-gate": 8,
+    "demoshop-metrics": 9,
     "actions": 10,  # actions-1 at +10, actions-2 at +11, ...
     "actions-metrics": 30,
     "rasa": 50,  # rasa-1 at +50, ...
+    "rasa-metrics": 70,  # rasa-1's /metrics at +70, ...
 }
 MAX_REPLICAS = 20
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from demoshop import metrics
 from demoshop.app import create_app
 from demoshop.config import Settings
 from demoshop.db import Database
@@ -33,6 +34,7 @@ def main() -> int:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a queue-depth warning per burst of requests
     try:
         settings = Settings.from_env()
+        metrics.DemoshopMetricsSettings.current()
     except SettingsError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return 2
@@ -41,6 +43,7 @@ def main() -> int:
     except Exception as exc:  # a wrong database URL must say so, not print a stack trace
         log.error("cannot open the database", extra={"database": _safe_url(settings.database_url), "error": str(exc)})
         return 2
+    metrics.serve()
     log.info(
         "demo shop listening",
         extra={"url": f"http://{settings.host}:{settings.port}", "database": _safe_url(settings.database_url)},

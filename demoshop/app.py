@@ -1,11 +1,14 @@
-"""The demo shop's Flask application: auth, request ids, JSON errors, one blueprint per system."""
+"""The demo shop's Flask application: auth, correlation ids, JSON errors, one blueprint per system.
+
+Each request runs with the caller's `X-Request-ID` as its correlation id (a new one when it is missing or not a
+valid id; foundation/correlation.py), so every log line of the request carries it, and the answer echoes it.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import time
-import uuid
 from typing import TypeVar
 
 from flask import Flask, g, jsonify, request
@@ -17,6 +20,7 @@ from demoshop.db import Database
 from demoshop.errors import ApiError
 from demoshop.idempotency import run_mutation
 from demoshop.validation import contains_nul
+from foundation import correlation
 
 log = logging.getLogger("demoshop.access")
 M = TypeVar("M", bound=BaseModel)
@@ -24,7 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def create_app(settings: Settings, db: Database) -> Flask:
     """Build the WSGI app over an initialised database."""
-    from demoshop import openapi
+    from demoshop import metrics, openapi
     from demoshop.api import crm, helpdesk, orders, payments, returns
 
     app = Flask("demoshop")
@@ -33,11 +37,21 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app.json.sort_keys = False
     for blueprint in (crm.bp, orders.bp, returns.bp, payments.bp, helpdesk.bp, openapi.bp):
         app.register_blueprint(blueprint)
+    metrics.instrument(app)  # first: its clock starts before authentication and the fault delay
+
+    @app.before_request
+    def _correlate():
+        g.correlation_token = correlation.set(correlation.accept(request.headers.get(correlation.HEADER)))
+
+    @app.teardown_request
+    def _end_correlation(_error):
+        token = g.pop("correlation_token", None)
+        if token is not None:  # waitress reuses its threads: the next request must not inherit this id
+            correlation.reset(token)
 
     @app.before_request
     def _authenticate_and_delay():
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         if not request.path.startswith("/v1/"):
             return None
         header = request.headers.get("Authorization", "")
@@ -52,7 +66,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
 
     @app.after_request
     def _log(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers[correlation.HEADER] = correlation.get() or ""
         started = g.get("started")
         log.info(
             "request",
@@ -61,7 +75,6 @@ def create_app(settings: Settings, db: Database) -> Flask:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-                "request_id": g.get("request_id"),
             },
         )
         return response
@@ -77,7 +90,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        log.exception("unhandled error")
         return jsonify({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}), 500
 
     @app.get("/health")

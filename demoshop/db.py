@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from demoshop.models import Base
+
+# Columns added to a table after its first release: (table, column, SQL type). `create_all` makes missing tables
+# only, so a database created before a column existed gets it at the next start.
+ADDED_COLUMNS = (("tickets", "correlation_id", "VARCHAR(128)"),)
 
 
 class Database:
@@ -39,6 +43,10 @@ class Database:
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
+        for table, column, kind in ADDED_COLUMNS:
+            if column not in {found["name"] for found in inspect(self.engine).get_columns(table)}:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -225,6 +225,7 @@ class Ticket(Base):
     meta = Column("metadata", JSON, nullable=False)
     customer_id = Column(String(16), nullable=True, index=True)
     conversation_id = Column(String(120), nullable=True, index=True)
+    correlation_id = Column(String(128), nullable=True)
     created_at = Column(DateTime, nullable=False)
     updated_at = Column(DateTime, nullable=False)
 

@@ -249,6 +249,7 @@ def _ticket(t: models.Ticket, with_messages: bool) -> v1.Ticket:
         metadata=t.meta,
         customer_id=t.customer_id,
         conversation_id=t.conversation_id,
+        correlation_id=t.correlation_id,
         created_at=t.created_at,
         updated_at=t.updated_at,
         messages=[_ticket_message(m) for m in t.messages] if with_messages else [],

@@ -10,7 +10,7 @@ WORKDIR /build
 COPY requirements.lock ./
 # setuptools at the virtualenv's version (pip freeze leaves it out of requirements.lock), as in the other images.
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock setuptools==70.3.0 \
-        Flask waitress pydantic python-dotenv SQLAlchemy psycopg2-binary python-json-logger
+        Flask waitress pydantic python-dotenv SQLAlchemy psycopg2-binary python-json-logger prometheus-client
 
 FROM python:3.10.19-slim-bookworm
 RUN useradd --no-log-init --uid 10001 --user-group --create-home --shell /usr/sbin/nologin larkspur \

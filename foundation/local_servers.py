@@ -28,6 +28,7 @@ def start_demoshop(
         "DEMOSHOP_PORT": str(port),
         "DEMOSHOP_DATABASE_URL": database_url or f"sqlite:///{tmp / 'demoshop.sqlite'}",
         "DEMOSHOP_API_KEY": "test-key",
+        "DEMOSHOP_METRICS_PORT": "0",  # off unless `env` gives it a port: several shops may run at once
         **(env or {}),
     }
     service = ChildProcess("demoshop", [sys.executable, "-m", "demoshop"], settings, tmp / f"demoshop-{port}.log")

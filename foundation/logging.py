@@ -4,7 +4,8 @@
 web chat, the Rasa server through rasa_runtime). It also makes every exception one record, its whole traceback
 in the `exc_info` field: an uncaught one (main thread or another), and Sanic's error log, which would otherwise
 print a second, plain copy line by line. Every record passes `RedactingFilter` first: one-time codes, card
-numbers and conversation ids are masked (foundation/redaction.py).
+numbers and conversation ids are masked (foundation/redaction.py); then `CorrelationFilter` adds the
+message's `correlation_id` (foundation/correlation.py), after the masking, which a valid id passes unchanged.
 
 `ChildOutput` brings what a child process writes outside Python logging (native libraries, a crash's last
 words) to the same shape, a Python traceback it prints as one record, so a log file stays JSON lines.
@@ -24,6 +25,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from foundation import redaction
+from foundation.correlation import CorrelationFilter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED = {"levelname": "level"}
@@ -88,6 +90,7 @@ def configure_json_logging(level: str | int = "INFO", *, quiet: Iterable[str] = 
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(FORMAT, rename_fields=RENAMED))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(CorrelationFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

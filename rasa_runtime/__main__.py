@@ -48,11 +48,12 @@ def _subcommand(argv: list) -> str:
 
 
 def main() -> None:
-    from rasa_runtime import patches, tensorflow_stand_in
+    from rasa_runtime import metrics, patches, tensorflow_stand_in
 
     try:  # a misspelt switch stops here, before the seconds of importing Rasa
         patches.switches()
         use_stand_in = tensorflow_stand_in.enabled()
+        metrics.RasaMetricsSettings.current()
     except ValueError as error:
         sys.exit(f"python -m rasa_runtime: {error}")
     _json_logging()  # before importing Rasa: its imports warn, and those lines must be JSON too
@@ -83,6 +84,8 @@ def main() -> None:
             "command": _subcommand(argv),
         },
     )
+    if applied[metrics.export_metrics.__name__] and _subcommand(argv) == "run" and not {"-h", "--help"} & set(argv):
+        metrics.serve()  # the server's own /metrics port (RASA_METRICS_PORT), not for train, test or shell
     sys.argv[0] = "rasa"
     rasa.__main__.main()
 

@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rasa_runtime.action_server_outage import answer_when_action_server_fails
+from rasa_runtime.flat_turns import keep_turns_flat
 from rasa_runtime.json_errors import answer_errors_as_json
+from rasa_runtime.metrics import export_metrics
 from rasa_runtime.rate_limit_middleware import limit_abuse
 from rasa_runtime.secret_masking import mask_secrets_before_saving
 
@@ -153,6 +155,8 @@ SWITCHES: dict[str, Callable[[], None]] = {
     "RASA_PATCH_SECRET_MASKING": mask_secrets_before_saving,  # rasa_runtime/secret_masking.py
     "RASA_PATCH_ACTION_OUTAGE": answer_when_action_server_fails,  # rasa_runtime/action_server_outage.py
     "RASA_PATCH_JSON_ERRORS": answer_errors_as_json,  # rasa_runtime/json_errors.py
+    "RASA_PATCH_FLAT_TURNS": keep_turns_flat,  # rasa_runtime/flat_turns.py
+    "RASA_PATCH_METRICS": export_metrics,  # rasa_runtime/metrics.py
 }
 
 

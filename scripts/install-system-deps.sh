@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests start for real (PostgreSQL, Redis for the serving benchmark, Chromium
-# for the browser tests, nginx for the web chat's production configuration, RabbitMQ for `make run-cluster`),
-# and docker-compose for validating docker/compose.yml. Does nothing when they are already there.
+# for the browser tests, nginx for the web chat's production configuration, RabbitMQ for `make run-cluster`,
+# Prometheus for the alert rules and the scrape test), and docker-compose for validating docker/compose.yml. Does
+# nothing when they are already there.
 # Needs root (CI runs as root); otherwise prints the command to run.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ have_cmd redis-server || need+=(redis-server)
 # RabbitMQ: the Rasa replicas' event broker in `make run-cluster` and `make chaos` (cluster/backing.py starts its own
 # node on unusual loopback ports); tests/integration/test_run_cluster.py checks the events reach it.
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+# Prometheus: promtool checks and unit-tests docker/prometheus/ (tests/unit/test_prometheus_rules.py), and
+# tests/integration/test_prometheus_scrape.py starts the server (its package's service is never started here).
+{ have_cmd promtool && [ -x /usr/bin/prometheus ]; } || need+=(prometheus)
 # docker-compose: `docker-compose config` validates docker/compose.yml without a Docker engine
 # (make validate-deploy, tests/integration/test_deploy_manifests.py).
 have_cmd docker-compose || need+=(docker-compose)

@@ -8,6 +8,7 @@ import sys
 
 from foundation.logging import configure_json_logging
 from foundation.settings import SettingsError
+from webchat import metrics
 from webchat.server import Settings, make_server
 
 log = logging.getLogger("webchat")
@@ -21,6 +22,7 @@ def main() -> int:
     configure_json_logging()
     try:
         settings = Settings.from_env()
+        metrics.WebchatMetricsSettings.current()
     except SettingsError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})
         return 2
@@ -30,6 +32,7 @@ def main() -> int:
         log.error("cannot listen", extra={"host": settings.host, "port": settings.port, "error": str(exc)})
         return 2
     signal.signal(signal.SIGTERM, _stop)
+    metrics.serve()
     log.info("web chat listening", extra={"url": url + "/", "rasa_url": settings.rasa_url})
     try:
         server.serve_forever()

@@ -26,6 +26,7 @@ from pydantic import Field, validator
 
 from channels.sessions import SessionSettings, issue
 from foundation.settings import PortOrZero, ProcessSettings
+from webchat import metrics
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
@@ -230,6 +231,7 @@ class Handler(BaseHTTPRequestHandler):
         self.command, self.path = None, ""  # type: ignore[assignment]
         super().handle_one_request()
         if self._status is not None:  # nothing to log for a keep-alive connection that just closed
+            metrics.count_request(metrics.route_label(_path_of(self.path or ""), resolve_static), self._status)
             log.info(
                 "request",
                 extra={

@@ -2,7 +2,8 @@
 
 Timeouts on connect and read; bounded retries with exponential backoff and jitter (tenacity) for
 requests that are safe to repeat; a circuit breaker per system (pybreaker) so a dead system fails
-fast; a latency histogram, an error counter and a JSON log line per call with the forwarded request id.
+fast; a latency histogram, an error counter and a JSON log line per call with the message's correlation id,
+which it forwards as `X-Request-ID` (foundation/correlation.py).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class HttpCore:
                     "status": status if outcome != "ok" else 200,
                     "attempts": attempts,
                     "duration_ms": round(elapsed * 1000, 1),
-                    "request_id": request_id,
+                    "correlation_id": request_id,  # also for a lone call, outside any message
                     "breaker": self.breaker.current_state,
                 },
             )

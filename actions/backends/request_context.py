@@ -1,26 +1,25 @@
-"""The request id of the work in progress, forwarded to every backend call and written in every log line."""
+"""The id the backend calls forward as `X-Request-ID`: the message's correlation id (foundation/correlation.py).
+
+The action server binds it from the tracker's latest message before an action runs (actions/server.py), so every
+backend call of that run, and every log line, carries the id the channel gave the message.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+from foundation import correlation
 
 
 def current_request_id() -> str:
-    """The id set by the caller (an action run), or a fresh one for a lone call."""
-    return _request_id.get() or uuid.uuid4().hex
+    """The correlation id of the work in progress, or a fresh one for a lone call outside any message."""
+    return correlation.get() or correlation.new()
 
 
 @contextmanager
 def request_id(value: str | None = None) -> Iterator[str]:
-    """Tag all backend calls made inside the block with one request id."""
-    rid = value or uuid.uuid4().hex
-    token = _request_id.set(rid)
-    try:
+    """Tag all backend calls made inside the block with one id: the message's correlation id when one is bound,
+    else `value` when it is a valid one (an action run outside the action server, a script), else a fresh one."""
+    with correlation.bound(correlation.get() or correlation.accept(value)) as rid:
         yield rid
-    finally:
-        _request_id.reset(token)

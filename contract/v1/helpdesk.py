@@ -28,6 +28,9 @@ class NewTicket(Record):
     metadata: dict[str, Any] = {}
     customer_id: str | None = None
     conversation_id: str | None = None
+    # The correlation id of the message that asked for the person (foundation/correlation.py): an agent finds the
+    # turn in every process's logs with it. Optional: a helpdesk that does not keep it ignores it.
+    correlation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ticket as a request body, leaving out the ids it does not have."""
@@ -57,6 +60,7 @@ class Ticket(Record):
     metadata: dict[str, Any] = {}
     customer_id: str | None = None
     conversation_id: str | None = None
+    correlation_id: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
     messages: list[TicketMessage] = []

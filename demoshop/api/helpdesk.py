@@ -13,10 +13,12 @@ from demoshop import serializers
 from demoshop.app import database, mutation, parse_body
 from demoshop.errors import ApiError, not_found
 from demoshop.models import Ticket, TicketMessage
+from foundation import correlation
 
 bp = Blueprint("helpdesk", __name__)
 # The largest id a database integer column holds; a bigger one in the URL is no ticket (not a driver overflow).
 MAX_TICKET_ID = 2**63 - 1
+CORRELATION_ID = f"^{correlation.ACCEPTED.pattern}$"
 
 
 class TranscriptLine(BaseModel):
@@ -34,6 +36,7 @@ class TicketRequest(BaseModel):
     metadata: dict[str, Any] = {}
     customer_id: constr(max_length=16) | None = None
     conversation_id: constr(max_length=120) | None = None
+    correlation_id: constr(regex=CORRELATION_ID) | None = None
 
     class Config:
         extra = "forbid"
@@ -63,6 +66,7 @@ def create_ticket():
             meta=body.metadata,
             customer_id=body.customer_id,
             conversation_id=body.conversation_id,
+            correlation_id=body.correlation_id,
             created_at=now,
             updated_at=now,
         )
@@ -70,7 +74,9 @@ def create_ticket():
         s.flush()
         return 201, serializers.ticket(ticket, with_messages=False) | {"messages": []}
 
-    return mutation(body, act)
+    # The correlation id says which delivery asked, not what the ticket says: a handoff redelivered under a new id
+    # with the same key replays the first ticket instead of being refused as another request.
+    return mutation(body.dict(exclude={"correlation_id"}), act)
 
 
 @bp.get("/v1/tickets/<int:ticket_id>")

@@ -179,7 +179,7 @@ def test_each_call_is_measured_logged_and_carries_the_request_id(orders, caplog,
     )
     assert sample("assistant_backend_errors_total", system="orders", outcome="not_found") == nf_before + 1
     lines = [r for r in caplog.records if r.getMessage() == "backend call"][-2:]
-    assert [(r.outcome, r.request_id, r.system) for r in lines] == [
+    assert [(r.outcome, r.correlation_id, r.system) for r in lines] == [
         ("ok", "conv42-turn7", "orders"),
         ("not_found", "conv42-turn7", "orders"),
     ]
@@ -191,7 +191,7 @@ def test_the_demo_shop_logs_the_forwarded_request_id(tmp_path):
     try:
         with request_id("trace-forwarded-1"):
             client(OrdersClient, base).get_order("10001")
-        assert '"request_id": "trace-forwarded-1"' in service.log_path.read_text()
+        assert '"correlation_id": "trace-forwarded-1"' in service.log_path.read_text()
     finally:
         service.stop()
 

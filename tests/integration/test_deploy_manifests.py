@@ -37,6 +37,7 @@ COMPOSE_SECRETS = {
     "DEMOSHOP_DB_PASSWORD",
     "CONVERSATION_REF_SECRET",
     "AUDIT_DB_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
 }
 # The Secrets the manifests reference; created in the namespace out of band, never rendered.
 REFERENCED_SECRETS = {"rasa-secrets", "actions-secrets", "demoshop-secrets"}
@@ -109,6 +110,8 @@ def test_compose_config_validates_with_the_secrets_set(docker_compose):
     assert set(services) == {
         *("webchat", "rasa", "actions", "demoshop"),
         *("tracker-db", "shop-db", "audit-db", "redis", "rabbitmq"),
+        "grafana",
+        "prometheus",
     }
     assert services["rasa"]["deploy"]["replicas"] == 3 and services["actions"]["deploy"]["replicas"] == 2
     rasa = services["rasa"]["environment"]
@@ -119,8 +122,11 @@ def test_compose_config_validates_with_the_secrets_set(docker_compose):
         "postgresql+psycopg2://demoshop:secret-demoshop_db_password@shop-db:5432/demoshop"
     )
     assert services["webchat"]["environment"]["RASA_UPSTREAM"] == "rasa:5005"
-    # Only the web chat is published; the action servers share no network with the web chat.
-    assert [name for name, service in services.items() if service.get("ports")] == ["webchat"]
+    # Only the web chat is published (Grafana on the host's loopback only); the action servers share no network
+    # with the web chat, and Grafana none with the assistant's services.
+    assert {name for name, service in services.items() if service.get("ports")} == {"webchat", "grafana"}
+    assert all(str(port).startswith("127.0.0.1:") for port in services["grafana"]["ports"]), services["grafana"]
+    assert set(services["grafana"]["networks"]) == {"monitoring"}
     assert not set(services["webchat"]["networks"]) & set(services["actions"]["networks"])
     assert not set(services["rasa"]["networks"]) & set(services["demoshop"]["networks"])
     # Optional secrets pass through by name: unset here, so they stay unset (no empty default).

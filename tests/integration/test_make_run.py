@@ -40,7 +40,10 @@ def running(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("make-run")
     ports = {
         name: free_port()
-        for name in ("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ACTIONS_METRICS_PORT")
+        for name in (
+            *("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ACTIONS_METRICS_PORT"),
+            *("RASA_METRICS_PORT", "DEMOSHOP_METRICS_PORT", "WEBCHAT_METRICS_PORT"),  # metrics on free ports too
+        )
     }
     endpoints = tmp / "endpoints.yml"
     # The action URL names the default port on purpose: the launcher must move it to ACTIONS_PORT.

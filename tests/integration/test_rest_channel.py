@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from channels import sessions
+from tests.support.metrics_scrape import family_total, moved, scrape
 from tests.support.stack import new_sender, start_stack
 
 pytestmark = pytest.mark.slow
@@ -78,3 +79,18 @@ def test_a_signed_session_token_admits_its_sender_and_stays_out_of_the_tracker(s
 def test_bodies_that_are_not_messages_get_a_json_400(stack, body):
     answer = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", data=body, timeout=30)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_message"
+
+
+def test_two_rest_messages_move_the_rasa_servers_counters_on_its_metrics_port(stack):
+    sender = new_sender()
+    before = scrape(stack.rasa_metrics_url)
+    answers = [post(stack, {"sender": sender, "message": text}) for text in ("hi", "hello")]
+    after = scrape(stack.rasa_metrics_url)
+    assert all(answer.status_code == 200 and answer.json() for answer in answers), [a.text for a in answers]
+    assert moved(before, after, "assistant_messages_received_total", channel="rest") == 2
+    assert moved(before, after, "assistant_turn_seconds_count", channel="rest") == 2
+    assert moved(before, after, "assistant_lock_wait_seconds_count") == 2
+    assert moved(before, after, "assistant_messages_sent_total", channel="rest") == sum(len(a.json()) for a in answers)
+    assert family_total(after, "assistant_intents_total") - family_total(before, "assistant_intents_total") == 2
+    assert moved(before, after, "assistant_intents_total", intent="greet") == 2
+    assert moved(before, after, "assistant_turn_errors_total") == 0

@@ -133,6 +133,24 @@ def test_status_lists_every_process_with_its_role_and_pid(cluster):
         assert f"{name} " in shown.stdout and str(member["pid"]) in shown.stdout
 
 
+def test_each_process_with_metrics_serves_them_on_its_own_port_which_status_shows(cluster):
+    _, state_file, _ = cluster
+    shown = cluster_cli(state_file.path, "status").stdout
+    members = state_file.read()["members"]
+    families = {
+        "demoshop": "assistant_shop_requests_total",
+        "actions-1": "assistant_action_seconds",
+        "rasa-1": "assistant_turn_seconds",
+        "rasa-2": "assistant_turn_seconds",
+    }
+    served = {name: members[name]["metrics"] for name in families}
+    assert len(set(served.values())) == 4 and all(served.values()), served
+    for name, address in served.items():
+        assert f"{address} " in shown, shown
+        page = requests.get(f"http://{address}/metrics", timeout=10)
+        assert page.status_code == 200 and f"# TYPE {families[name]} " in page.text, name
+
+
 def stored_user_texts(state: dict, sender: str) -> list[str]:
     db = psycopg2.connect(host="127.0.0.1", port=state["postgres_port"], user="postgres", dbname="assistant")
     with db, db.cursor() as cursor:

@@ -32,6 +32,7 @@ class Stack:
     actions: ChildProcess
     rasa: ChildProcess
     rasa_url: str
+    rasa_metrics_url: str = ""  # the Rasa server's /metrics (RASA_METRICS_PORT, a free port of its own)
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
         """Send a shopper's message through the REST channel; returns the bot's messages."""
@@ -69,7 +70,7 @@ def start_stack(
     shop, shop_url = start_demoshop(tmp)
     started = [shop]
     try:
-        action_port, rasa_port = free_port(), free_port()
+        action_port, rasa_port, rasa_metrics_port = free_port(), free_port(), free_port()
         backend_env = {
             "DEMOSHOP_URL": shop_url,
             "DEMOSHOP_API_KEY": "test-key",
@@ -114,6 +115,7 @@ def start_stack(
             {
                 "RASA_TELEMETRY_ENABLED": "false",
                 "ACTION_SERVER_TOKEN": backend_env["ACTION_SERVER_TOKEN"],
+                "RASA_METRICS_PORT": str(rasa_metrics_port),
                 **(rasa_env or {}),
             },
             tmp / "rasa.log",
@@ -125,4 +127,4 @@ def start_stack(
         for service in reversed(started):
             service.stop()
         raise
-    return Stack(shop, shop_url, actions, rasa, rasa_url)
+    return Stack(shop, shop_url, actions, rasa, rasa_url, f"http://127.0.0.1:{rasa_metrics_port}/metrics")

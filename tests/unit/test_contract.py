@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from actions.backends import CrmClient, HelpdeskClient, OrdersClient, PaymentsClient, Unavailable
@@ -73,6 +74,7 @@ def db() -> Iterator[Database]:
             meta={"order_id": "10006", "intents": ["check_refund_status"], "verified": True, "score": 0.5},
             customer_id="C1003",
             conversation_id="conv-1",
+            correlation_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
             created_at=NOW,
             updated_at=NOW,
         )
@@ -240,7 +242,30 @@ def test_what_the_clients_send_is_what_the_shop_accepts():
     assert "conversation_id" not in body and body["transcript"] == [
         {"sender": "user", "text": "you charged me twice", "timestamp": None}
     ]
-    assert TicketRequest.parse_obj(body).dict() == {**body, "conversation_id": None}
+    assert TicketRequest.parse_obj(body).dict() == {**body, "conversation_id": None, "correlation_id": None}
+
+
+def test_a_ticket_may_carry_the_correlation_id_of_its_message_and_the_shop_takes_only_a_valid_one():
+    ticket = client_models.NewTicket(queue="general", subject="Person", summary="Asked.", correlation_id="turn-0042ab")
+    body = ticket.to_json()
+    assert body["correlation_id"] == "turn-0042ab"
+    assert TicketRequest.parse_obj(body).correlation_id == "turn-0042ab"
+    for invalid in ("short", "has space inside", "x" * 129):
+        with pytest.raises(ValidationError):
+            TicketRequest.parse_obj({**body, "correlation_id": invalid})
+    older = {key: value for key, value in body.items() if key != "correlation_id"}  # a helpdesk that never had it
+    assert (
+        client_models.Ticket.parse_obj(
+            {
+                **older,
+                "id": 1,
+                "status": "open",
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        ).correlation_id
+        is None
+    )
 
 
 # --- the clients against a system that answers with a given record ----------------------------------------

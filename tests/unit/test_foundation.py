@@ -20,6 +20,7 @@ from actions.customer_token import CustomerTokenSettings
 from bench.serve import ServeBenchSettings
 from channels.common import ChannelSettings
 from channels.sessions import SessionSettings
+from conversation_stores.settings import StoreSettings
 from demoshop.config import Settings as DemoShopSettings
 from foundation import REPO
 from foundation.conversation_ref import ConversationRefSettings, conversation_ref, per_install_secret
@@ -40,6 +41,7 @@ EVERY_PROCESS = (
     ServeBenchSettings,
     ConversationRefSettings,
     SessionSettings,
+    StoreSettings,
 )
 
 
@@ -147,6 +149,7 @@ def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path, clean_environ
         CustomerTokenSettings,
         WebChatSettings,
         StackSettings,
+        StoreSettings,
     ):
         from_file = settings_class.from_env(env_file=tmp_path / ".env")
         defaults = settings_class.from_env({})

@@ -8,11 +8,14 @@ import rasa.core.actions.action as action
 import rasa.core.channels.channel as channel_module
 import rasa.core.run as run_module
 from jsonschema import ValidationError
+from rasa.core.agent import Agent
 from rasa.core.processor import MessageProcessor
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic.handlers import ErrorHandler
 
+from rasa_runtime import flat_turns
 from rasa_runtime import patches as rasa_patches
 
 ORIGINAL = action.RemoteAction._validate_action_result
@@ -25,6 +28,8 @@ RASAS = {
     "RASA_PATCH_SECRET_MASKING": lambda: MessageProcessor.save_tracker,
     "RASA_PATCH_ACTION_OUTAGE": lambda: action.RemoteAction.run,
     "RASA_PATCH_JSON_ERRORS": lambda: ErrorHandler.default,
+    "RASA_PATCH_FLAT_TURNS": lambda: DialogueStateTracker.past_states,  # and the others of flat_turns.PATCHED
+    "RASA_PATCH_METRICS": lambda: MessageProcessor.handle_message,  # and log_message, Agent.handle_message
 }
 ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
@@ -35,7 +40,10 @@ def unpatched_afterwards():
     saved = (Event.__dict__["resolve_by_type"], DaskGraphRunner.run, channel_module.register, run_module.configure_app)
     saved_save_tracker, saved_remote_run = MessageProcessor.save_tracker, action.RemoteAction.run
     saved_default = ErrorHandler.default
+    saved_metrics = (MessageProcessor.handle_message, MessageProcessor.log_message, Agent.handle_message)
     yield
+    flat_turns.undo()
+    MessageProcessor.handle_message, MessageProcessor.log_message, Agent.handle_message = saved_metrics
     ErrorHandler.default = saved_default
     MessageProcessor.save_tracker, action.RemoteAction.run = saved_save_tracker, saved_remote_run
     action.RemoteAction._validate_action_result = ORIGINAL
@@ -78,6 +86,8 @@ def test_switches_read_on_off_and_refuse_anything_else():
         "RASA_PATCH_SECRET_MASKING": True,
         "RASA_PATCH_ACTION_OUTAGE": True,
         "RASA_PATCH_JSON_ERRORS": True,
+        "RASA_PATCH_FLAT_TURNS": True,
+        "RASA_PATCH_METRICS": True,
     }
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})
@@ -209,3 +219,87 @@ def test_graphs_run_without_dask_give_dasks_results(served_agent):
     assert outputs() == with_dask
     with pytest.raises(Exception, match="clashes with a node name"):
         processor.graph_runner.run(inputs={"__tracker__": "run_RulePolicy0"}, targets=["select_prediction"])
+
+
+@pytest.mark.slow  # loads the trained model
+def test_the_metrics_count_each_turn_and_leave_rasas_answers_as_they_were(served_agent):
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from rasa_runtime import metrics
+
+    def value(name: str, labels: dict | None = None) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+    def answers(sender: str) -> tuple[list, list]:
+        """The bot messages of each turn, and the actions the conversation ran (response texts vary at random)."""
+        from rasa.shared.core.events import ActionExecuted
+
+        loop = asyncio.new_event_loop()
+        said = []
+        for text in ("hi", "thanks"):
+            out = CollectingOutputChannel()
+            message = UserMessage(text, out, sender, input_channel="rest")
+            said.append(loop.run_until_complete(served_agent.handle_message(message)))
+        tracker = loop.run_until_complete(served_agent.tracker_store.retrieve(sender))
+        loop.close()
+        ran = [event.action_name for event in tracker.events if isinstance(event, ActionExecuted)]
+        return [len(turn) for turn in said], ran
+
+    unpatched = answers("metrics-unpatched")
+    assert all(unpatched[0]), unpatched  # each message got an answer: the sent messages below are counted
+    received, turns = (
+        value("assistant_messages_received_total", {"channel": "rest"}),
+        value("assistant_turn_seconds_count", {"channel": "rest"}),
+    )
+    greeted, waits = value("assistant_intents_total", {"intent": "greet"}), value("assistant_lock_wait_seconds_count")
+    sent = value("assistant_messages_sent_total", {"channel": "rest"})
+    rasa_patches.export_metrics()
+    assert answers("metrics-patched") == unpatched
+    assert value("assistant_messages_received_total", {"channel": "rest"}) == received + 2
+    assert value("assistant_turn_seconds_count", {"channel": "rest"}) == turns + 2
+    assert value("assistant_lock_wait_seconds_count") == waits + 2
+    assert value("assistant_intents_total", {"intent": "greet"}) == greeted + 1
+    assert value("assistant_messages_sent_total", {"channel": "rest"}) == sent + sum(unpatched[0])
+
+
+@pytest.mark.slow  # loads the trained model
+def test_flat_turns_answer_a_long_conversation_as_rasa_does(served_agent, tmp_path):
+    """Forty turns of greetings, FAQs, order questions (whose form calls an action server that is not there),
+    handoff requests and nonsense, through Rasa's processor and the tracker store we serve: with the patch,
+    every answer and every event's action, policy and confidence are Rasa's own."""
+    import asyncio
+
+    import numpy
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from conversation_stores.tracker_store import CachingSQLTrackerStore
+
+    texts = ["hi", "where is my order 10002?", "what's your returns policy", "thanks", "🦊", "no", "stop"]
+    texts += ["can I talk to a person", "how long does delivery take?", "yes", "do you ship to the UK?", "bye"]
+    processor = served_agent.processor
+    store = CachingSQLTrackerStore(served_agent.domain, dialect="sqlite", db=str(tmp_path / "trackers.sqlite"))
+    stock_store, processor.tracker_store = processor.tracker_store, store
+
+    def conversation(sender: str) -> tuple[list, list]:
+        numpy.random.seed(7)  # the response variation Rasa picks
+        loop = asyncio.new_event_loop()
+        said = []
+        for turn in range(40):
+            out = CollectingOutputChannel()
+            message = UserMessage(texts[turn % len(texts)], out, sender, input_channel="rest")
+            said.append([m.get("text") for m in loop.run_until_complete(processor.handle_message(message))])
+        tracker = loop.run_until_complete(store.retrieve(sender))
+        loop.close()
+        events = [(e.type_name, getattr(e, "action_name", None), getattr(e, "policy", None)) for e in tracker.events]
+        return said, events
+
+    try:
+        unpatched = conversation("flat-turns-unpatched")
+        flat_turns.keep_turns_flat()
+        patched = conversation("flat-turns-patched")
+    finally:
+        processor.tracker_store = stock_store
+    assert patched == unpatched
+    assert store.stats["reused_trackers"] >= 39  # the patched turns continued the tracker of the turn before
