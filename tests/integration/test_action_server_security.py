@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
-import sys
 import time
 
 import pytest
 import requests
 
-from foundation.processes import ChildProcess, free_port
 from tests.conftest import ShopApi
+from tests.support.action_server import start_action_server
 from tests.support.processes import start_demoshop
 
 pytestmark = pytest.mark.slow
@@ -21,16 +20,7 @@ TOKEN = "action-server-token-of-the-tests-0123456789"
 def servers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("action-server")
     shop, shop_url = start_demoshop(tmp)
-    port = free_port()
-    env = {
-        "ACTIONS_PORT": str(port),
-        "ACTIONS_METRICS_PORT": "0",
-        "ACTION_SERVER_TOKEN": TOKEN,
-        "DEMOSHOP_URL": shop_url,
-        "DEMOSHOP_API_KEY": "test-key",
-    }
-    actions = ChildProcess("actions", [sys.executable, "-m", "actions"], env, tmp / "actions.log")
-    actions.wait_http(f"http://127.0.0.1:{port}/health", timeout=90)
+    actions, port = start_action_server(tmp, shop_url, TOKEN)
     yield f"http://127.0.0.1:{port}", ShopApi(shop_url), port
     actions.stop()
     shop.stop()

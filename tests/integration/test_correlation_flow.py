@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -20,8 +19,8 @@ import pytest
 import requests
 
 from foundation import correlation
-from foundation.processes import ChildProcess, free_port
 from tests.conftest import ShopApi
+from tests.support.action_server import start_action_server
 from tests.support.conversation import DOMAIN, make_tracker
 from tests.support.processes import start_demoshop
 from tests.support.stack import MODEL, new_sender, start_stack
@@ -48,17 +47,12 @@ def with_id(value: str, **fields: str) -> Callable[[dict], bool]:
 def servers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("correlation")
     shop, shop_url = start_demoshop(tmp)
-    port = free_port()
-    env = {
-        "ACTIONS_PORT": str(port),
-        "ACTIONS_METRICS_PORT": "0",
-        "ACTION_SERVER_TOKEN": TOKEN,
-        "DEMOSHOP_URL": shop_url,
-        "DEMOSHOP_API_KEY": "test-key",
-    }
-    actions = ChildProcess("actions", [sys.executable, "-m", "actions"], env, tmp / "actions.log")
     try:
-        actions.wait_http(f"http://127.0.0.1:{port}/health", timeout=90)
+        actions, port = start_action_server(tmp, shop_url, TOKEN)
+    except BaseException:
+        shop.stop()
+        raise
+    try:
         yield shop, ShopApi(shop_url), actions, f"http://127.0.0.1:{port}"
     finally:
         actions.stop()
