@@ -163,10 +163,14 @@ def test_the_conversation_id_is_namespaced_by_channel(channels, platform):
     shopper = PLATFORMS[platform](channels)
     assert 200 <= shopper.say_hi().status_code < 300
     shopper.api.wait_for(shopper.is_reply)
-    tracker = requests.get(
-        f"{channels.stack.rasa_url}/conversations/{requests.utils.quote(shopper.rasa_id, safe=':+')}/tracker",
-        timeout=30,
-    ).json()
+    url = f"{channels.stack.rasa_url}/conversations/{requests.utils.quote(shopper.rasa_id, safe=':+')}/tracker"
+    # Rasa sends the reply before it saves the turn: the stored conversation may trail the reply a little.
+    deadline = time.monotonic() + 10
+    while True:
+        tracker = requests.get(url, timeout=30).json()
+        if any(e["event"] == "user" for e in tracker["events"]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert tracker["sender_id"] == shopper.rasa_id
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["hi"]
     assert tracker["latest_message"]["intent"]["name"] == "greet"
