@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards purge gdpr-export gdpr-delete
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -108,6 +108,18 @@ codes: install ## show the one-time codes and emails the demo shop "sent", newes
 AUDIT_ARGS ?=
 audit: install ## list the audit trail: every change a shopper made (refunds, cancellations, address, contact)
 	@$(PY) -m audit list $(AUDIT_ARGS)
+
+# Retention and the GDPR over the conversation stores (privacy/; docs/privacy.md). DRY_RUN=1: say, delete nothing.
+purge: install ## delete the conversations past the retention the privacy FAQ promises (CHAT_RETENTION_DAYS, 365)
+	$(PY) -m privacy purge $(if $(DRY_RUN),--dry-run)
+
+gdpr-export: install ## a customer's conversations as JSON: make gdpr-export CUSTOMER=C1001 [OUT=file.json]
+	@test -n "$(CUSTOMER)" || { echo "usage: make gdpr-export CUSTOMER=<CRM id> [OUT=file.json]" >&2; exit 2; }
+	$(PY) -m privacy export --customer "$(CUSTOMER)" $(if $(OUT),--out "$(OUT)")
+
+gdpr-delete: install ## delete a customer's conversations from the tracker store and event broker: CUSTOMER=C1001
+	@test -n "$(CUSTOMER)" || { echo "usage: make gdpr-delete CUSTOMER=<CRM id> [DRY_RUN=1]" >&2; exit 2; }
+	$(PY) -m privacy delete --customer "$(CUSTOMER)" $(if $(DRY_RUN),--dry-run)
 
 audit-verify: install ## check the audit trail's hash chain; fails naming the first broken record
 	@$(PY) -m audit verify

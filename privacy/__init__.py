@@ -1,0 +1,1 @@
+"""Retention and the data-subject rights of the GDPR over the conversation stores (`python -m privacy`)."""
