@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import overload
@@ -94,6 +95,16 @@ def conversation_id(channel: str, raw_id: str) -> str:
 def platform_id(channel: str, conversation: str) -> str:
     """The platform's own id inside a namespaced conversation id (what its API expects); unprefixed ids pass."""
     return conversation.removeprefix(f"{channel}:")
+
+
+def valid_unicode(body: object) -> bool:
+    """Whether parsed JSON holds only text that can be encoded: a lone surrogate (`\\ud800`) parses, but no
+    store, model or log line can take it, so every channel refuses it with a 400 instead of failing later."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def refuse(status: int, code: str, message: str) -> HTTPResponse:

@@ -29,7 +29,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.common import refuse, webhook_blueprint
+from channels.common import refuse, valid_unicode, webhook_blueprint
 from channels.sessions import METADATA_KEY, SessionSettings, admissible
 from foundation import correlation
 from foundation.rate_limits import RateLimited
@@ -53,10 +53,8 @@ def parse_message(body: bytes) -> tuple[str, str, dict[str, Any]]:
         raise BadMessage('The body must be JSON: {"sender": ..., "message": ...}.') from None
     if not isinstance(data, dict):
         raise BadMessage("The body must be a JSON object.")
-    try:  # a lone surrogate (\ud800) parses, but no store, model or log line can take it
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadMessage("The body holds text that is not valid Unicode.") from None
+    if not valid_unicode(data):
+        raise BadMessage("The body holds text that is not valid Unicode.")
     sender, text, metadata = data.get("sender"), data.get("message"), data.get("metadata")
     if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER:
         raise BadMessage(f"`sender` must be a non-empty string of at most {MAX_SENDER} characters.")

@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured
+from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured, valid_unicode
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
 from channels.slack_shapes import SlackEventsBody, SlackInteractivePayload, shape_problem
@@ -110,9 +110,7 @@ def slack_body_refusal(request: Request) -> HTTPResponse | None:
         problem = shape_problem(SlackEventsBody, body)
         if problem:
             return refuse(400, "invalid_body", f"Not an Events API body: {problem}.")
-        try:  # a lone surrogate (\ud800) parses, but cannot be echoed, stored or sent on
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
+        if not valid_unicode(body):
             return refuse(400, "invalid_body", "The body holds text that is not valid Unicode.")
         return None
     if content_type == "application/x-www-form-urlencoded":

@@ -16,7 +16,6 @@ Rasa sees is `teams:<from.id>`; replies go to the raw `from.id`.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,7 +33,17 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.common import conversation_id, env, guard, log, platform_id, refuse, unconfigured, webhook_blueprint
+from channels.common import (
+    conversation_id,
+    env,
+    guard,
+    log,
+    platform_id,
+    refuse,
+    unconfigured,
+    valid_unicode,
+    webhook_blueprint,
+)
 from channels.delivery import DeliveryPolicy, SendRefused, deliver, retry_after_seconds
 from channels.inbound import Turns
 from foundation import correlation
@@ -296,9 +305,7 @@ def message_activity_problem(activity: dict[str, Any]) -> str | None:
         return "`text` must be a string."
     if not isinstance(activity.get("recipient") or {}, dict):
         return "`recipient` must be an object."
-    try:  # a lone surrogate (\ud800) parses, but no store, model or log line can take it
-        json.dumps(activity, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
+    if not valid_unicode(activity):
         return "The activity holds text that is not valid Unicode."
     attachments = activity.get("attachments") or []
     if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
