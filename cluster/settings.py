@@ -41,7 +41,7 @@ class ClusterSettings(ProcessSettings):
     action_servers: conint(ge=1, le=MAX_REPLICAS) = Field(2, env="CLUSTER_ACTION_SERVERS")  # type: ignore[valid-type]
     # How long a conversation's lock outlives a replica that died holding it (Rasa's TICKET_LOCK_LIFETIME): the
     # turn nginx retries on another replica waits that long at most.
-    lock_lifetime: conint(ge=1) = Field(8, env="CLUSTER_LOCK_LIFETIME")  # type: ignore[valid-type]
+    lock_lifetime: conint(ge=1) = Field(60, env="CLUSTER_LOCK_LIFETIME")  # type: ignore[valid-type]
     # on: a fault gate (chaos/fault_gate.py) in front of the demo shop and of the action servers (make chaos).
     fault_gates: bool = Field(False, env="CLUSTER_FAULT_GATES")
     rate_limits: str = Field("on", env="RATE_LIMITS")

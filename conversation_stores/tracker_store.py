@@ -12,7 +12,8 @@ since, in one statement. When nothing was stored since its last save, the next r
 tracker again (with another replica's rows applied to it when there are some), so a turn does not deserialise
 and replay the whole session, and what rasa_runtime/flat_turns.py learnt about its history carries over; a
 tracker a turn changed without saving, or one still lent to another reader, is built afresh from the rows.
-The database stays the only truth; what the store keeps is a shortcut to the same rows in the same order. Where it cannot vouch for that, it does what Rasa does:
+The database stays the only truth; what the store keeps is a shortcut to the same rows in the same order.
+Where it cannot vouch for that, it does what Rasa does:
 
 - a new session among another replica's rows: a full read (Rasa reads from the latest `session_started`);
 - saving a tracker it did not hand out last (the HTTP API's event replacement, a second concurrent reader):
@@ -25,6 +26,12 @@ has: single statements take an autocommit connection from it, so `engine.dispose
 the store opened, and an in-memory SQLite database (`sqlite://`, which lives in its one connection) is the
 same database for every read and write; such a database is served on the caller's thread, as Rasa serves it.
 
+Each of those database calls is retried while the database cannot be reached (a PostgreSQL restart) for up to
+`retry_seconds` (STORE_RETRY_SECONDS, `retrying.py`): Rasa's `FailSafeTrackerStore` would otherwise keep a
+failed save's events in the replica's memory only. An insert is never doubled by its retry: before inserting
+again, the store looks whether the rows it sent are the conversation's last ones (the connection may have broken
+after PostgreSQL committed them).
+
 Same tables, same rows and the same event-broker stream as `SQLTrackerStore`, so a deployment can switch
 back at any time.
 """
@@ -35,10 +42,11 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg2
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
@@ -46,8 +54,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from conversation_stores.blocking import DEFAULT_IO_THREADS, BlockingCalls
+from conversation_stores.retrying import ServerRetry
+from conversation_stores.settings import StoreSettings
 
 logger = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
 
 FAST_DIALECTS = {"postgresql", "sqlite"}
 ROW_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
@@ -67,13 +79,21 @@ class _Session:
 class CachingSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store that reads only the rows a conversation gained since this process last saw it.
 
-    Two options in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
-    process (least recently used go first; default 1000; 0 turns the shortcut off), and `io_threads`, the
+    Options in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
+    process (least recently used go first; default 1000; 0 turns the shortcut off), `io_threads`, the
     threads that wait on the database for the event loop (default 4; 0: on the event loop, as Rasa's store;
-    one for a SQLite file, which takes one writer at a time; none for an in-memory SQLite database).
+    one for a SQLite file, which takes one writer at a time; none for an in-memory SQLite database), and
+    `retry_seconds`, how long a call is retried while the database cannot be reached (STORE_RETRY_SECONDS).
     """
 
-    def __init__(self, *args: Any, cache_size: int = 1000, io_threads: int = DEFAULT_IO_THREADS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cache_size: int = 1000,
+        io_threads: int = DEFAULT_IO_THREADS,
+        retry_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         if int(cache_size) < 0:
             raise ValueError(f"tracker store cache_size must be 0 or more, got {cache_size}")
         if int(io_threads) < 0:
@@ -92,6 +112,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             .order_by(columns.id)
         )
         self._calls = BlockingCalls(_threads_for(self.engine.url, int(io_threads)), "tracker-store")
+        seconds = StoreSettings.current().store_retry_seconds if retry_seconds is None else float(retry_seconds)
+        self._retry = ServerRetry("tracker store", database_unreachable, seconds, self._drop_pooled_connections)
         # What the shortcut saved (tests and debugging read it): reads of only the new rows, whole-session reads,
         # rows read, and saves that needed Rasa's row count.
         self.stats = {"incremental_reads": 0, "full_reads": 0, "rows_read": 0, "counted_saves": 0, "reused_trackers": 0}
@@ -116,7 +138,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._keep(sender_id, kept)
             return tracker
         if kept is None:
-            rows = await self._calls.run(self._session_rows, sender_id)
+            rows = await self._on_database(self._session_rows, sender_id)
             if not rows:
                 self._keep(sender_id, _Session([], 0))  # a new conversation: its first save stores all
                 return None
@@ -142,7 +164,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if ours is not None:
             stored = ours.stored
         else:
-            stored = await self._calls.run(self._stored_count, sender_id)
+            stored = await self._on_database(self._stored_count, sender_id)
             self.stats["counted_saves"] += 1
         new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
         if self.event_broker:
@@ -198,11 +220,50 @@ class CachingSQLTrackerStore(SQLTrackerStore):
 
     async def _read_after(self, sender_id: str, last_id: int) -> Sequence[Any]:
         """The conversation's rows after `last_id` (id, type_name, data), off the event loop."""
-        return await self._calls.run(self._rows_after, sender_id, last_id)
+        return await self._on_database(self._rows_after, sender_id, last_id)
 
     async def _store_rows(self, sender_id: str, rows: list[dict[str, Any]]) -> int:
-        """Insert the rows, off the event loop; the id of the last one."""
-        return await self._calls.run(self._insert, sender_id, rows)
+        """Insert the rows, off the event loop; the id of the last one.
+
+        Retried while the database cannot be reached; a retry first looks whether the broken attempt stored
+        the rows after all (committed, and the connection broke before the answer), and then does not insert
+        them again. Under the conversation's lock no one else adds rows for this sender meanwhile.
+        """
+        attempts = itertools.count()
+
+        async def attempt() -> int:
+            if next(attempts):
+                stored = await self._calls.run(self._stored_tail, sender_id, rows)
+                if stored is not None:
+                    return stored
+            return await self._calls.run(self._insert, sender_id, rows)
+
+        return await self._retry.run(attempt)
+
+    async def _on_database(self, call: Callable[..., Result], *args: Any) -> Result:
+        """One blocking database call on the store's threads, retried while the database cannot be reached."""
+        return await self._retry.run(lambda: self._calls.run(call, *args))
+
+    def _drop_pooled_connections(self, error: BaseException) -> None:
+        """Before a retry: close the pool's idle connections, which a restarted server no longer knows
+        (a fresh pool connects anew; connections in use are discarded when given back)."""
+        self.engine.dispose()
+
+    def _stored_tail(self, sender_id: str, rows: list[dict[str, Any]]) -> int | None:
+        """The id of the last row when the sender's last stored rows are exactly `rows` (their JSON, in order,
+        timestamps included), else None."""
+        columns = self._table.c
+        query = (
+            sa.select(columns.id, columns.data)
+            .where(columns.sender_id == sender_id)
+            .order_by(columns.id.desc())
+            .limit(len(rows))
+        )
+        with self._single_statements() as connection:
+            tail = connection.execute(query).all()[::-1]
+        if [row.data for row in tail] == [row["data"] for row in rows]:
+            return tail[-1].id
+        return None
 
     def _single_statements(self) -> sa.engine.Connection:
         """A connection of the store's one pool in autocommit: single statements need no BEGIN and no ROLLBACK
@@ -263,6 +324,16 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             "action_name": data.get("name"),
             "data": json.dumps(data),
         }
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether a database call failed because the database could not be reached or the connection broke
+    (refused while PostgreSQL restarts, closed by its shutdown); not for errors in the statement itself."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error, (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
+    )
 
 
 def _threads_for(url: sa.engine.URL, wanted: int) -> int:

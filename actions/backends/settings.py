@@ -38,7 +38,7 @@ class BackendSettings(ProcessSettings):
     backoff_initial: float = Field(0.2, ge=0, env="BACKEND_BACKOFF_INITIAL")
     backoff_max: float = Field(2.0, ge=0, env="BACKEND_BACKOFF_MAX")
     breaker_fail_max: int = Field(5, ge=1, env="BACKEND_BREAKER_FAIL_MAX")
-    breaker_reset_seconds: float = Field(30.0, ge=0, env="BACKEND_BREAKER_RESET_SECONDS")
+    breaker_reset_seconds: float = Field(5.0, ge=0, env="BACKEND_BREAKER_RESET_SECONDS")
 
     def system(self, system: str) -> SystemSettings:
         """The settings of one system's client."""
@@ -71,7 +71,7 @@ class SystemSettings:
     backoff_initial: float = 0.2
     backoff_max: float = 2.0
     breaker_fail_max: int = 5
-    breaker_reset_seconds: float = 30.0
+    breaker_reset_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, system: str, environ: Mapping[str, str] | None = None) -> SystemSettings:

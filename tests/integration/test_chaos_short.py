@@ -84,12 +84,6 @@ def test_with_every_action_server_dead_every_message_is_answered_and_it_recovers
     assert found["recovery_s"] <= 10, found
 
 
-@pytest.mark.xfail(
-    reason="a turn in flight on the killed replica is retried on the other, whose wait for the dead replica's lock "
-    "never ends when its own ticket expires with the dead one's (docs/reliability.md#what-each-row-says); fails "
-    "whenever the cancellation's confirmation was on the killed replica",
-    strict=False,
-)
 def test_with_a_rasa_replica_killed_every_message_is_answered_and_it_recovers_within_10_s(chaos_run):
     finished, result = chaos_run
     found = row(result, "rasa-kill")
