@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards purge gdpr-export gdpr-delete
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards purge gdpr-export gdpr-delete analytics report
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -123,6 +123,12 @@ gdpr-delete: install ## delete a customer's conversations from the tracker store
 
 audit-verify: install ## check the audit trail's hash chain; fails naming the first broken record
 	@$(PY) -m audit verify
+
+analytics: install ## count the SQL event broker's events into the analytics store, every ANALYTICS_POLL_SECONDS
+	@$(PY) -m analytics consume --source sql
+
+report: install ## count the SQL broker's new events once, then write results/report.html (docs/analytics.md)
+	@$(PY) -m analytics report
 
 # Gates (scripts/evaluate_nlu.py): 5-fold cross-validation macro F1 >= 90%; on tests/nlu/independent/, shop
 # messages understood >= 90% and off-topic declined >= 95%. EVALUATE_ARGS=--skip-cv scores the set alone.

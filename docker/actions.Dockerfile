@@ -13,7 +13,7 @@ COPY requirements.lock ./
 # import pkg_resources, which setuptools 81 and later no longer ship.
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock setuptools==70.3.0 \
         rasa-sdk requests tenacity pybreaker prometheus-client pydantic python-json-logger python-dotenv \
-        phonenumberslite PyJWT limits redis filelock SQLAlchemy psycopg2-binary tabulate
+        phonenumbers PyJWT limits redis filelock SQLAlchemy psycopg2-binary tabulate
 
 FROM python:3.10.19-slim-bookworm
 RUN useradd --no-log-init --uid 10001 --user-group --create-home --shell /usr/sbin/nologin larkspur \

@@ -1,0 +1,72 @@
+"""`python -m analytics consume ...` (the broker consumers) and `python -m analytics report` (`make report`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analytics.rabbitmq_consumer import RabbitMQConsumer
+from analytics.settings import AnalyticsSettings
+from analytics.sql_consumer import SqlBrokerConsumer
+from analytics.store import AnalyticsStore
+from foundation.logging import configure_json_logging
+
+DEFAULT_REPORT = Path("results") / "report.html"
+
+
+def parser(settings: AnalyticsSettings) -> argparse.ArgumentParser:
+    """The command line; defaults from the environment (`ANALYTICS_*`, `.env.example`)."""
+    main = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
+    main.add_argument("--database-url", default=settings.database_url, help="the analytics store (SQLAlchemy URL)")
+    commands = main.add_subparsers(dest="command", required=True)
+    consume = commands.add_parser("consume", help="count the event broker's events into the analytics store")
+    consume.add_argument("--source", choices=("sql", "rabbitmq"), default="sql")
+    consume.add_argument("--db", default=settings.events_db, help="SQL broker: SQLite file or SQLAlchemy URL")
+    consume.add_argument("--url", default=settings.rabbitmq_url, help="RabbitMQ broker: amqp:// URL")
+    consume.add_argument("--queue", default=None, help="RabbitMQ broker: queue (default: the cluster's)")
+    consume.add_argument("--once", action="store_true", help="count what is there now, then exit (tests, cron)")
+    report = commands.add_parser("report", help="count the SQL broker's events once, then write the HTML report")
+    report.add_argument("--events-db", default=settings.events_db, help="the SQL broker's SQLite file or URL")
+    report.add_argument("--out", type=Path, default=DEFAULT_REPORT)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status says whether it worked."""
+    settings = AnalyticsSettings.from_env()
+    args = parser(settings).parse_args(argv)
+    configure_json_logging(quiet=("matplotlib",))
+    store = AnalyticsStore(args.database_url)
+    try:
+        if args.command == "report":
+            from analytics.report import NO_DATA, make_report
+
+            summary = make_report(store, args.events_db, args.out)
+            print(f"Report: {args.out}" if summary.conversations else f"{NO_DATA} (wrote {args.out})")
+            return 0
+        consumer = _consumer(args, store)
+        if consumer is None:
+            return 2
+        if args.once:
+            print(f"{consumer.consume_once()} new events counted")
+            return 0
+        consumer.run(settings.poll_seconds)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+def _consumer(args: argparse.Namespace, store: AnalyticsStore) -> SqlBrokerConsumer | RabbitMQConsumer | None:
+    if args.source == "sql":
+        return SqlBrokerConsumer(store, args.db)
+    if not args.url:
+        print("--source rabbitmq needs --url amqp://user:password@host:port/ (or ANALYTICS_RABBITMQ_URL)")
+        return None
+    return RabbitMQConsumer(store, args.url, **({"queue": args.queue} if args.queue else {}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

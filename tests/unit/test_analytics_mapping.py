@@ -1,0 +1,243 @@
+"""analytics/mapping.py and analytics/store.py: broker events, built as Rasa's brokers publish them (an event's
+`as_dict()` plus `sender_id`), become conversations and turns; each event counts once."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    ConversationPaused,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+
+from analytics.mapping import channel_of, event_key, parse_payload
+from analytics.store import AnalyticsStore
+from analytics.summary import is_resolved
+
+SENDER = "rest:Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4"
+SECRET = "test-conversation-ref-secret"
+
+
+class Clock:
+    """Event timestamps a test controls: each event a tenth of a second after the previous one."""
+
+    def __init__(self) -> None:
+        self.now = 1_796_000_000.0
+
+    def stamp(self, event: Event, after: float = 0.1) -> Event:
+        self.now += after
+        event.timestamp = self.now
+        return event
+
+
+def published(sender: str, events: list[Event]) -> list[dict]:
+    """The events as the SQL and RabbitMQ brokers publish them (rasa/core/tracker_store.py, stream_events)."""
+    return [{"sender_id": sender, **event.as_dict()} for event in events]
+
+
+def user(text: str, intent: str, entities: list | None = None) -> UserUttered:
+    parse = {"intent": {"name": intent, "confidence": 0.93}, "entities": entities or [], "text": text}
+    return UserUttered(text, parse["intent"], entities or [], parse_data=parse, input_channel="rest")
+
+
+def bot(response: str, text: str = "...") -> BotUttered:
+    return BotUttered(text, metadata={"utter_action": response})
+
+
+@pytest.fixture
+def store(tmp_path):
+    found = AnalyticsStore(f"sqlite:///{tmp_path / 'analytics.sqlite'}", ref_secret=SECRET)
+    yield found
+    found.close()
+
+
+def only(store: AnalyticsStore):
+    (conversation,) = store.conversations()
+    return conversation, store.turns()
+
+
+@pytest.mark.parametrize(
+    "sender, channel",
+    [
+        ("rest:abc", "rest"),
+        ("slack:T1/C2/U3", "slack"),
+        ("teams:29:1abc", "teams"),
+        ("whatsapp:+31612345678", "whatsapp"),
+        ("default", "other"),
+        ("sms:+316", "other"),
+    ],
+)
+def test_the_channel_comes_from_the_conversation_ids_prefix(sender, channel):
+    assert channel_of(sender) == channel
+
+
+def test_a_turn_is_the_message_and_the_answer_with_its_latency(store):
+    clock = Clock()
+    events = [
+        clock.stamp(ActionExecuted("action_session_start")),
+        clock.stamp(SessionStarted()),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("where is my order 10007?", "check_order_status")),
+        clock.stamp(ActionExecuted("action_order_status"), after=0.4),
+        clock.stamp(bot("utter_order_status", "Order 10007 is on its way."), after=0.2),
+        clock.stamp(bot("utter_anything_else"), after=0.1),
+        clock.stamp(ActionExecuted("action_listen")),
+    ]
+    assert store.count(published(SENDER, events)) == len(events)
+    conversation, (turn,) = only(store)
+    assert conversation.channel == "rest" and conversation.turns == 1 and conversation.ref != SENDER
+    assert SENDER not in repr(conversation) + repr(turn)
+    assert (turn.intent, turn.text, turn.bot_messages, turn.fallback) == (
+        "check_order_status",
+        "where is my order 10007?",
+        2,
+        None,
+    )
+    assert turn.latency_seconds == pytest.approx(0.7)
+    assert conversation.last_step == "utter_anything_else"
+    assert is_resolved(conversation, turn)
+
+
+def test_the_same_events_fed_twice_count_once(store):
+    clock = Clock()
+    events = published(SENDER, [clock.stamp(user("hi", "greet")), clock.stamp(bot("utter_greet"))])
+    assert store.count(events) == 2
+    assert store.count(events) == 0
+    assert store.count([*events, *events]) == 0
+    conversation, turns = only(store)
+    assert conversation.turns == 1 and len(turns) == 1 and turns[0].bot_messages == 1
+
+
+def test_a_redelivered_event_inside_one_batch_counts_once(store):
+    clock = Clock()
+    (message,) = published(SENDER, [clock.stamp(user("hi", "greet"))])
+    assert store.count([message, dict(message)]) == 1
+
+
+def test_two_events_that_differ_only_in_content_are_two(store):
+    first, second = published(SENDER, [user("hi", "greet"), user("hello", "greet")])
+    second["timestamp"] = first["timestamp"]
+    assert event_key(first, "ref") != event_key(second, "ref")
+    assert store.count([first, second]) == 2
+
+
+def test_nlu_and_core_fallbacks_and_a_clarifying_question_are_counted_per_turn(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("blorp", "nlu_fallback")),
+        clock.stamp(ActionExecuted("action_fallback")),
+        clock.stamp(bot("utter_default")),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("it's about the thing", "check_order_status")),
+        clock.stamp(ActionExecuted("action_fallback")),
+        clock.stamp(bot("utter_clarify", "Do you mean your order or your refund?")),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("tell me a joke", "out_of_scope")),
+        clock.stamp(ActionExecuted("action_fallback")),
+        clock.stamp(bot("utter_out_of_scope")),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert [turn.fallback for turn in turns] == ["nlu", "core", None]
+    assert [turn.clarified for turn in turns] == [False, True, False]
+    assert (conversation.fallbacks, conversation.clarifications) == (2, 1)
+
+
+def test_a_handoff_is_the_handoff_action_and_its_pause_with_the_reason_offered(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("I was charged twice", "payment_issue")),
+        clock.stamp(ActionExecuted("action_payment_issue")),
+        clock.stamp(bot("utter_double_charge")),
+        clock.stamp(SlotSet("pending", "handoff")),
+        clock.stamp(SlotSet("handoff_reason", "double_charge:10007")),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("yes", "affirm")),
+        clock.stamp(ActionExecuted("action_handoff")),
+        clock.stamp(bot("utter_handoff_reply_by_email")),
+        clock.stamp(SlotSet("pending", None)),
+        clock.stamp(SlotSet("handoff_reason", None)),
+        clock.stamp(SlotSet("handoff_ticket", "T-1")),
+        clock.stamp(ConversationPaused()),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert conversation.handed_off and conversation.handoff_reason == "double_charge"
+    assert [turn.handoff_reason for turn in turns] == [None, "double_charge"]
+    assert not is_resolved(conversation, turns[-1])
+
+
+def test_asking_for_a_person_is_a_customer_request_and_a_helpdesk_outage_is_no_handoff(store):
+    clock = Clock()
+    asked = [
+        clock.stamp(user("I want a person", "human_handoff")),
+        clock.stamp(ActionExecuted("action_handoff")),
+        clock.stamp(bot("utter_handoff_reply_by_email")),
+        clock.stamp(ConversationPaused()),
+    ]
+    down = [
+        clock.stamp(user("a human please", "human_handoff")),
+        clock.stamp(ActionExecuted("action_handoff")),
+        clock.stamp(bot("utter_handoff_unavailable")),
+        clock.stamp(ActionExecuted("action_listen")),
+    ]
+    store.count(published("rest:asked", asked) + published("slack:T/C/U", down))
+    by_channel = {conversation.channel: conversation for conversation in store.conversations()}
+    assert by_channel["rest"].handed_off and by_channel["rest"].handoff_reason == "customer_request"
+    assert not by_channel["slack"].handed_off and by_channel["slack"].last_step == "utter_handoff_unavailable"
+
+
+def test_a_code_typed_while_the_form_asks_for_it_is_masked_and_the_form_step_is_the_drop_off(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("where is my refund?", "check_refund_status")),
+        clock.stamp(ActionExecuted("service_form")),
+        clock.stamp(SlotSet("requested_slot", "login_email")),
+        clock.stamp(bot("utter_ask_login_email")),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("anna.bakker@example.com", "inform")),
+        clock.stamp(SlotSet("login_email", "anna.bakker@example.com")),
+        clock.stamp(SlotSet("requested_slot", "verification_code")),
+        clock.stamp(bot("utter_ask_verification_code", "Thanks. If anna.bakker@example.com is on our records...")),
+        clock.stamp(ActionExecuted("action_listen")),
+        clock.stamp(user("386 278", "inform")),
+        clock.stamp(SlotSet("requested_slot", "verification_code")),
+        clock.stamp(bot("utter_ask_verification_code")),
+    ]
+    store.count(published("whatsapp:+31612345678", events))
+    conversation, turns = only(store)
+    assert [turn.text for turn in turns] == ["where is my refund?", "[email]", "[code]"]
+    assert conversation.channel == "whatsapp" and conversation.requested_slot == "verification_code"
+    assert conversation.last_step == "utter_ask_verification_code"
+    assert not is_resolved(conversation, turns[-1])
+
+
+def test_a_code_entity_marks_a_typed_code_outside_the_form_too(store):
+    entity = {"entity": "verification_code", "value": "386 278", "start": 12, "end": 19}
+    store.count(published(SENDER, [user("my code is 386 278", "inform", [entity])]))
+    _conversation, (turn,) = only(store)
+    assert turn.text == "my code is [code]"
+
+
+def test_a_new_session_clears_what_the_dialogue_was_waiting_for(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("cancel my order", "cancel_order")),
+        clock.stamp(SlotSet("requested_slot", "order_id")),
+        clock.stamp(SessionStarted(), after=4000),
+        clock.stamp(user("hi", "greet")),
+        clock.stamp(bot("utter_greet")),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert conversation.requested_slot is None and is_resolved(conversation, turns[-1])
+
+
+def test_a_payload_that_is_not_an_event_is_skipped():
+    assert parse_payload("not json") is None
+    assert parse_payload("[1, 2]") is None
+    assert parse_payload(b'{"event": "user"}') == {"event": "user"}
