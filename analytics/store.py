@@ -7,7 +7,7 @@ half-way starts again from the last batch it finished, and an event delivered tw
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,21 @@ class AnalyticsStore:
         """Every turn, by conversation and number."""
         with self._sessions() as session:
             return list(session.scalars(sqlalchemy.select(Turn).order_by(TURNS.c.conversation_ref, TURNS.c.number)))
+
+    def forget(self, refs: Iterable[str], *, dry_run: bool = False) -> int:
+        """Delete the conversations with these references and their turns (retention, a customer's erasure);
+        how many conversations there were. Their counted-event keys stay, so a redelivery cannot bring them back."""
+        wanted = sorted(set(refs))
+        if not wanted:
+            return 0
+        with self._sessions.begin() as session:
+            found = session.scalar(
+                sqlalchemy.select(func.count()).select_from(CONVERSATIONS).where(CONVERSATIONS.c.ref.in_(wanted))
+            )
+            if not dry_run:
+                session.execute(sqlalchemy.delete(TURNS).where(TURNS.c.conversation_ref.in_(wanted)))
+                session.execute(sqlalchemy.delete(CONVERSATIONS).where(CONVERSATIONS.c.ref.in_(wanted)))
+        return int(found or 0)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -13,6 +13,7 @@ Why threads and not asyncpg or redis.asyncio: docs/performance.md#the-stores-off
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,10 +38,12 @@ class BlockingCalls:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix=name) if self.threads else None
 
     async def run(self, call: Callable[..., Result], *args: object) -> Result:
-        """The call's result, computed off the event loop when the store has threads."""
+        """The call's result, computed off the event loop when the store has threads, in a copy of the caller's
+        context (its correlation id, foundation/correlation.py, is on what the thread logs)."""
         if self._pool is None:
             return call(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(call, *args))
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(context.run, call, *args))
 
     def close(self) -> None:
         """Wait for calls under way and stop the threads; later calls run on the caller's thread."""

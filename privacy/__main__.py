@@ -3,8 +3,9 @@ customer's right to a copy of their conversations and to their erasure (`make pu
 CUSTOMER=C1001`, `make gdpr-delete CUSTOMER=C1001`).
 
 Each acts on whole conversations in both the tracker store and the SQL event broker (privacy/conversations.py;
-databases from PRIVACY_TRACKER_DB_URL and PRIVACY_EVENTS_DB_URL, retention CHAT_RETENTION_DAYS). `--dry-run`
-says what would be deleted and deletes nothing. A running Rasa keeps the conversations it served recently in
+databases from PRIVACY_TRACKER_DB_URL and PRIVACY_EVENTS_DB_URL, retention CHAT_RETENTION_DAYS); purge and
+delete also remove those conversations from the analytics store (ANALYTICS_DATABASE_URL, by their reference).
+`--dry-run` says what would be deleted and deletes nothing. A running Rasa keeps the conversations it served recently in
 memory until they end (conversation_stores/tracker_store.py): run `delete` with the stack stopped, or expect an
 active conversation to go on from memory (its earlier rows stay deleted). What else holds a customer's data,
 and what is kept by law: docs/privacy.md.
@@ -19,8 +20,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.settings import AnalyticsSettings
+from analytics.store import AnalyticsStore
 from foundation.conversation_ref import conversation_ref
 from foundation.settings import SettingsError
 from privacy.conversations import EventTable, conversations_of, event_of, expired
@@ -70,12 +74,28 @@ def export(found: list[EventTable], customer: str) -> dict:
 
 
 def remove(found: list[EventTable], senders: set[str], dry_run: bool) -> dict[str, int]:
-    """Delete the senders' rows from every table (or count them); rows per database."""
+    """Delete the senders' rows from every table (or count them), and their conversations from the analytics
+    store when there is one; rows (the analytics: conversations) per database."""
     counts = {}
     for events in found:
         name = str(events.engine.url.render_as_string(hide_password=True))
         counts[name] = sum(1 for _ in events.rows(senders)) if dry_run else events.delete(senders)
+    analytics = analytics_store()
+    if analytics is not None:
+        try:
+            refs = [conversation_ref(sender) for sender in senders]
+            counts["analytics (conversations)"] = analytics.forget(refs, dry_run=dry_run)
+        finally:
+            analytics.close()
     return counts
+
+
+def analytics_store() -> AnalyticsStore | None:
+    """The analytics store (ANALYTICS_DATABASE_URL), when its database exists: nothing is created to be emptied."""
+    url = make_url(AnalyticsSettings.current().database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return None
+    return AnalyticsStore(url.render_as_string(hide_password=False))
 
 
 def report(action: str, senders: set[str], counts: dict[str, int], dry_run: bool) -> None:

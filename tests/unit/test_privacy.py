@@ -66,19 +66,38 @@ def stores(tmp_path):
             broker.publish({"sender_id": tracker.sender_id, **event.as_dict()})
     loop.close()
     store.engine.dispose()
-    env = {"PRIVACY_TRACKER_DB_URL": f"sqlite:///{tracker_db}", "PRIVACY_EVENTS_DB_URL": f"sqlite:///{events_db}"}
+    env = {
+        "PRIVACY_TRACKER_DB_URL": f"sqlite:///{tracker_db}",
+        "PRIVACY_EVENTS_DB_URL": f"sqlite:///{events_db}",
+        "ANALYTICS_DATABASE_URL": f"sqlite:///{tmp_path / 'analytics.sqlite'}",
+    }
+    counted = run_module(env, "analytics", "consume", "--source", "sql", "--db", str(events_db), "--once")
+    assert counted.returncode == 0, counted.stderr
+    assert analytics_conversations(tmp_path / "analytics.sqlite") == 4
     return env, tracker_db, events_db
 
 
 def privacy(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return run_module(env, "privacy", *args)
+
+
+def run_module(env: dict, module: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "privacy", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "CONVERSATION_REF_SECRET": "privacy-test-secret-0123456789abcdef", **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def analytics_conversations(path) -> int:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        found = connection.execute(sa.text("SELECT count(*) FROM analytics_conversations")).scalar()
+    engine.dispose()
+    return int(found)
 
 
 def senders(path) -> dict[str, int]:
@@ -125,6 +144,8 @@ def test_delete_removes_the_customers_conversations_from_both_stores_and_names_t
     with_secret = "privacy-test-secret-0123456789abcdef"
     assert conversation_ref("rest:recent-c1001", with_secret) in result.stdout
     assert set(senders(tracker_db)) == set(senders(events_db)) == {"whatsapp:+31600000002", "rest:anonymous-old"}
+    assert "analytics (conversations): 2 row(s)" in result.stdout
+    assert analytics_conversations(tracker_db.parent / "analytics.sqlite") == 2
 
 
 def test_purge_deletes_whole_conversations_past_the_retention_only(stores):
@@ -134,6 +155,7 @@ def test_purge_deletes_whole_conversations_past_the_retention_only(stores):
     assert "purge (older than 365 days): deleted 2 conversation(s)" in result.stdout
     kept = {"rest:recent-c1001": 7, "whatsapp:+31600000002": 7}
     assert senders(tracker_db) == senders(events_db) == kept  # the recent ones keep every row
+    assert analytics_conversations(tracker_db.parent / "analytics.sqlite") == 2
     assert "deleted 0 conversation(s)" in privacy(env, "purge").stdout
     assert "deleted 2 conversation(s)" in privacy({**env, "CHAT_RETENTION_DAYS": "1"}, "purge").stdout
 
