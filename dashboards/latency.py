@@ -6,6 +6,7 @@ from __future__ import annotations
 from grafanalib.core import Dashboard
 
 from dashboards import promql as q
+from dashboards.backends import backend_p95
 from dashboards.board import dashboard
 from dashboards.layout import GRAPH_HEIGHT, HALF, QUARTER, STAT_HEIGHT, WIDE
 from dashboards.panels import ORANGE, RED, SECONDS, Query, stat, timeseries
@@ -112,17 +113,7 @@ def build() -> Dashboard:
                 HALF,
                 GRAPH_HEIGHT,
             ),
-            (
-                timeseries(
-                    "Backend p95 by system",
-                    "95th percentile of one backend call (CRM, orders, payments, helpdesk), retries included.",
-                    SECONDS,
-                    [Query(q.quantile(0.95, "assistant_backend_request_seconds", by="system"), "{{system}}")],
-                    steps=target,
-                ),
-                HALF,
-                GRAPH_HEIGHT,
-            ),
+            (backend_p95(), HALF, GRAPH_HEIGHT),
             (
                 timeseries(
                     "Lock wait p95, p99",

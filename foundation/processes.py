@@ -37,10 +37,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """True when something accepts connections on host:port (so a server started there would fail)."""
+    """True when something accepts connections on host:port (so a server started there would fail).
+
+    A connection to a free port of the ephemeral range can succeed with nothing listening: the kernel may give
+    the probe that very port as its source, and the socket connects to itself (TCP simultaneous open). Such a
+    connection does not count.
+    """
     with socket.socket() as probe:
         probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
+        if probe.connect_ex((host, port)) != 0:
+            return False
+        return probe.getsockname() != probe.getpeername()
 
 
 def pid_alive(pid: int) -> bool:

@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import socket
 import sys
 from pathlib import Path
 
@@ -260,6 +261,20 @@ def test_a_child_is_started_waited_for_and_stopped_by_pid(tmp_path):
     finally:
         child.stop()
     assert child.exited() is not None
+
+
+def test_a_probe_that_connects_to_itself_does_not_count_as_a_listener(monkeypatch):
+    # What made the test above flaky: the kernel picked the free port itself as the probe's source port.
+    port = free_port()
+    plain_socket = socket.socket
+
+    def bound_to_the_port(*args, **kwargs):
+        probe = plain_socket(*args, **kwargs)
+        probe.bind(("127.0.0.1", port))
+        return probe
+
+    monkeypatch.setattr(socket, "socket", bound_to_the_port)
+    assert not port_in_use("127.0.0.1", port)
 
 
 def test_a_child_that_dies_at_start_is_reported_with_its_last_words(tmp_path):
