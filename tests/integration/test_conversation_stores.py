@@ -18,6 +18,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from conversation_stores.lock_store import RedisTicketLockStore
 from conversation_stores.tracker_store import CachingSQLTrackerStore
+from tests.support.postgres import scalar, tracker_store_on
 from tests.support.processes import REPO
 from tests.support.redis import start_redis
 from tests.unit.test_tracker_store import DOMAIN, begin, dicts, run, say, start_session, take_turns
@@ -31,15 +32,7 @@ def redis_port(tmp_path_factory):
 
 
 def pg_store(postgres, cls=CachingSQLTrackerStore):
-    return cls(
-        domain=DOMAIN,
-        dialect="postgresql",
-        host="127.0.0.1",
-        port=postgres.port,
-        db="assistant",
-        username="postgres",
-        password="",
-    )
+    return tracker_store_on(postgres.port, DOMAIN, cls, password="")
 
 
 def test_replicas_on_postgresql_see_what_rasa_would_build(postgres):
@@ -174,26 +167,11 @@ def test_a_ticket_whose_holder_died_expires(redis_port):
 
 def application_store(postgres, name, **kwargs):
     """Our store on PostgreSQL with its connections named, so pg_stat_activity can count them."""
-    return CachingSQLTrackerStore(
-        domain=DOMAIN,
-        dialect="postgresql",
-        host="127.0.0.1",
-        port=postgres.port,
-        db="assistant",
-        username="postgres",
-        query={"application_name": name},
-        **kwargs,
-    )
+    return tracker_store_on(postgres.port, DOMAIN, query={"application_name": name}, **kwargs)
 
 
 def backends(postgres, name):
-    admin = psycopg2.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname="assistant")
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,))
-            return cursor.fetchone()[0]
-    finally:
-        admin.close()
+    return scalar(postgres.port, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", name)
 
 
 def test_one_pool_holds_every_connection_and_dispose_closes_them_all(postgres):

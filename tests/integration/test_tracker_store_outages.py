@@ -20,10 +20,9 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from conversation_stores.tracker_store import CachingSQLTrackerStore
 from foundation.local_servers import _postgres_bin
 from foundation.processes import ChildProcess
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, scalar, tracker_store_on
 from tests.unit.test_tracker_store import DOMAIN, begin, dicts, run, say
 
 READY_FOR_QUERY = b"Z\x00\x00\x00\x05I"  # PostgreSQL's "idle, ready for the next query": the end of an answer
@@ -38,19 +37,11 @@ def restartable_postgres():
 
 
 def store(port, **options):
-    return CachingSQLTrackerStore(
-        domain=DOMAIN, dialect="postgresql", host="127.0.0.1", port=port, db="assistant", username="postgres", **options
-    )
+    return tracker_store_on(port, DOMAIN, **options)
 
 
 def stored_events(server, sender):
-    admin = psycopg2.connect(host="127.0.0.1", port=server.port, user="postgres", dbname="assistant")
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,))
-            return cursor.fetchone()[0]
-    finally:
-        admin.close()
+    return scalar(server.port, "SELECT count(*) FROM events WHERE sender_id = %s", sender)
 
 
 def stop_postgres(server: PostgresServer) -> None:
