@@ -80,7 +80,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store that reads only the rows a conversation gained since this process last saw it.
 
     Options in `endpoints.yml` besides those of Rasa's SQL store: `cache_size`, the conversations kept per
-    process (least recently used go first; default 1000; 0 turns the shortcut off), `io_threads`, the
+    process (least recently used go first; default 1000; 0 turns the shortcut off), `cache_events`, the events
+    they may hold together (default 100000: a few long conversations must not fill a replica's memory; the
+    conversation just used always stays), `io_threads`, the
     threads that wait on the database for the event loop (default 4; 0: on the event loop, as Rasa's store;
     one for a SQLite file, which takes one writer at a time; none for an in-memory SQLite database), and
     `retry_seconds`, how long a call is retried while the database cannot be reached (STORE_RETRY_SECONDS).
@@ -90,17 +92,22 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self,
         *args: Any,
         cache_size: int = 1000,
+        cache_events: int = 100_000,
         io_threads: int = DEFAULT_IO_THREADS,
         retry_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         if int(cache_size) < 0:
             raise ValueError(f"tracker store cache_size must be 0 or more, got {cache_size}")
+        if int(cache_events) < 1:
+            raise ValueError(f"tracker store cache_events must be 1 or more, got {cache_events}")
         if int(io_threads) < 0:
             raise ValueError(f"tracker store io_threads must be 0 or more, got {io_threads}")
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
+        self.cache_events = int(cache_events)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._cached_events = 0  # the events of the kept sessions' rows, together
         self._fast = self.engine.dialect.name in FAST_DIALECTS and self.cache_size > 0
         self._table = self.SQLEvent.__table__
         # Built once: SQLAlchemy then reuses the compiled statements instead of re-deriving their cache keys.
@@ -122,7 +129,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         """The latest session's tracker, built from the kept rows plus those stored since."""
         if not self._fast or not self.domain:  # without a domain, Rasa's store answers None
             return await super().retrieve(sender_id)
-        kept = self._sessions.pop(sender_id, None)
+        kept = self._take(sender_id)
         delta: Sequence[Any] = ()
         if kept is not None:
             delta = await self._read_after(sender_id, kept.last_id)
@@ -156,7 +163,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if not self._fast:
             return await super().save(tracker)
         sender_id = tracker.sender_id
-        kept = self._sessions.pop(sender_id, None)
+        kept = self._take(sender_id)
         # The tracker last handed out, or the first one of a conversation the last retrieve found empty.
         ours = (
             kept if kept is not None and (kept.tracker is tracker or (kept.tracker is None and not kept.rows)) else None
@@ -208,10 +215,22 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self.stats["reused_trackers"] += 1
         return tracker
 
+    def _take(self, sender_id: str) -> _Session | None:
+        """The conversation's kept session, out of the cache while a turn reads or saves it."""
+        kept = self._sessions.pop(sender_id, None)
+        if kept is not None:
+            self._cached_events -= len(kept.rows)
+        return kept
+
     def _keep(self, sender_id: str, kept: _Session) -> None:
+        """Keep the session as the most recently used; the least recently used go beyond either bound."""
         self._sessions[sender_id] = kept
-        while len(self._sessions) > self.cache_size:
-            self._sessions.popitem(last=False)
+        self._cached_events += len(kept.rows)
+        while len(self._sessions) > self.cache_size or (
+            self._cached_events > self.cache_events and len(self._sessions) > 1
+        ):
+            _, evicted = self._sessions.popitem(last=False)
+            self._cached_events -= len(evicted.rows)
 
     def dispose(self) -> None:
         """Close every database connection the store holds and stop its threads (a replica shutting down)."""

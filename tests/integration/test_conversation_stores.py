@@ -82,7 +82,7 @@ def test_the_production_endpoints_build_both_stores_from_the_environment(monkeyp
     lock_store = LockStore.create(config.lock_store)
     inner = getattr(tracker_store, "_tracker_store", tracker_store)
     inner = getattr(inner, "_tracker_store", inner)  # Rasa wraps it (awaitable, fail-safe)
-    assert isinstance(inner, CachingSQLTrackerStore) and inner.cache_size == 1000
+    assert isinstance(inner, CachingSQLTrackerStore) and (inner.cache_size, inner.cache_events) == (1000, 100_000)
     assert isinstance(lock_store, RedisTicketLockStore) and lock_store.key_prefix == "larkspur:lock:"
     sender = f"prod-{uuid.uuid4().hex[:8]}"
     assert lock_store.issue_ticket(sender) == 0 and lock_store.red.exists(f"larkspur:lock:{sender}")

@@ -208,6 +208,28 @@ def test_the_cache_is_bounded_and_can_be_switched_off(tmp_path):
         stores(tmp_path / "bad.db", count=1, cache_size=-1)
 
 
+def test_the_cache_holds_at_most_its_events_and_always_the_conversation_just_used(tmp_path):
+    async def touch(store, senders):
+        for sender in senders:
+            tracker = await store.get_or_create_tracker(sender)
+            say(tracker, "hi", "10006")
+            await store.save(tracker)
+
+    (probe,) = stores(tmp_path / "probe.db", count=1)
+    run(touch(probe, ["a"]))
+    per_conversation = probe._cached_events  # a new conversation's first turn
+    (store,) = stores(tmp_path / "events.db", count=1, cache_events=2 * per_conversation)
+    run(touch(store, ["a", "b", "c"]))
+    assert list(store._sessions) == ["b", "c"] and store._cached_events == 2 * per_conversation
+    run(touch(store, ["b"] * 3))  # b grows past the budget alone: c goes, b stays
+    assert list(store._sessions) == ["b"] and store._cached_events == len(store._sessions["b"].rows)
+    assert store._cached_events > 2 * per_conversation
+    run(touch(store, ["b"]))
+    assert store.stats["reused_trackers"] >= 4  # b still came from the cache
+    with pytest.raises(ValueError, match="cache_events"):
+        stores(tmp_path / "bad.db", count=1, cache_events=0)
+
+
 def test_a_new_conversation_is_stored_without_counting_rows(tmp_path):
     async def scenario():
         (store,) = stores(tmp_path / "t.db", count=1)
