@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
-import socket
 import sys
 from pathlib import Path
 
