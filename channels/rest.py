@@ -12,13 +12,17 @@
 - keeps the session token out of the tracker (it is removed from the metadata once checked);
 - gives the message its correlation id (the request's valid `X-Request-ID`, else a new one) in the metadata
   (`correlation_id`) and in the context of the turn (foundation/correlation.py), and answers it back as
-  `X-Request-ID` on every response.
+  `X-Request-ID` on every response;
+- makes the request's `X-Request-ID` the message's id too (`message_id`, which Rasa stores in the `user` event),
+  so a retry of the same request (nginx sends every attempt with one id, docker/nginx/cluster.conf) is recognised
+  and answered from the tracker store instead of being processed again (rasa_runtime/idempotent_turns.py).
 
 Every refusal is the project's JSON error. The answer is Rasa's: a JSON list of the bot's messages.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -69,6 +73,17 @@ def parse_message(body: bytes) -> tuple[str, str, dict[str, Any]]:
     return sender, text, metadata
 
 
+def message_id(header: str | None, correlation_id: str) -> str:
+    """The message's id: its correlation id, the same for every attempt of a request that carries `X-Request-ID`.
+
+    A header of the right characters that the log masking would change (it looks like a card number) is not kept
+    as the correlation id; its hash then stands in, so the retries of that request still share one message id.
+    """
+    if header != correlation_id and isinstance(header, str) and correlation.ACCEPTED.fullmatch(header):
+        return hashlib.sha256(header.encode()).hexdigest()[:32]
+    return correlation_id
+
+
 def conversation_id(sender: str) -> str:
     """The tracker's key of a REST sender: namespaced, so it never equals another channel's."""
     return PREFIX + sender
@@ -86,12 +101,13 @@ class RestChannel(InputChannel):
         sessions = SessionSettings.current()
 
         async def receive(request: Request) -> HTTPResponse:
-            with correlation.bound(correlation.accept(request.headers.get(correlation.HEADER))) as correlation_id:
-                answer = await respond(request, correlation_id)
+            header = request.headers.get(correlation.HEADER)
+            with correlation.bound(correlation.accept(header)) as correlation_id:
+                answer = await respond(request, correlation_id, message_id(header, correlation_id))
             answer.headers[correlation.HEADER] = correlation_id
             return answer
 
-        async def respond(request: Request, correlation_id: str) -> HTTPResponse:
+        async def respond(request: Request, correlation_id: str, message_id: str) -> HTTPResponse:
             try:
                 sender, text, metadata = parse_message(request.body)
             except BadMessage as problem:
@@ -107,7 +123,12 @@ class RestChannel(InputChannel):
             metadata[correlation.METADATA_KEY] = correlation_id  # the channel's, never a client's claim
             collector = CollectingOutputChannel()
             message = UserMessage(
-                text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata
+                text,
+                collector,
+                conversation_id(sender),
+                input_channel=self.name(),
+                message_id=message_id,
+                metadata=metadata,
             )
             try:
                 await on_new_message(message)

@@ -18,6 +18,7 @@ from typing import Any
 
 from rasa_runtime.action_server_outage import answer_when_action_server_fails
 from rasa_runtime.flat_turns import keep_turns_flat
+from rasa_runtime.idempotent_turns import answer_retries_from_the_store
 from rasa_runtime.json_errors import answer_errors_as_json
 from rasa_runtime.metrics import export_metrics
 from rasa_runtime.rate_limit_middleware import limit_abuse
@@ -157,6 +158,7 @@ SWITCHES: dict[str, Callable[[], None]] = {
     "RASA_PATCH_JSON_ERRORS": answer_errors_as_json,  # rasa_runtime/json_errors.py
     "RASA_PATCH_FLAT_TURNS": keep_turns_flat,  # rasa_runtime/flat_turns.py
     "RASA_PATCH_METRICS": export_metrics,  # rasa_runtime/metrics.py
+    "RASA_PATCH_IDEMPOTENT_TURNS": answer_retries_from_the_store,  # rasa_runtime/idempotent_turns.py
 }
 
 

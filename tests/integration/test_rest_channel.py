@@ -94,3 +94,23 @@ def test_two_rest_messages_move_the_rasa_servers_counters_on_its_metrics_port(st
     assert family_total(after, "assistant_intents_total") - family_total(before, "assistant_intents_total") == 2
     assert moved(before, after, "assistant_intents_total", intent="greet") == 2
     assert moved(before, after, "assistant_turn_errors_total") == 0
+
+
+def test_the_requests_id_is_the_messages_id_and_a_retry_of_it_is_answered_from_the_store(stack):
+    sender = new_sender()
+    request_id = f"retry-test-{secrets.token_hex(8)}"
+    body = {"sender": sender, "message": "how long does delivery take?"}
+    first = post(stack, body, headers={"X-Request-ID": request_id})
+    assert first.status_code == 200 and first.json(), first.text
+    assert first.headers["X-Request-ID"] == request_id
+    (message,) = user_messages(stack, f"rest:{sender}")
+    assert message["message_id"] == request_id and message["metadata"]["correlation_id"] == request_id
+    retry = post(stack, body, headers={"X-Request-ID": request_id})  # nginx's retry of a turn already stored
+    assert retry.status_code == 200 and retry.json() == first.json()
+    assert len(user_messages(stack, f"rest:{sender}")) == 1
+    fresh = post(stack, body)  # no id sent: the channel's new one, answered back
+    assert fresh.status_code == 200 and fresh.json()
+    assert [m["message_id"] for m in user_messages(stack, f"rest:{sender}")] == [
+        request_id,
+        fresh.headers["X-Request-ID"],
+    ]

@@ -231,6 +231,8 @@ def test_the_widgets_post_reaches_rasa_and_its_answer_comes_back(nginx):
     assert request.json() == body
     assert request.headers["host"] == "127.0.0.1"  # the shopper's host name, not the upstream's address
     assert request.headers["x-forwarded-for"] == "127.0.0.1" and request.headers["x-forwarded-proto"] == "http"
+    assert len(request.headers["x-request-id"]) == 32  # nginx's id for the request: Rasa's message id
+    assert int(request.headers["x-request-id"], 16) >= 0  # hexadecimal
     # the webhook takes POST (and the CORS preflight) only; a GET is refused by nginx and never reaches Rasa
     assert requests.get(nginx.url + WEBHOOK, timeout=5).status_code == 405
     assert len(nginx.rasa.received()) == 1

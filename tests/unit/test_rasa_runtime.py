@@ -62,6 +62,7 @@ def test_the_runtime_passes_any_rasa_command_line_and_logs_what_it_applied(tmp_p
         "answer_errors_as_json": True,
         "keep_turns_flat": True,
         "export_metrics": True,
+        "answer_retries_from_the_store": True,
     }
     assert started[0]["tensorflow_stand_in"] == "installed" and started[0]["command"] == "run"
     assert "RASA_PATCH_VALIDATE_ONCE=on RASA_PATCH_EVENT_TYPES=on RASA_PATCH_GRAPH_RUNNER=off" in started[0]["message"]
