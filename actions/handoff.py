@@ -3,6 +3,10 @@
 An agent's reply does not come back into the chat: the helpdesk keeps the ticket's messages, and the agent
 answers by email, to the address of the customer on the ticket. So the shopper is told that, and when; an
 unverified shopper has no customer on the ticket and is asked to write to customer service with its number.
+
+The ticket holds no personal data as typed (docs/privacy.md): its transcript, summary and slots go through
+foundation/pii.py, with the verified customer's known values (their email, phone and address in the CRM, and
+what the conversation's personal slots hold). The customer id stays: the agent looks the customer up with it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from actions.shop_policy import (
     SUPPORT_PHONE,
     SUPPORT_TIMEZONE,
 )
-from foundation import correlation
+from foundation import correlation, pii
 
 log = logging.getLogger("actions.handoff")
 
@@ -82,8 +86,10 @@ HIDDEN_SLOTS = {"verification_code", "verification", "login_email", "pending_ope
 MAX_TRANSCRIPT = 80
 
 
-def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
-    """What was said, both ways; one-time codes are masked."""
+def transcript(events: list[dict[str, Any]], known: list[str] | None = None) -> list[TranscriptLine]:
+    """What was said, both ways, with one-time codes masked and personal data redacted (foundation/pii.py, with
+    the customer's `known` values)."""
+    known = known if known is not None else pii.known_values(events)
     lines: list[TranscriptLine] = []
     for event in events:
         kind, text = event.get("event"), event.get("text")
@@ -94,6 +100,7 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
             entities = (event.get("parse_data") or {}).get("entities") or []
             if any(e.get("entity") == "verification_code" for e in entities) or re.fullmatch(r"\s*\d{6}\s*", text):
                 text = "[one-time code]"
+        text = pii.redact(text, known)
         lines.append(
             TranscriptLine(
                 sender="user" if kind == "user" else "bot",
@@ -118,9 +125,26 @@ def queue_for(reason: str, goal: str | None) -> str:
     return QUEUE_BY_REASON.get(reason) or QUEUE_BY_GOAL.get(goal or "", "general")
 
 
-def build_ticket(turn: Turn, reason: str) -> NewTicket:
-    """The ticket an agent reads first: the queue and priority follow the issue; the facts are attached."""
+async def known_values(turn: Turn) -> list[str]:
+    """What the ticket must not hold as typed: the conversation's personal slots and, for a verified shopper,
+    their email, phone and address in the CRM (without the CRM, the slots alone: the detectors still run)."""
+    known = pii.known_values(turn.tracker.events)
+    if turn.customer_id:
+        try:
+            customer = await turn.call(turn.clients.crm.get_customer, turn.customer_id)
+        except BackendError as err:
+            log.warning("handoff: the customer's known values are not at hand", extra={"error": str(err)})
+        else:
+            address = customer.address
+            known += [customer.email, customer.phone, address.line1, address.line2 or "", address.postcode]
+    return known
+
+
+def build_ticket(turn: Turn, reason: str, known: list[str] | None = None) -> NewTicket:
+    """The ticket an agent reads first: the queue and priority follow the issue; the facts are attached, with
+    personal data redacted (`known`: the customer's known values, `known_values`)."""
     tracker = turn.tracker
+    known = known if known is not None else pii.known_values(tracker.events)
     goal, order_id = turn.slot("goal"), turn.slot("order_id")
     base_reason = reason.split(":", 1)[0]
     why = REASON_TEXT.get(
@@ -131,15 +155,19 @@ def build_ticket(turn: Turn, reason: str) -> NewTicket:
     last = (tracker.latest_message.get("text") or "").strip()
     summary = f"{who} asked about {topic}{f' (order {order_id})' if order_id else ''}. Handed over because {why}."
     if last and not last.startswith("/"):
-        summary += f' Last message: "{last[:300]}"'
+        summary += f' Last message: "{pii.redact(last, known)[:300]}"'
     subject = f"{topic[0].upper()}{topic[1:]}" + (f" – order {order_id}" if order_id else "")
-    slots = {k: v for k, v in tracker.current_slot_values().items() if v is not None and k not in HIDDEN_SLOTS}
+    slots = {
+        k: pii.redact_value(v, known)
+        for k, v in tracker.current_slot_values().items()
+        if v is not None and k not in HIDDEN_SLOTS
+    }
     return NewTicket(
         queue=queue_for(base_reason, goal),
         priority="high" if base_reason in URGENT else "normal",
         subject=subject[:200],
         summary=summary,
-        transcript=transcript(tracker.events),
+        transcript=transcript(tracker.events, known),
         metadata={
             "reason": reason,
             "customer_id": turn.customer_id,
@@ -167,7 +195,7 @@ class ActionHandoff(ShopAction):
         reason = (
             "customer_request" if intent == "human_handoff" else (turn.slot("handoff_reason") or "customer_request")
         )
-        ticket = build_ticket(turn, reason)
+        ticket = build_ticket(turn, reason, await known_values(turn))
         try:
             created = await turn.call(
                 turn.clients.helpdesk.create_ticket,

@@ -15,7 +15,7 @@ from demoshop.models import Base
 
 # Columns added to a table after its first release: (table, column, SQL type). `create_all` makes missing tables
 # only, so a database created before a column existed gets it at the next start.
-ADDED_COLUMNS = (("tickets", "correlation_id", "VARCHAR(128)"),)
+ADDED_COLUMNS = (("tickets", "correlation_id", "VARCHAR(128)"), ("tickets", "erased_at", "TIMESTAMP"))
 
 
 class Database:

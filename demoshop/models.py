@@ -228,6 +228,7 @@ class Ticket(Base):
     correlation_id = Column(String(128), nullable=True)
     created_at = Column(DateTime, nullable=False)
     updated_at = Column(DateTime, nullable=False)
+    erased_at = Column(DateTime, nullable=True)  # when its texts were erased (a customer's right to erasure)
 
     messages = relationship("TicketMessage", back_populates="ticket", order_by="TicketMessage.id")
 

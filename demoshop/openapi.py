@@ -105,13 +105,17 @@ OPERATIONS: tuple[Operation, ...] = (
               (Param("order_id", "query", {"type": "string"}, required=True),)),
     Operation("post", "/v1/refunds", "Refund an order, in full or in part", 201, "Refund", (), RefundRequest),
     Operation("get", "/v1/refunds/{refund_id}", "A refund", 200, "Refund", (_id("refund_id"),)),
-    Operation("get", "/v1/tickets", "The tickets of a conversation or a customer", 200, "TicketList",
-              (_query("conversation_id"), _query("customer_id"))),
+    Operation("get", "/v1/tickets", "The tickets of a conversation or a customer, newest first", 200, "TicketList",
+              (_query("conversation_id"), _query("customer_id"),
+               _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+               _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000}))),
     Operation("post", "/v1/tickets", "Open a helpdesk ticket (a handoff)", 201, "Ticket", (), TicketRequest),
     Operation("get", "/v1/tickets/{ticket_id}", "A ticket with its messages", 200, "Ticket",
               (_id("ticket_id", TICKET_ID),)),
     Operation("post", "/v1/tickets/{ticket_id}/messages", "Add a message to a ticket", 201, "TicketMessage",
               (_id("ticket_id", TICKET_ID),), MessageRequest),
+    Operation("post", "/v1/tickets/{ticket_id}/erasure", "Erase a ticket's texts and whom it is about (GDPR)", 200,
+              "Ticket", (_id("ticket_id", TICKET_ID),), EmptyBody),
 )  # fmt: skip
 
 RECORDS: tuple[type[BaseModel], ...] = (

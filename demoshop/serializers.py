@@ -252,6 +252,7 @@ def _ticket(t: models.Ticket, with_messages: bool) -> v1.Ticket:
         correlation_id=t.correlation_id,
         created_at=t.created_at,
         updated_at=t.updated_at,
+        erased_at=t.erased_at,
         messages=[_ticket_message(m) for m in t.messages] if with_messages else [],
     )
 

@@ -11,9 +11,10 @@ WORKDIR /build
 COPY requirements.lock ./
 # setuptools at the virtualenv's version (pip freeze leaves it out of requirements.lock): limits and Rasa
 # import pkg_resources, which setuptools 81 and later no longer ship.
+# scrubadub (and its detectors' phonenumbers and python-stdnum): every log line is redacted (foundation/pii.py).
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock setuptools==70.3.0 \
         rasa-sdk requests tenacity pybreaker prometheus-client pydantic python-json-logger python-dotenv \
-        phonenumbers PyJWT limits redis filelock SQLAlchemy psycopg2-binary tabulate
+        phonenumbers PyJWT limits redis filelock SQLAlchemy psycopg2-binary tabulate scrubadub python-stdnum
 
 FROM python:3.10.19-slim-bookworm
 RUN useradd --no-log-init --uid 10001 --user-group --create-home --shell /usr/sbin/nologin larkspur \

@@ -9,8 +9,10 @@ RUN python -m venv /opt/venv
 WORKDIR /build
 COPY requirements.lock ./
 # setuptools at the virtualenv's version (pip freeze leaves it out of requirements.lock), as in the other images.
+# scrubadub (and its detectors' phonenumbers and python-stdnum): every log line is redacted (foundation/pii.py).
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock setuptools==70.3.0 \
-        Flask waitress pydantic python-dotenv SQLAlchemy psycopg2-binary python-json-logger prometheus-client
+        Flask waitress pydantic python-dotenv SQLAlchemy psycopg2-binary python-json-logger prometheus-client \
+        scrubadub phonenumbers python-stdnum
 
 FROM python:3.10.19-slim-bookworm
 RUN useradd --no-log-init --uid 10001 --user-group --create-home --shell /usr/sbin/nologin larkspur \

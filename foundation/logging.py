@@ -3,8 +3,10 @@
 `configure_json_logging` is the set-up of every Python process we run (the demo shop, the action server, the
 web chat, the Rasa server through rasa_runtime). It also makes every exception one record, its whole traceback
 in the `exc_info` field: an uncaught one (main thread or another), and Sanic's error log, which would otherwise
-print a second, plain copy line by line. Every record passes `RedactingFilter` first: one-time codes, card
-numbers and conversation ids are masked (foundation/redaction.py); then `CorrelationFilter` adds the
+print a second, plain copy line by line. Every record passes `RedactingFilter` first: emails, phone numbers,
+street addresses, postcodes, IBANs, one-time codes and card numbers are masked (foundation/pii.py, the one
+redaction layer, loaded only once a record holds something it could find) and conversation ids become their
+references (foundation/redaction.py); then `CorrelationFilter` adds the
 message's `correlation_id` (foundation/correlation.py), after the masking, which a valid id passes unchanged.
 
 `ChildOutput` brings what a child process writes outside Python logging (native libraries, a crash's last
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -45,9 +48,46 @@ def _conversation_ref(sender_id: str) -> str:
     return conversation_ref(sender_id)
 
 
+# Hex ids (conversation references, correlation ids, hashes) with letters and digits: never personal data, and a
+# postcode or phone detector could otherwise take a piece of one. Kept as they are, like the masked ids.
+# One that is part of an email or a domain (next to `@`, `.`, `+` or `-`) is not kept apart.
+HEX_ID = re.compile(r"(?<![\w@.+-])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}(?![\w@]|[.+-]\w)")
+KEPT_OR_MASKED = re.compile(f"(?P<conversation>{redaction.CONVERSATION_ID.pattern})|{HEX_ID.pattern}")
+_redacting = threading.local()  # set while a record's text is being redacted (scrubadub's own logs stay out)
+
+
+def _personal_data_masked(text: str) -> str:
+    """foundation/pii.py's masks for a log line's text; cheap for a text none of its detectors can match."""
+    if not redaction.might_hold_personal_data(text):
+        return text
+    if getattr(_redacting, "active", False):  # a record logged while redacting one: the patterns only
+        return redaction.redact_log_text(text)
+    _redacting.active = True
+    try:
+        from foundation import pii  # loads scrubadub: only once a record needs it
+
+        return pii.redact_for_logs(text)
+    finally:
+        _redacting.active = False
+
+
+def redact_log_text(text: str) -> str:
+    """A log line's text as it is written: personal data masked, each conversation id replaced by its
+    reference, hex ids kept (the parts between them are redacted, so an id is never read as a phone number)."""
+    pieces, position = [], 0
+    for found in KEPT_OR_MASKED.finditer(text):
+        pieces.append(_personal_data_masked(text[position : found.start()]))
+        if found.group("conversation"):
+            pieces += [redaction.CONVERSATION_PREFIX, _conversation_ref(found.group(0))]
+        else:
+            pieces.append(found.group(0))
+        position = found.end()
+    return "".join([*pieces, _personal_data_masked(text[position:])])
+
+
 def _redacted(value: Any) -> Any:
     if isinstance(value, str):
-        return redaction.redact_log_text(value, _conversation_ref)
+        return redact_log_text(value)
     if isinstance(value, dict):
         return {key: _redacted(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -56,7 +96,8 @@ def _redacted(value: Any) -> Any:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks one-time codes, card numbers and conversation ids in a record before it is written.
+    """Masks personal data (emails, phone numbers, addresses, IBANs, codes, cards) and conversation ids in a
+    record before it is written.
 
     Logs are kept longer and read by more people than the conversation stores, and a debug line can carry a
     shopper's whole message. The message, every `extra` field and the traceback are masked.

@@ -11,13 +11,20 @@ detectors of ours on its extension point: IBANs (checked with python-stdnum), th
 markets, and a house number next to a street name. A street address is only found that far: a street without a
 recognisable street word, or a city alone, is not; the verified customer's own values (`known_values`: their
 email, phone number, address lines, postcode) are removed wherever they appear, in any case and spacing.
+
+Every sink uses this one layer: analytics and helpdesk tickets through `redact`, the event broker's payloads
+through `redact_payload` (rasa_runtime/secret_masking.py), log records through `redact_for_logs`
+(foundation/logging.py), which leaves URLs alone (a log line names the endpoints it called). All of scrubadub's
+and our detectors need an `@`, a digit, a URL's `http(s)://` or `www.`, or the word "at" between spaces (an
+email spelled out) to find anything, so a text with none of them is not handed to scrubadub at all
+(`might_hold_personal_data`, foundation/redaction.py): most log lines, intent and action names.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import phonenumbers
@@ -26,7 +33,7 @@ import scrubadub.detectors
 import scrubadub.filth
 from stdnum import iban
 
-from foundation.redaction import CODE_IN_LOG, CODE_MASK, mask_cards, mask_typed_code
+from foundation.redaction import CODE_IN_LOG, CODE_MASK, mask_cards, mask_typed_code, might_hold_personal_data
 
 # Numbers without a country code are read as Dutch ones, the shop's home market (actions/contact_details.py).
 PHONE_REGION = "NL"
@@ -40,6 +47,9 @@ PLACEHOLDERS = {
     "url": "[url]",
 }
 OTHER_PLACEHOLDER = "[personal data]"
+# The slots in which a conversation keeps what the shopper said about themselves (domain.yml): the email they
+# verified with, a new phone number or email, a new address. Their values are a conversation's known values.
+PERSONAL_SLOTS = ("login_email", "new_contact", "new_address")
 
 
 class IbanFilth(scrubadub.filth.Filth):
@@ -106,14 +116,21 @@ class StreetAddressDetector(scrubadub.detectors.RegexDetector):
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _scrubber() -> scrubadub.Scrubber:
-    """scrubadub with the detectors that matter for a shop's chat (made once: building it loads its catalogue)."""
+# What libphonenumber needs to find a valid number: five digits at least (the shortest of its metadata, a
+# country code with a four-digit number or a five-digit Dutch one), with only its punctuation between them
+# (which holds no letter but `x`). A text without such a run skips the phone detector, the costly one.
+PHONE_CANDIDATE = re.compile(r"\d(?:[\W_xX]*\d){4}")
+
+
+@functools.lru_cache(maxsize=4)
+def _scrubber(urls: bool = True, phones: bool = True) -> scrubadub.Scrubber:
+    """scrubadub with the detectors that matter for a shop's chat (made once: building it loads its catalogue);
+    without URLs for log lines, without phone numbers for a text that cannot hold one."""
     return scrubadub.Scrubber(
         detector_list=[
             scrubadub.detectors.EmailDetector(),
-            scrubadub.detectors.UrlDetector(),
-            scrubadub.detectors.PhoneDetector(locale=f"nl_{PHONE_REGION}"),
+            *([scrubadub.detectors.UrlDetector()] if urls else []),
+            *([scrubadub.detectors.PhoneDetector(locale=f"nl_{PHONE_REGION}")] if phones else []),
             scrubadub.detectors.PostalCodeDetector(locale="en_GB"),
             MarketPostcodeDetector(),
             StreetAddressDetector(),
@@ -182,12 +199,13 @@ def _replace(text: str, scrubber: scrubadub.Scrubber) -> str:
     return "".join([*pieces, text[position:]])
 
 
-def redact(text: str, known_values: Iterable[str] = (), *, code_expected: bool = False) -> str:
+def redact(text: str, known_values: Iterable[str] = (), *, code_expected: bool = False, urls: bool = True) -> str:
     """The text with personal data replaced by placeholders (the module's docstring says which).
 
     `known_values` are the verified customer's own email, phone number and address lines, removed wherever
     they appear. `code_expected` says the message answers "type the code": every six-digit group in it is a
     one-time code, spaces between digits included (`386 278`); otherwise a six-digit group standing alone is.
+    `urls=False` leaves URLs as they are (log lines).
     """
     if not text:
         return text
@@ -196,6 +214,89 @@ def redact(text: str, known_values: Iterable[str] = (), *, code_expected: bool =
         text = pattern.sub(PLACEHOLDERS["phone"], text)
     if items:
         text = _replace(text, scrubadub.Scrubber(detector_list=[scrubadub.detectors.UserSuppliedFilthDetector(items)]))
+    if not might_hold_personal_data(text):
+        return text
     text = _replace(text, _iban_scrubber())  # first: an IBAN's digits could pass for a card number or a code
-    text = _replace(mask_cards(text), _scrubber())  # phone numbers before codes: a code is no valid number
+    text = mask_cards(text)
+    may_hold_phone = PHONE_CANDIDATE.search(text) is not None
+    text = _replace(text, _scrubber(urls, may_hold_phone))  # phone numbers before codes: a code is no valid number
     return mask_typed_code(text) if code_expected else CODE_IN_LOG.sub(CODE_MASK, text)
+
+
+def redact_for_logs(text: str) -> str:
+    """A log line's text with emails, phone numbers, addresses, postcodes, IBANs, cards and codes masked, its
+    URLs kept (foundation/logging.py masks conversation ids around it)."""
+    return redact(text, urls=False)
+
+
+def known_values(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What the shopper said about themselves in these events (Rasa's event dicts): the string values of the
+    personal slots, however nested."""
+    found: list[str] = []
+    for event in events:
+        if event.get("event") == "slot" and event.get("name") in PERSONAL_SLOTS:
+            found.extend(_strings(event.get("value")))
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+# The fields of an event dict that name things (event types, intents, actions, slots, entities), never what a
+# shopper typed: left as they are, so a payload's consumers read it as before.
+STRUCTURAL_KEYS = frozenset(
+    {
+        "event",
+        "timestamp",
+        "sender_id",
+        "name",
+        "policy",
+        "confidence",
+        "intent_ranking",
+        "input_channel",
+        "message_id",
+        "entity",
+        "extractor",
+        "start",
+        "end",
+        "action_text",
+        "action_name",
+        "model_id",
+        "assistant_id",
+        "correlation_id",
+        "response_selector",
+    }
+)
+
+
+def redact_payload(event: Mapping[str, Any], known: Iterable[str] = (), *, code_expected: bool = False) -> dict:
+    """A copy of one event dict with every string a shopper or the bot wrote redacted (`redact`), the personal
+    slots' values included; the event's structure (its type, intent, action and slot names, timestamps) stays.
+    The event itself is not changed: the tracker store keeps it as it is."""
+    known = list(known)
+    return {
+        key: value if key in STRUCTURAL_KEYS else redact_value(value, known, code_expected)
+        for key, value in event.items()
+    }
+
+
+def redact_value(value: Any, known: Iterable[str] = (), code_expected: bool = False) -> Any:
+    """Every string in a JSON-like value redacted (`redact`), the names of `STRUCTURAL_KEYS` kept; a copy."""
+    known = known if isinstance(known, list) else list(known)
+    if isinstance(value, str):
+        return redact(value, known, code_expected=code_expected)
+    if isinstance(value, Mapping):
+        return {
+            key: item if key in STRUCTURAL_KEYS else redact_value(item, known, code_expected)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_value(item, known, code_expected) for item in value]
+    return value

@@ -5,10 +5,12 @@ CUSTOMER=C1001`, `make gdpr-delete CUSTOMER=C1001`).
 Each acts on whole conversations in both the tracker store and the SQL event broker (privacy/conversations.py;
 databases from PRIVACY_TRACKER_DB_URL and PRIVACY_EVENTS_DB_URL, retention CHAT_RETENTION_DAYS); purge and
 delete also remove those conversations from the analytics store (ANALYTICS_DATABASE_URL, by their reference).
-`--dry-run` says what would be deleted and deletes nothing. A running Rasa keeps the conversations it served recently in
-memory until they end (conversation_stores/tracker_store.py): run `delete` with the stack stopped, or expect an
-active conversation to go on from memory (its earlier rows stay deleted). What else holds a customer's data,
-and what is kept by law: docs/privacy.md.
+Export and delete also reach the customer's helpdesk tickets (privacy/tickets.py; PRIVACY_TICKETS=false
+leaves them out): the export holds them, the delete erases them. `--dry-run` says what would be deleted and
+deletes nothing. A running Rasa keeps the conversations it served recently in memory until they end
+(conversation_stores/tracker_store.py): run `delete` with the stack stopped, or expect an active conversation to
+go on from memory (its earlier rows stay deleted). What else holds a customer's data, and what is kept by law:
+docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.backends import BackendError
 from analytics.settings import AnalyticsSettings
 from analytics.store import AnalyticsStore
 from foundation.conversation_ref import conversation_ref
 from foundation.settings import SettingsError
 from privacy.conversations import EventTable, conversations_of, event_of, expired
 from privacy.settings import PrivacySettings
+from privacy.tickets import CustomerTickets
 
 DAY = 86400.0
 
@@ -58,9 +62,9 @@ def tables(settings: PrivacySettings) -> list[EventTable]:
     return [table for table in found if table is not None]
 
 
-def export(found: list[EventTable], customer: str) -> dict:
+def export(found: list[EventTable], customer: str, tickets: CustomerTickets | None = None) -> dict:
     """The customer's conversations, each with its events as stored (the tracker store's copy when there is one,
-    which holds every event; else the broker's)."""
+    which holds every event; else the broker's), and their helpdesk tickets (`tickets`, when they are reached)."""
     senders = conversations_of(found, customer)
     source = next((events for events in found if events.timed), found[0] if found else None)
     return {
@@ -70,6 +74,7 @@ def export(found: list[EventTable], customer: str) -> dict:
             {"conversation": sender, "events": [event_of(row) for row in source.rows([sender])] if source else []}
             for sender in sorted(senders)
         ],
+        **({"tickets": tickets.export(customer)} if tickets is not None else {}),
     }
 
 
@@ -98,14 +103,21 @@ def analytics_store() -> AnalyticsStore | None:
     return AnalyticsStore(url.render_as_string(hide_password=False))
 
 
-def report(action: str, senders: set[str], counts: dict[str, int], dry_run: bool) -> None:
-    """What was (or would be) deleted, naming conversations by their reference, never by their id."""
+def report(
+    action: str, senders: set[str], counts: dict[str, int], dry_run: bool, tickets: list[int] | None = None
+) -> None:
+    """What was (or would be) deleted, naming conversations by their reference, never by their id, and the
+    helpdesk tickets erased by their number."""
     verb = "would delete" if dry_run else "deleted"
     print(f"{action}: {verb} {len(senders)} conversation(s)")
     for database, rows in counts.items():
         print(f"  {database}: {rows} row(s)")
     for sender in sorted(conversation_ref(sender) for sender in senders):
         print(f"  conversation {sender}")
+    if tickets is not None:
+        print(f"  helpdesk: {'would erase' if dry_run else 'erased'} {len(tickets)} ticket(s)")
+        for ticket_id in tickets:
+            print(f"  ticket #{ticket_id}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             senders = expired(found, time.time() - days * DAY)
             report(f"purge (older than {days} days)", senders, remove(found, senders, args.dry_run), args.dry_run)
         elif args.command == "export":
-            document = export(found, args.customer)
+            document = export(found, args.customer, CustomerTickets.from_env() if settings.tickets else None)
             text = json.dumps(document, indent=2, ensure_ascii=False)
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,9 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(text)
         else:
             senders = conversations_of(found, args.customer)
-            report(f"delete ({args.customer})", senders, remove(found, senders, args.dry_run), args.dry_run)
+            # The tickets first: a helpdesk that does not answer stops the delete before anything is gone, so
+            # running it again does the whole of it.
+            erased = CustomerTickets.from_env().erase(args.customer, dry_run=args.dry_run) if settings.tickets else None
+            counts = remove(found, senders, args.dry_run)
+            report(f"delete ({args.customer})", senders, counts, args.dry_run, erased)
     except SQLAlchemyError as error:
         print(f"python -m privacy: the database did not answer: {error}", file=sys.stderr)
+        return 1
+    except BackendError as error:
+        print(f"python -m privacy: the helpdesk did not answer: {error}", file=sys.stderr)
         return 1
     finally:
         for events in found:

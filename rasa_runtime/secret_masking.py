@@ -1,4 +1,5 @@
-"""One-time codes and card numbers masked in a conversation's events before the tracker store keeps them.
+"""One-time codes and card numbers masked in a conversation's events before the tracker store keeps them, and
+every kind of personal data redacted from the copies the event broker gets.
 
 A shopper types the code the CRM emailed them, and the action server checks it in the same turn
 (actions/identity.py, called by the form in actions/service_form.py). After that turn nobody needs it, but
@@ -14,13 +15,21 @@ broker's copy and the tracker the store keeps in memory (conversation_stores/) a
 
 Entity offsets (`start`, `end`) keep the positions of the text as typed. What Rasa's HTTP API writes straight
 to the tracker store (`/conversations/<id>/tracker/events`) is not masked.
+
+The event broker's copy goes further (docs/privacy.md): what Rasa publishes (`TrackerStore._stream_new_events`,
+which every tracker store's `save` calls) is each event through `foundation.pii.redact_payload`, with the
+conversation's known values (the email, phone number and address its personal slots hold, from the whole
+tracker being saved). Emails, phone numbers, addresses, IBANs, cards and codes in the texts, entities, metadata
+and slot values become placeholders; the tracker store keeps the events as they are above.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from foundation import pii
 from foundation.redaction import CODE_MASK, mask_cards, mask_typed_code
 
 REQUESTED_SLOT = "requested_slot"
@@ -85,7 +94,8 @@ def _mask_message(event: Any, *, typed_code: bool) -> None:
 
 
 def mask_secrets_before_saving() -> None:
-    """Mask a tracker's one-time codes and card numbers each time Rasa saves it (this module's docstring).
+    """Mask a tracker's one-time codes and card numbers each time Rasa saves it, and redact the event broker's
+    copy of its new events (this module's docstring).
 
     Wraps `MessageProcessor.save_tracker`, which every turn ends with (a message, an external event, an action
     run through the HTTP API); the tracker store's `save` and its stream to the event broker then see only masks.
@@ -98,7 +108,53 @@ def mask_secrets_before_saving() -> None:
 
     async def save_tracker(self: Any, tracker: Any) -> None:
         mask_tracker(tracker)
-        await original(self, tracker)
+        saving = _KNOWN.set((tracker.sender_id, known_values_of(tracker.events)))  # for the broker's copy
+        try:
+            await original(self, tracker)
+        finally:
+            _KNOWN.reset(saving)
 
     save_tracker.__wrapped__ = original  # type: ignore[attr-defined]
     MessageProcessor.save_tracker = save_tracker
+    redact_what_the_broker_gets()
+
+
+# The known values of the conversation being saved, for the broker's copy of its new events (set by save_tracker).
+_KNOWN: contextvars.ContextVar[tuple[str, list[str]] | None] = contextvars.ContextVar("known_values", default=None)
+
+
+def known_values_of(events: Iterable[Any]) -> list[str]:
+    """The values of a conversation's personal slots (foundation/pii.py's PERSONAL_SLOTS), every one it held."""
+    from rasa.shared.core.events import SlotSet
+
+    return pii.known_values(
+        {"event": "slot", "name": event.key, "value": event.value} for event in events if isinstance(event, SlotSet)
+    )
+
+
+def broker_copy(body: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
+    """What the event broker gets for one event: `body` redacted (a copy; the tracker store's event is unchanged)."""
+    return pii.redact_payload(body, known)
+
+
+def redact_what_the_broker_gets() -> None:
+    """Publish each new event redacted (this module's docstring): replaces `TrackerStore._stream_new_events`,
+    Rasa's one place that publishes a saved tracker's events, with the same loop over a redacted body.
+
+    The known values come from the tracker `save_tracker` is saving (set for the turn's task), else from the
+    new events themselves (a tracker saved outside a turn).
+    """
+    from rasa.core.tracker_store import TrackerStore
+
+    original = TrackerStore._stream_new_events
+    if hasattr(original, "__wrapped__"):
+        return
+
+    async def _stream_new_events(self: Any, event_broker: Any, new_events: list[Any], sender_id: str) -> None:
+        saving = _KNOWN.get()
+        known = saving[1] if saving is not None and saving[0] == sender_id else known_values_of(new_events)
+        for event in new_events:
+            event_broker.publish(broker_copy({"sender_id": sender_id, **event.as_dict()}, known))
+
+    _stream_new_events.__wrapped__ = original  # type: ignore[attr-defined]
+    TrackerStore._stream_new_events = _stream_new_events

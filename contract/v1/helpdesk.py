@@ -63,6 +63,9 @@ class Ticket(Record):
     correlation_id: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    # When its texts and ids were erased at a customer's request (`POST /v1/tickets/{id}/erasure`); optional: a
+    # helpdesk that deletes erased tickets instead never sends it.
+    erased_at: UtcDateTime | None = None
     messages: list[TicketMessage] = []
 
 

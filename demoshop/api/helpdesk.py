@@ -1,4 +1,11 @@
-"""Helpdesk: tickets that carry a handed-off conversation to a human agent, and their messages."""
+"""Helpdesk: tickets that carry a handed-off conversation to a human agent, and their messages.
+
+A customer's right to erasure reaches the helpdesk too (privacy/, `make gdpr-delete`): `GET /v1/tickets?
+customer_id=` pages through a customer's tickets, and `POST /v1/tickets/{id}/erasure` erases what a ticket
+says (subject, summary, transcript, metadata, its messages' bodies) and who it is about (customer and
+conversation ids), keeping the queue, priority, status and dates the helpdesk counts with. The idempotency
+store's copies of the ticket and its messages are erased with it.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,17 @@ from pydantic import BaseModel, conlist, constr
 from sqlalchemy import select
 
 from demoshop import serializers
+from demoshop.api.orders import EmptyBody, _bounded_int
 from demoshop.app import database, mutation, parse_body
 from demoshop.errors import ApiError, not_found
-from demoshop.models import Ticket, TicketMessage
+from demoshop.models import IdempotencyRecord, Ticket, TicketMessage
 from foundation import correlation
 
 bp = Blueprint("helpdesk", __name__)
 # The largest id a database integer column holds; a bigger one in the URL is no ticket (not a driver overflow).
 MAX_TICKET_ID = 2**63 - 1
 CORRELATION_ID = f"^{correlation.ACCEPTED.pattern}$"
+ERASED = "[erased]"  # what an erased ticket's texts read
 
 
 class TranscriptLine(BaseModel):
@@ -94,7 +103,9 @@ def list_tickets():
     customer_id = request.args.get("customer_id")
     if not conversation_id and not customer_id:
         raise ApiError(400, "missing_filter", "Give conversation_id= or customer_id= to list tickets.")
-    query = select(Ticket).order_by(Ticket.id.desc()).limit(50)
+    limit = _bounded_int(request.args.get("limit"), "limit", default=50, low=1, high=200)
+    offset = _bounded_int(request.args.get("offset"), "offset", default=0, low=0, high=1_000_000)
+    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit).offset(offset)
     if conversation_id:
         query = query.where(Ticket.conversation_id == conversation_id)
     if customer_id:
@@ -119,6 +130,43 @@ def add_message(ticket_id: int):
         return 201, serializers.ticket_message(message)
 
     return mutation(body, act)
+
+
+@bp.post("/v1/tickets/<int:ticket_id>/erasure")
+def erase_ticket(ticket_id: int):
+    """Erase the ticket's texts and the ids of whom it is about (the module's docstring); erasing twice is fine."""
+    body = parse_body(EmptyBody)
+
+    def act(s):
+        ticket = _ticket(s, ticket_id, lock=True)
+        if ticket is None:
+            raise not_found("ticket", str(ticket_id))
+        now = datetime.utcnow()
+        ticket.subject, ticket.summary, ticket.transcript, ticket.meta = ERASED, ERASED, [], {}
+        ticket.customer_id = ticket.conversation_id = None
+        for message in ticket.messages:
+            message.body = ERASED
+        ticket.erased_at = ticket.erased_at or now
+        ticket.updated_at = now
+        s.flush()
+        _erase_stored_answers(s, ticket)
+        return 200, serializers.ticket(ticket)
+
+    return mutation(body, act)
+
+
+def _erase_stored_answers(s, ticket: Ticket) -> None:
+    """The idempotency store's answers that carried this ticket or one of its messages, erased in place: a
+    replayed request then answers with the erased ticket, never with what it said."""
+    erased = serializers.ticket(ticket, with_messages=False) | {"messages": []}
+    messages = {message.id: serializers.ticket_message(message) for message in ticket.messages}
+    scopes = ("POST /v1/tickets", f"POST /v1/tickets/{ticket.id}/messages")
+    for record in s.execute(select(IdempotencyRecord).where(IdempotencyRecord.scope.in_(scopes))).scalars():
+        answer = record.response if isinstance(record.response, dict) else {}
+        if record.scope == scopes[0] and answer.get("id") == ticket.id:
+            record.response = erased
+        elif record.scope == scopes[1] and answer.get("id") in messages:
+            record.response = messages[answer["id"]]
 
 
 def _ticket(s, ticket_id: int, *, lock: bool = False) -> Ticket | None:

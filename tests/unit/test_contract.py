@@ -91,7 +91,19 @@ def db() -> Iterator[Database]:
             created_at=NOW,
             updated_at=NOW,
         )
-        s.add_all([with_everything, bare])
+        erased = rows.Ticket(  # after a customer's erasure (POST /v1/tickets/{id}/erasure)
+            queue="account",
+            priority="normal",
+            status="closed",
+            subject="[erased]",
+            summary="[erased]",
+            transcript=[],
+            meta={},
+            created_at=NOW,
+            updated_at=NOW,
+            erased_at=NOW,
+        )
+        s.add_all([with_everything, bare, erased])
         s.flush()
         s.add(rows.TicketMessage(ticket_id=with_everything.id, author="agent", body="On it.", created_at=NOW))
     yield db

@@ -10,12 +10,13 @@ import rasa.core.run as run_module
 from jsonschema import ValidationError
 from rasa.core.agent import Agent
 from rasa.core.processor import MessageProcessor
+from rasa.core.tracker_store import TrackerStore
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic.handlers import ErrorHandler
 
-from rasa_runtime import flat_turns
+from rasa_runtime import flat_turns, idempotent_turns
 from rasa_runtime import patches as rasa_patches
 
 ORIGINAL = action.RemoteAction._validate_action_result
@@ -30,6 +31,7 @@ RASAS = {
     "RASA_PATCH_JSON_ERRORS": lambda: ErrorHandler.default,
     "RASA_PATCH_FLAT_TURNS": lambda: DialogueStateTracker.past_states,  # and the others of flat_turns.PATCHED
     "RASA_PATCH_METRICS": lambda: MessageProcessor.handle_message,  # and log_message, Agent.handle_message
+    "RASA_PATCH_IDEMPOTENT_TURNS": lambda: MessageProcessor._handle_message_with_tracker,  # and its PATCHED
 }
 ORIGINALS = {variable: current() for variable, current in RASAS.items()}
 
@@ -41,8 +43,11 @@ def unpatched_afterwards():
     saved_save_tracker, saved_remote_run = MessageProcessor.save_tracker, action.RemoteAction.run
     saved_default = ErrorHandler.default
     saved_metrics = (MessageProcessor.handle_message, MessageProcessor.log_message, Agent.handle_message)
+    saved_stream = TrackerStore.__dict__["_stream_new_events"]  # the broker's redaction (secret_masking)
     yield
+    TrackerStore._stream_new_events = saved_stream
     flat_turns.undo()
+    idempotent_turns.undo()
     MessageProcessor.handle_message, MessageProcessor.log_message, Agent.handle_message = saved_metrics
     ErrorHandler.default = saved_default
     MessageProcessor.save_tracker, action.RemoteAction.run = saved_save_tracker, saved_remote_run
@@ -88,6 +93,7 @@ def test_switches_read_on_off_and_refuse_anything_else():
         "RASA_PATCH_JSON_ERRORS": True,
         "RASA_PATCH_FLAT_TURNS": True,
         "RASA_PATCH_METRICS": True,
+        "RASA_PATCH_IDEMPOTENT_TURNS": True,
     }
     with pytest.raises(ValueError, match="RASA_PATCH_EVENT_TYPES='0': a patch switch is on or off"):
         rasa_patches.apply_all({"RASA_PATCH_EVENT_TYPES": "0"})

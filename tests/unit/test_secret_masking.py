@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from rasa.core.processor import MessageProcessor
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.tracker_store import InMemoryTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -166,7 +166,7 @@ def test_masking_event_by_event_masks_what_masking_at_once_masks():
 
 def test_the_patched_save_hands_rasas_tracker_store_only_masks():
     store = InMemoryTrackerStore(DOMAIN)
-    original = MessageProcessor.save_tracker
+    original, streaming = MessageProcessor.save_tracker, TrackerStore.__dict__["_stream_new_events"]
     try:
         secret_masking.mask_secrets_before_saving()
         secret_masking.mask_secrets_before_saving()  # applied twice, wrapped once
@@ -176,7 +176,7 @@ def test_the_patched_save_hands_rasas_tracker_store_only_masks():
         tracker = conversation()
         asyncio.run(processor.save_tracker(tracker))
     finally:
-        MessageProcessor.save_tracker = original
+        MessageProcessor.save_tracker, TrackerStore._stream_new_events = original, streaming
     saved = asyncio.run(store.retrieve("rest:shopper"))
     assert saved is not None
     texts = [event.text for event in saved.events if isinstance(event, UserUttered)]
