@@ -1,4 +1,5 @@
-"""Prometheus metrics of the Rasa server: messages, turns, intents, fallbacks, clarifications, handoffs, lock waits.
+"""Prometheus metrics of the Rasa server: messages, turns, intents, fallbacks, clarifications, handoffs, CSAT and
+lock waits.
 
 `export_metrics` is one of the runtime's patches (rasa_runtime/patches.py, `RASA_PATCH_METRICS`). It wraps, keeping
 what each does:
@@ -6,7 +7,9 @@ what each does:
 - `MessageProcessor.handle_message` (one shopper's message, the turn): counts the message received and any error,
   times the turn, and reads the events the turn added: the top-level intent after NLU, the bot messages sent,
   the fallbacks (`nlu`: the message became `nlu_fallback`; `core`: `action_fallback` ran for a message that was
-  understood, so no rule or story knew the next step), a clarifying question asked, a `handoff_reason` set.
+  understood, so no rule or story knew the next step), a clarifying question asked, a `handoff_reason` set, and
+  CSAT (actions/csat.py): the rating question asked (`csat_asked` set), a rating given (`csat_rating` set to 1-5)
+  or the rating skipped (`action_csat_skip` ran).
 - `MessageProcessor.log_message`, which the turn calls first: it hands the turn's tracker to the wrapper above
   (only inside a turn; the HTTP API's own calls are left alone).
 - `Agent.handle_message`, which takes the conversation's lock before the turn: the time until the turn starts is
@@ -45,6 +48,11 @@ FALLBACK_ACTION = "action_fallback"  # config.yml's core_fallback_action_name, a
 # The responses of a clarifying question, which action_fallback asks (actions/clarification.py, `ask`).
 CLARIFYING_RESPONSES = frozenset({"utter_clarify", "utter_clarify_one"})
 HANDOFF_REASON_SLOT = "handoff_reason"
+# CSAT (actions/csat.py): the slots its actions set and the action that takes a "no thanks" to the question.
+CSAT_ASKED_SLOT = "csat_asked"
+CSAT_RATING_SLOT = "csat_rating"
+CSAT_SKIP_ACTION = "action_csat_skip"
+CSAT_RATINGS = ("1", "2", "3", "4", "5")
 
 # Rasa's metrics live in a registry of their own: the action server registers two of the same names
 # (assistant_fallbacks_total, assistant_handoffs_total) in the default one, and a process that imports both (the
@@ -90,6 +98,18 @@ LOCK_WAIT_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+CSAT_ASKED = Counter(
+    "assistant_csat_asked_total", "Times the assistant asked the shopper to rate the conversation.", registry=REGISTRY
+)
+CSAT_RATED = Counter(
+    "assistant_csat_ratings_total",
+    "Ratings shoppers gave the conversation (1-5), by rating.",
+    ["rating"],
+    registry=REGISTRY,
+)
+CSAT_SKIPPED = Counter(
+    "assistant_csat_skipped_total", "Times a shopper declined to rate the conversation.", registry=REGISTRY
+)
 TURN_ERRORS = Counter("assistant_turn_errors_total", "Turns that ended with an exception.", registry=REGISTRY)
 
 
@@ -119,6 +139,19 @@ class TurnOutcome:
     fallbacks: list[str] = field(default_factory=list)
     clarified: bool = False
     handoff_reasons: list[str] = field(default_factory=list)
+    csat_asked: bool = False
+    csat_rating: str | None = None  # "1".."5": the label of the rating given in the turn
+    csat_skipped: bool = False
+
+
+def csat_rating_label(value: Any) -> str | None:
+    """The `rating` label of a `csat_rating` value: "1".."5", or None for anything else (never a free label)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    label = str(int(number)) if number.is_integer() else None
+    return label if label in CSAT_RATINGS else None
 
 
 def turn_outcome(events: Iterable[Any]) -> TurnOutcome:
@@ -135,8 +168,14 @@ def turn_outcome(events: Iterable[Any]) -> TurnOutcome:
             outcome.clarified |= (event.metadata or {}).get("utter_action") in CLARIFYING_RESPONSES
         elif isinstance(event, ActionExecuted) and event.action_name == FALLBACK_ACTION:
             fallback_ran = True
+        elif isinstance(event, ActionExecuted) and event.action_name == CSAT_SKIP_ACTION:
+            outcome.csat_skipped = True
         elif isinstance(event, SlotSet) and event.key == HANDOFF_REASON_SLOT and event.value:
             outcome.handoff_reasons.append(str(event.value).split(":", 1)[0])  # as the action server labels it
+        elif isinstance(event, SlotSet) and event.key == CSAT_ASKED_SLOT and event.value is True:
+            outcome.csat_asked = True
+        elif isinstance(event, SlotSet) and event.key == CSAT_RATING_SLOT and event.value is not None:
+            outcome.csat_rating = csat_rating_label(event.value) or outcome.csat_rating
     if outcome.intent == NLU_FALLBACK:
         outcome.fallbacks.append("nlu")
     elif fallback_ran and outcome.intent != OUT_OF_SCOPE:
@@ -155,6 +194,12 @@ def count_turn(outcome: TurnOutcome, channel: str, known_intents: Iterable[str])
         CLARIFICATIONS.inc()
     for reason in outcome.handoff_reasons:
         HANDOFFS.labels(reason).inc()
+    if outcome.csat_asked:
+        CSAT_ASKED.inc()
+    if outcome.csat_rating:
+        CSAT_RATED.labels(outcome.csat_rating).inc()
+    if outcome.csat_skipped:
+        CSAT_SKIPPED.inc()
 
 
 @dataclass
@@ -186,7 +231,7 @@ def _last_user_message_index(tracker: Any) -> int:
 
 
 def export_metrics() -> None:
-    """Count every turn, message, intent, fallback, clarification, handoff reason and lock wait (the module's doc)."""
+    """Count every turn, message, intent, fallback, clarification, handoff reason, CSAT answer and lock wait."""
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
 

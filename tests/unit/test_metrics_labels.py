@@ -141,6 +141,56 @@ def test_counting_a_turn_moves_each_family_by_what_the_turn_did():
     assert rasa_value("assistant_handoffs_total", {"reason": "fallback"}) == before["handoff"] + 1
 
 
+def test_csat_asked_rated_and_skipped_are_read_from_the_turns_events():
+    asked = rasa_metrics.turn_outcome(
+        [user("goodbye"), ActionExecuted("action_csat_offer"), SlotSet("csat_asked", True), bot("utter_csat_question")]
+    )
+    rated = rasa_metrics.turn_outcome([user("rate"), ActionExecuted("action_csat_rate"), SlotSet("csat_rating", 4)])
+    skipped = rasa_metrics.turn_outcome([user("deny"), ActionExecuted("action_csat_skip"), bot("utter_csat_skipped")])
+    plain = rasa_metrics.turn_outcome([user("goodbye"), ActionExecuted("action_csat_offer")])
+    assert (asked.csat_asked, asked.csat_rating, asked.csat_skipped) == (True, None, False)
+    assert (rated.csat_asked, rated.csat_rating, rated.csat_skipped) == (False, "4", False)
+    assert (skipped.csat_rating, skipped.csat_skipped) == (None, True)
+    assert (plain.csat_asked, plain.csat_rating, plain.csat_skipped) == (False, None, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "label"), [(5, "5"), (1.0, "1"), ("3", "3"), (0, None), (6, None), (4.5, None), ("x", None)]
+)
+def test_a_csat_rating_label_is_one_of_the_five_ratings_or_none(value, label):
+    assert rasa_metrics.csat_rating_label(value) == label
+
+
+def test_counting_csat_moves_the_rating_of_the_turn_and_the_skips():
+    before = {
+        "asked": rasa_value("assistant_csat_asked_total"),
+        "five": rasa_value("assistant_csat_ratings_total", {"rating": "5"}),
+        "two": rasa_value("assistant_csat_ratings_total", {"rating": "2"}),
+        "skipped": rasa_value("assistant_csat_skipped_total"),
+    }
+    rasa_metrics.count_turn(rasa_metrics.turn_outcome([user("goodbye"), SlotSet("csat_asked", True)]), "rest", INTENTS)
+    rasa_metrics.count_turn(rasa_metrics.turn_outcome([user("rate"), SlotSet("csat_rating", 5)]), "rest", INTENTS)
+    rasa_metrics.count_turn(rasa_metrics.turn_outcome([user("rate"), SlotSet("csat_rating", 9)]), "rest", INTENTS)
+    rasa_metrics.count_turn(
+        rasa_metrics.turn_outcome([user("deny"), ActionExecuted("action_csat_skip")]), "rest", INTENTS
+    )
+    assert rasa_value("assistant_csat_asked_total") == before["asked"] + 1
+    assert rasa_value("assistant_csat_ratings_total", {"rating": "5"}) == before["five"] + 1
+    assert rasa_value("assistant_csat_ratings_total", {"rating": "2"}) == before["two"]
+    assert rasa_value("assistant_csat_skipped_total") == before["skipped"] + 1
+
+
+def test_the_csat_names_the_metrics_read_are_the_domains_and_the_actions():
+    from actions import csat
+
+    assert {rasa_metrics.CSAT_ASKED_SLOT, rasa_metrics.CSAT_RATING_SLOT} <= set(DOMAIN["slots"])
+    assert rasa_metrics.CSAT_ASKED_SLOT == csat.ASKED_SLOT and rasa_metrics.CSAT_RATING_SLOT == csat.RATING_SLOT
+    assert (
+        csat.ActionCsatSkip().name() == rasa_metrics.CSAT_SKIP_ACTION
+        and rasa_metrics.CSAT_SKIP_ACTION in DOMAIN["actions"]
+    )
+
+
 def test_rasa_and_the_action_server_share_names_in_one_process_and_rasas_page_shows_both_registries():
     from actions import observability
 
