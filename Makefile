@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 
-.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards purge gdpr-export gdpr-delete analytics report
+.PHONY: help install system-deps demoshop actions run stop status shell codes train validate evaluate lint format test test-fast test-unit test-conversations lock clean bench bench-serve bench-nlu bench-train bench-stores bench-memory validate-deploy deploy-tools audit audit-verify fuzz run-cluster status-cluster stop-cluster chaos dashboards purge gdpr-export gdpr-delete analytics report
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ demoshop: install ## run the demo shop (CRM, orders, payments, helpdesk) in the 
 actions: install ## run the action server in the foreground (port ACTIONS_PORT)
 	ACTIONS_PORT=$(ACTIONS_PORT) $(PY) -m actions
 
-run: install train ## the whole assistant on embedded defaults: demo shop, actions, Rasa, web widget
+run: install train ## the whole assistant on embedded defaults: demo shop, actions, Rasa, web widget, analytics with /report
 	@$(PY) -m launcher run
 
 stop: ## stop what `make run` and `make run-cluster` started (from any terminal)
@@ -113,18 +113,18 @@ audit: install ## list the audit trail: every change a shopper made (refunds, ca
 purge: install ## delete the conversations past the retention the privacy FAQ promises (CHAT_RETENTION_DAYS, 365)
 	$(PY) -m privacy purge $(if $(DRY_RUN),--dry-run)
 
-gdpr-export: install ## a customer's conversations as JSON: make gdpr-export CUSTOMER=C1001 [OUT=file.json]
+gdpr-export: install ## a customer's conversations and helpdesk tickets as JSON: make gdpr-export CUSTOMER=C1001 [OUT=file.json]
 	@test -n "$(CUSTOMER)" || { echo "usage: make gdpr-export CUSTOMER=<CRM id> [OUT=file.json]" >&2; exit 2; }
 	$(PY) -m privacy export --customer "$(CUSTOMER)" $(if $(OUT),--out "$(OUT)")
 
-gdpr-delete: install ## delete a customer's conversations from the tracker store and event broker: CUSTOMER=C1001
+gdpr-delete: install ## delete a customer's conversations (tracker store, event broker, analytics) and erase their tickets: CUSTOMER=C1001
 	@test -n "$(CUSTOMER)" || { echo "usage: make gdpr-delete CUSTOMER=<CRM id> [DRY_RUN=1]" >&2; exit 2; }
 	$(PY) -m privacy delete --customer "$(CUSTOMER)" $(if $(DRY_RUN),--dry-run)
 
 audit-verify: install ## check the audit trail's hash chain; fails naming the first broken record
 	@$(PY) -m audit verify
 
-analytics: install ## count the SQL event broker's events into the analytics store, every ANALYTICS_POLL_SECONDS
+analytics: install ## count the SQL event broker's events every ANALYTICS_POLL_SECONDS, in the foreground (make run does it too)
 	@$(PY) -m analytics consume --source sql
 
 report: install ## count the SQL broker's new events once, then write results/report.html (docs/analytics.md)
@@ -197,6 +197,9 @@ bench-nlu: install train ## NLU: held-out split, Banking77 and HWU64 (10-shot x 
 BENCH_STORES_ARGS ?=
 bench-stores: install system-deps ## tracker + lock stores on one event loop: blocking vs threads vs asyncio drivers -> results/bench-stores.json
 	$(PY) -m bench.stores $(BENCH_STORES_ARGS)
+
+bench-memory: install train ## the tracker cache's memory: long conversations, flat-turns memo, the bound -> results/bench-cached-memory.json
+	$(PY) -m bench.cached_memory $(BENCH_MEMORY_ARGS)
 
 bench-train: install ## rasa train: wall time, peak memory, cold and warm cache, model size -> results/bench-train.json
 	$(PY) -m bench.train

@@ -1,9 +1,12 @@
-"""`python -m analytics consume ...` (the broker consumers) and `python -m analytics report` (`make report`)."""
+"""`python -m analytics consume ...` (the broker consumers, with `--serve` the report page too) and
+`python -m analytics report` (`make report`)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
 from pathlib import Path
 
 from analytics.rabbitmq_consumer import RabbitMQConsumer
@@ -13,6 +16,7 @@ from analytics.store import AnalyticsStore
 from foundation.logging import configure_json_logging
 
 DEFAULT_REPORT = Path("results") / "report.html"
+log = logging.getLogger("analytics")
 
 
 def parser(settings: AnalyticsSettings) -> argparse.ArgumentParser:
@@ -26,6 +30,11 @@ def parser(settings: AnalyticsSettings) -> argparse.ArgumentParser:
     consume.add_argument("--url", default=settings.rabbitmq_url, help="RabbitMQ broker: amqp:// URL")
     consume.add_argument("--queue", default=None, help="RabbitMQ broker: queue (default: the cluster's)")
     consume.add_argument("--once", action="store_true", help="count what is there now, then exit (tests, cron)")
+    consume.add_argument(
+        "--serve",
+        action="store_true",
+        help="also serve the report page at /report on ANALYTICS_HOST:ANALYTICS_PORT (REPORT_TOKEN required)",
+    )
     report = commands.add_parser("report", help="count the SQL broker's events once, then write the HTML report")
     report.add_argument("--events-db", default=settings.events_db, help="the SQL broker's SQLite file or URL")
     report.add_argument("--out", type=Path, default=DEFAULT_REPORT)
@@ -51,12 +60,38 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             print(f"{consumer.consume_once()} new events counted")
             return 0
+        if args.serve:
+            return _serve(consumer, store, settings, args.source)
         consumer.run(settings.poll_seconds)
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
         store.close()
+
+
+def _serve(
+    consumer: SqlBrokerConsumer | RabbitMQConsumer, store: AnalyticsStore, settings: AnalyticsSettings, source: str
+) -> int:
+    """The supervised process of make run, run-cluster, compose and Kubernetes: the report page in a thread, and
+    the consumer's loop, which logs a failed round (the broker restarting) and tries again instead of exiting."""
+    from analytics.page import PageCache, store_page
+    from analytics.server import ReportServer
+
+    page = PageCache(store_page(store, f"the analytics store ({source} broker)"), settings.report_cache_seconds)
+    server = ReportServer(settings.host, settings.port, page, settings.report_token).start()
+    try:
+        while True:
+            try:
+                new = consumer.consume_once()
+            except Exception as problem:  # the broker or the store is away for a while: the next round retries
+                log.warning("counting broker events failed; trying again", extra={"error": type(problem).__name__})
+            else:
+                if new:
+                    log.info("counted broker events", extra={"events": new, "source": source})
+            time.sleep(settings.poll_seconds)
+    finally:
+        server.stop()
 
 
 def _consumer(args: argparse.Namespace, store: AnalyticsStore) -> SqlBrokerConsumer | RabbitMQConsumer | None:

@@ -27,14 +27,30 @@ CUSTOMER_REQUEST = "customer_request"  # the reason action_handoff records when 
 CODE_SLOT = "verification_code"  # the form's slot and NLU's entity for the one-time code (domain.yml)
 REQUESTED_SLOT = "requested_slot"
 PENDING_SLOT = "pending"
-# The slots that hold what the shopper typed about themselves: removed from every text of their conversation.
-KNOWN_VALUE_SLOTS = ("login_email", "new_contact", "new_address")
 # Actions that are Rasa's bookkeeping, not a step the shopper saw.
 BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_session_start", "action_unlikely_intent"})
 # A turn whose intent is one of these was understood as a miss already: action_fallback is its answer, not a
 # core fallback.
 NOT_CORE = (NLU_FALLBACK, OUT_OF_SCOPE)
 RESETTING_EVENTS = frozenset({"session_started", "restart", "reset_slots"})
+# The CSAT question's slots (the CSAT helper): the rating is read into Conversation.csat; the free-text comment
+# is not stored at all (the store keeps the rating only, docs/analytics.md).
+CSAT_RATING_SLOT = "csat_rating"
+CSAT_SCALE = range(1, 6)
+# The steps that leave a CSAT question open (domain.yml, data/rules/csat.yml): a shopper message after one of them
+# answers it. Such a turn is counted, but not as a request: no fallback, and the conversation's resolution is its
+# last turn before the question (analytics/summary.py), so a shopper leaving at the question drops nothing.
+CSAT_QUESTIONS = frozenset(
+    {
+        "utter_csat_question",
+        "utter_csat_rating_invalid",
+        "utter_csat_rated_high",
+        "utter_csat_rated_low",
+        "utter_ask_csat_comment",
+        "csat_comment_form",
+    }
+)
+CSAT_COMMENT_SLOT = "csat_comment"  # the comment form's requested slot: not an open request of the shopper's
 
 
 def channel_of(sender_id: str) -> str:
@@ -59,25 +75,6 @@ def parse_payload(payload: str | bytes) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return event if isinstance(event, dict) else None
-
-
-def known_values(events: Iterable[Mapping[str, Any]]) -> list[str]:
-    """What the shopper said about themselves in these events (their email, phone number, new address)."""
-    found: list[str] = []
-    for event in events:
-        if event.get("event") == "slot" and event.get("name") in KNOWN_VALUE_SLOTS:
-            found.extend(_strings(event.get("value")))
-    return found
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, (list, tuple)):
-        return [text for item in value for text in _strings(item)]
-    return []
 
 
 def new_conversation(ref: str, sender_id: str) -> Conversation:
@@ -141,9 +138,10 @@ def _user_message(
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         text=redact(str(event.get("text") or ""), secrets, code_expected=code_expected),
+        csat_answer=conversation.last_step in CSAT_QUESTIONS,
     )
     conversation.handoff_running = False
-    if turn.intent == NLU_FALLBACK:
+    if turn.intent == NLU_FALLBACK and not turn.csat_answer:
         turn.fallback = "nlu"
         conversation.fallbacks = conversation.fallbacks + 1
     return turn
@@ -164,6 +162,22 @@ def _bot_message(conversation: Conversation, turn: Turn, event: Mapping[str, Any
         conversation.clarifications = conversation.clarifications + 1
 
 
+def csat_rating(value: Any) -> int | None:
+    """A `csat_rating` slot value as a rating 1-5; None for anything else (so a bad value never skews the mean).
+
+    The slot may arrive as an int, a float from a button payload (`4.0`) or a numeric string.
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not number.is_integer() or int(number) not in CSAT_SCALE:
+        return None
+    return int(number)
+
+
 def _action(conversation: Conversation, turn: Turn | None, name: str) -> None:
     if name in BOOKKEEPING_ACTIONS:
         return
@@ -172,16 +186,26 @@ def _action(conversation: Conversation, turn: Turn | None, name: str) -> None:
     if name == HANDOFF_ACTION:
         asked = turn is not None and turn.intent == HUMAN_HANDOFF_INTENT
         conversation.offered_reason = CUSTOMER_REQUEST if asked else conversation.offered_reason or CUSTOMER_REQUEST
-    elif name == FALLBACK_ACTION and turn is not None and turn.fallback is None and turn.intent not in NOT_CORE:
+    elif (
+        name == FALLBACK_ACTION
+        and turn is not None
+        and turn.fallback is None
+        and not turn.csat_answer
+        and turn.intent not in NOT_CORE
+    ):
         turn.fallback = "core"
         conversation.fallbacks += 1
 
 
 def _slot(conversation: Conversation, name: str, value: Any) -> None:
     if name == REQUESTED_SLOT:
-        conversation.requested_slot = str(value) if value else None
+        conversation.requested_slot = str(value) if value and value != CSAT_COMMENT_SLOT else None
     elif name == PENDING_SLOT:
         conversation.pending = str(value) if value else None
+    elif name == CSAT_RATING_SLOT:
+        rating = csat_rating(value)
+        if rating is not None:
+            conversation.csat = rating  # the latest rating counts; an emptied slot takes nothing back
     elif name == HANDOFF_REASON_SLOT and not conversation.handoff_running:
         # as the action server labels it: the part before any `:`
         conversation.offered_reason = str(value).split(":", 1)[0] if value else None

@@ -54,6 +54,7 @@ TURNS = Table(
     Column("bot_messages", Integer, nullable=False),
     Column("last_bot_at", Float, nullable=True),
     Column("latency_seconds", Float, nullable=True),
+    Column("csat_answer", Boolean, nullable=True),  # added after the first release: AnalyticsStore adds it
 )
 COUNTED_EVENTS = Table("analytics_counted_events", METADATA, Column("key", String(64), primary_key=True))
 SOURCE_OFFSETS = Table(
@@ -85,7 +86,7 @@ class Conversation:
     pending: str | None = None
     offered_reason: str | None = None
     handoff_running: bool = False
-    csat: int | None = None  # the shopper's rating, once CSAT is collected (another issue)
+    csat: int | None = None  # the shopper's rating 1-5 (slot csat_rating), None until they give one
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Turn:
     bot_messages: int = 0
     last_bot_at: float | None = None
     latency_seconds: float | None = None  # user message to the turn's last bot message
+    csat_answer: bool | None = False  # the message answered a CSAT question (analytics/mapping.py)
     id: int | None = None
 
 

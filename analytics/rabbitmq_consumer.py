@@ -1,8 +1,8 @@
 """The consumer of Rasa's RabbitMQ event broker (`make run-cluster`, compose: `event_broker: type: pika`).
 
 Rasa's PikaEventBroker (aio-pika, which this consumer uses too) publishes each event as a persistent JSON
-message to a fanout exchange bound to the durable queue the endpoints file names (cluster/plan.py:
-`EVENT_QUEUE`). The consumer takes the messages in batches, counts a batch in one transaction
+message to a fanout exchange bound to the durable queue the endpoints file names (`EVENT_QUEUE`,
+analytics/settings.py). The consumer takes the messages in batches, counts a batch in one transaction
 (analytics/store.py), and only then acknowledges it: a consumer that stops before acknowledging gets the batch
 again, and the store's event keys make the redelivery count once.
 """
@@ -18,8 +18,8 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from analytics.mapping import parse_payload
+from analytics.settings import EVENT_QUEUE
 from analytics.store import AnalyticsStore
-from cluster.plan import EVENT_QUEUE
 
 log = logging.getLogger("analytics.rabbitmq_consumer")
 

@@ -11,7 +11,7 @@ import jinja2
 from analytics import charts
 from analytics.sql_consumer import SqlBrokerConsumer
 from analytics.store import AnalyticsStore
-from analytics.summary import Breakdown, Summary, as_percent, as_seconds, summarise
+from analytics.summary import Breakdown, Summary, as_percent, as_rating, as_seconds, summarise
 
 TEMPLATES = Path(__file__).parent / "templates"
 NO_DATA = "No conversations yet: run `make run` and chat with the assistant, then `make report` again."
@@ -23,16 +23,21 @@ class _Rows:
     items: list[Breakdown]
 
 
-def _charts(summary: Summary) -> dict[str, str]:
+def _charts(summary: Summary, fmt: str) -> dict[str, str]:
     drawn = {}
     if summary.handoff_reasons:
         reasons, counts = zip(*summary.handoff_reasons, strict=True)
-        drawn["escalations"] = charts.bar_chart("Handoffs by reason", reasons, counts, unit="conversations")
+        drawn["escalations"] = charts.bar_chart("Handoffs by reason", reasons, counts, unit="conversations", fmt=fmt)
     if summary.drop_off_steps:
         steps, counts = zip(*summary.drop_off_steps[:15], strict=True)
-        drawn["drop_off"] = charts.bar_chart("Last step of unresolved conversations", steps, counts)
+        drawn["drop_off"] = charts.bar_chart("Last step of unresolved conversations", steps, counts, fmt=fmt)
     if summary.latencies:
-        drawn["latency"] = charts.histogram("Turn latency", summary.latencies, unit="seconds")
+        drawn["latency"] = charts.histogram("Turn latency", summary.latencies, unit="seconds", fmt=fmt)
+    if summary.csat_ratings:
+        scores, counts = zip(*summary.csat_distribution, strict=True)
+        drawn["csat"] = charts.column_chart(
+            "CSAT ratings", [str(score) for score in scores], counts, unit="conversations", fmt=fmt
+        )
     if summary.by_day:
         days = [row.key for row in summary.by_day]
         drawn["by_day"] = charts.line_chart(
@@ -43,25 +48,32 @@ def _charts(summary: Summary) -> dict[str, str]:
                 "fallback rate": [row.fallback_rate for row in summary.by_day],
                 "clarification rate": [row.clarification_rate for row in summary.by_day],
             },
+            fmt=fmt,
         )
     if summary.by_channel:
         drawn["by_channel"] = charts.bar_chart(
             "Conversations by channel",
             [row.key for row in summary.by_channel],
             [row.conversations for row in summary.by_channel],
+            fmt=fmt,
         )
     if summary.by_intent:
         top = summary.by_intent[:20]
-        drawn["by_intent"] = charts.bar_chart("Turns by intent", [row.key for row in top], [row.turns for row in top])
+        drawn["by_intent"] = charts.bar_chart(
+            "Turns by intent", [row.key for row in top], [row.turns for row in top], fmt=fmt
+        )
     return drawn
 
 
-def render(summary: Summary, *, source: str) -> str:
-    """The report's HTML for these figures (the no-data message when there are no conversations)."""
+def render(summary: Summary, *, source: str, chart_format: str = "svg") -> str:
+    """The report's HTML for these figures (the no-data message when there are no conversations).
+
+    `chart_format` is `svg` for the file `make report` writes, `png` for the served page (analytics/charts.py).
+    """
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    drawn = _charts(summary) if summary.conversations else {}
+    drawn = _charts(summary, chart_format) if summary.conversations else {}
     breakdowns = [
         ("by-day", "By day", _Rows("day", summary.by_day), drawn.get("by_day")),
         ("by-channel", "By channel", _Rows("channel", summary.by_channel), drawn.get("by_channel")),
@@ -73,6 +85,7 @@ def render(summary: Summary, *, source: str) -> str:
         breakdowns=breakdowns,
         pct=as_percent,
         secs=as_seconds,
+        rating=as_rating,
         source=source,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -16,9 +16,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.mapping import apply_event, event_key, known_values, new_conversation
+from analytics.mapping import apply_event, event_key, new_conversation
 from analytics.models import CONVERSATIONS, METADATA, TURNS, Conversation, CountedEvent, SourceOffset, Turn
 from foundation.conversation_ref import conversation_ref, conversation_secret
+from foundation.pii import known_values
 
 
 class AnalyticsStore:
@@ -30,6 +31,7 @@ class AnalyticsStore:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sqlalchemy.create_engine(url, future=True)
         METADATA.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
         self._secret = ref_secret if ref_secret is not None else conversation_secret()
 
@@ -78,6 +80,18 @@ class AnalyticsStore:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+def _add_missing_columns(engine: sqlalchemy.engine.Engine) -> None:
+    """Add the nullable columns a store made by an older release lacks (`create_all` makes missing tables only)."""
+    inspector = sqlalchemy.inspect(engine)
+    for table in (CONVERSATIONS, TURNS):
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.execute(sqlalchemy.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
 
 class _Batch:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.mapping import CSAT_SCALE
 from analytics.models import Conversation, Turn
 
 
@@ -50,7 +51,8 @@ class Breakdown:
     fallback_rate: float | None
     clarification_rate: float | None
     median_latency: float | None
-    csat: float | None = None  # not collected yet
+    csat: float | None = None  # the mean rating of its rated conversations
+    csat_ratings: int = 0
 
 
 @dataclass
@@ -73,7 +75,9 @@ class Summary:
     by_day: list[Breakdown] = field(default_factory=list)
     by_channel: list[Breakdown] = field(default_factory=list)
     by_intent: list[Breakdown] = field(default_factory=list)
-    csat_ratings: int = 0
+    csat_ratings: int = 0  # conversations with a rating
+    csat_mean: float | None = None
+    csat_distribution: list[tuple[int, int]] = field(default_factory=list)  # rating, conversations, for 1 to 5
 
 
 def summarise(conversations: Iterable[Conversation], turns: Iterable[Turn]) -> Summary:
@@ -83,7 +87,7 @@ def summarise(conversations: Iterable[Conversation], turns: Iterable[Turn]) -> S
     turns_of: dict[str, list[Turn]] = {}
     for turn in turn_list:
         turns_of.setdefault(turn.conversation_ref, []).append(turn)
-    last_turn = {ref: max(found, key=lambda turn: turn.number) for ref, found in turns_of.items()}
+    last_turn = {ref: _last_request(found) for ref, found in turns_of.items()}
     resolved = {c.ref for c in talked if is_resolved(c, last_turn.get(c.ref))}
     latencies = [turn.latency_seconds for turn in turn_list if turn.latency_seconds is not None]
     summary = Summary(
@@ -101,8 +105,11 @@ def summarise(conversations: Iterable[Conversation], turns: Iterable[Turn]) -> S
         latencies=latencies,
         median_latency=statistics.median(latencies) if latencies else None,
         p90_latency=percentile(latencies, 0.9),
-        csat_ratings=sum(1 for c in talked if c.csat is not None),
     )
+    ratings = [c.csat for c in talked if c.csat is not None]
+    summary.csat_ratings = len(ratings)
+    summary.csat_mean = statistics.mean(ratings) if ratings else None
+    summary.csat_distribution = [(score, ratings.count(score)) for score in CSAT_SCALE]
     by_number: dict[int, list[float]] = {}
     for turn in turn_list:
         if turn.latency_seconds is not None:
@@ -114,6 +121,12 @@ def summarise(conversations: Iterable[Conversation], turns: Iterable[Turn]) -> S
     summary.by_channel = _breakdown(talked, turn_list, resolved, lambda c: c.channel, lambda t: t.channel)
     summary.by_intent = _intent_breakdown(turn_list, resolved)
     return summary
+
+
+def _last_request(turns: list[Turn]) -> Turn:
+    """The conversation's last turn that was not an answer to a CSAT question: what its resolution is judged on."""
+    requests = [turn for turn in turns if not turn.csat_answer] or turns
+    return max(requests, key=lambda turn: turn.number)
 
 
 def _row(key: str, conversations: list[Conversation], turns: list[Turn], resolved: set[str]) -> Breakdown:
@@ -129,6 +142,7 @@ def _row(key: str, conversations: list[Conversation], turns: list[Turn], resolve
         clarification_rate=rate(sum(1 for turn in turns if turn.clarified), len(turns)),
         median_latency=statistics.median(latencies) if latencies else None,
         csat=statistics.mean(ratings) if ratings else None,
+        csat_ratings=len(ratings),
     )
 
 
@@ -169,6 +183,11 @@ def _intent_breakdown(turns: list[Turn], resolved: set[str]) -> list[Breakdown]:
 def as_percent(value: Any) -> str:
     """A rate as the report prints it."""
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def as_rating(value: Any) -> str:
+    """A mean CSAT rating as the report prints it."""
+    return "–" if value is None else f"{value:.2f}"
 
 
 def as_seconds(value: Any) -> str:

@@ -75,6 +75,7 @@ def run(settings: ClusterSettings, state_file: StateFile, root: Path, log_dir: P
         "postgres_port": settings.internal("postgres"),
         "rabbitmq_port": settings.internal("rabbitmq"),
         "event_queue": EVENT_QUEUE,
+        "report_url": f"http://127.0.0.1:{settings.internal('analytics')}/report",
         "fault_gates": settings.fault_gates,
         "prometheus_config": str(scrape_file),
     }
@@ -100,6 +101,8 @@ def run(settings: ClusterSettings, state_file: StateFile, root: Path, log_dir: P
             f"Health:                        {settings.url}/health\n"
             f"Event broker:                  amqp://127.0.0.1:{summary['rabbitmq_port']} queue {EVENT_QUEUE}\n"
             f"Prometheus scrape config:      {scrape_file}\n"
+            f"Analytics report (operators):  {summary['report_url']} (any user name, the password is in "
+            "var/secrets/REPORT_TOKEN or $REPORT_TOKEN)\n"
             "Processes: make status-cluster  ·  stop with Ctrl-C or, from another terminal, make stop-cluster.",
             flush=True,
         )

@@ -16,13 +16,14 @@ from pathlib import Path
 from cluster.members import Member, amqp_probe, http_probe, redis_probe, tcp_probe
 from foundation.local_servers import _as_db_user, _postgres_bin, redis_command
 
-DATABASES = ("assistant", "demoshop", "audit")  # the tracker store, the demo shop, the audit trail
+# The tracker store, the demo shop, the audit trail, the analytics store.
+DATABASES = ("assistant", "demoshop", "audit", "analytics")
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 NGINX = "/usr/sbin/nginx"
 
 
 def postgres_member(root: Path, port: int) -> Member:
-    """PostgreSQL with the cluster's three databases, trusted on loopback; its data in `root` (kept on restart)."""
+    """PostgreSQL with the cluster's databases, trusted on loopback; its data in `root` (kept on restart)."""
     data = root / "pgdata"
 
     def prepare() -> None:

@@ -1,5 +1,6 @@
 """What `make run-cluster` starts, in start order: the backing services, the demo shop, M action servers, N Rasa
-replicas sharing one PostgreSQL tracker store, one Redis lock store and one RabbitMQ event broker, and nginx.
+replicas sharing one PostgreSQL tracker store, one Redis lock store and one RabbitMQ event broker, the analytics
+consumer of that broker (its store a PostgreSQL database of its own, its report page on loopback), and nginx.
 
 With CLUSTER_FAULT_GATES=on (make chaos) a fault gate (chaos/fault_gate.py) sits between the action servers and
 the demo shop and another between the Rasa replicas and the action servers, so faults can be switched on there.
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
+from analytics.settings import EVENT_QUEUE
 from cluster.backing import nginx_member, postgres_member, postgres_url, rabbitmq_members, redis_member
 from cluster.members import Member, http_probe
 from cluster.settings import ClusterSettings
@@ -19,13 +22,12 @@ from foundation.local_secrets import local_secret
 from launcher.tuning import rasa_env
 
 NGINX_TEMPLATE = REPO / "docker" / "nginx" / "cluster.conf"
-EVENT_QUEUE = "larkspur_events"
 RABBITMQ_USER = "larkspur"
 
 
 def cluster_secrets() -> dict[str, str]:
     """The secrets the cluster's processes share: the operator's, or this checkout's (foundation/local_secrets.py)."""
-    names = ("ACTION_SERVER_TOKEN", "CUSTOMER_TOKEN_SECRET", "DEMOSHOP_API_KEY", "RABBITMQ_PASSWORD")
+    names = ("ACTION_SERVER_TOKEN", "CUSTOMER_TOKEN_SECRET", "DEMOSHOP_API_KEY", "RABBITMQ_PASSWORD", "REPORT_TOKEN")
     return {name: local_secret(name) for name in names}
 
 
@@ -159,8 +161,34 @@ def cluster_plan(settings: ClusterSettings, root: Path) -> list[Member]:
                 metrics_port=settings.internal("rasa-metrics", index),
             )
         )
+    members.append(analytics_member(settings, secrets))
     members.append(nginx_member(root / "nginx", NGINX_TEMPLATE, settings.port, rasa_ports, balancer, action_ports))
     return members
+
+
+def analytics_member(settings: ClusterSettings, secrets: dict[str, str]) -> Member:
+    """The one consumer of the event queue (docs/analytics.md): counts into the cluster's `analytics` database and
+    serves the report page on loopback. Its broker URL carries the password, so it goes in the environment, never
+    on the command line `make status-cluster` could show."""
+    port = settings.internal("analytics")
+    password = quote(secrets["RABBITMQ_PASSWORD"], safe="")
+    return Member(
+        "analytics",
+        "analytics",
+        [sys.executable, "-m", "analytics", "consume", "--source", "rabbitmq", "--queue", EVENT_QUEUE, "--serve"],
+        port,
+        http_probe(f"http://127.0.0.1:{port}/health"),
+        env={
+            "ANALYTICS_RABBITMQ_URL": f"amqp://{RABBITMQ_USER}:{password}@127.0.0.1:{settings.internal('rabbitmq')}/",
+            "ANALYTICS_DATABASE_URL": postgres_url(settings.internal("postgres"), "analytics"),
+            "ANALYTICS_HOST": settings.host,
+            "ANALYTICS_PORT": str(port),
+            "REPORT_TOKEN": secrets["REPORT_TOKEN"],
+        },
+        url=f"http://127.0.0.1:{port}/report",
+        startup_seconds=90,
+        json_logs=True,
+    )
 
 
 def _gate(name: str, port: int, upstream: str) -> Member:

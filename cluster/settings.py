@@ -26,6 +26,7 @@ OFFSETS = {
     "actions-metrics": 30,
     "rasa": 50,  # rasa-1 at +50, ...
     "rasa-metrics": 70,  # rasa-1's /metrics at +70, ...
+    "analytics": 90,  # the analytics consumer's report page and /health
 }
 MAX_REPLICAS = 20
 

@@ -1,6 +1,7 @@
 """`python -m launcher run|stop|status`: the assistant's whole stack on embedded defaults, as `make run`.
 
-`run` starts the demo shop, the action server, the Rasa server and the web widget, waits until each answers
+`run` starts the demo shop, the action server, the Rasa server, the web widget and the analytics consumer with
+its report page, waits until each answers
 its health check, prints the URLs and watches them until Ctrl-C (or `make stop`), then stops everything it
 started by PID. Each process logs JSON lines to `logs/<name>.log`.
 """
@@ -101,6 +102,7 @@ def run(settings: StackSettings, state_file: StateFile, log_dir: Path) -> int:
             f"REST webhook:            {settings.rasa_url}/webhooks/rest/webhook\n"
             f"Demo shop API:           http://{settings.host}:{settings.demoshop_port}/v1 (make codes shows "
             f"one-time codes)\n"
+            f"{_report_line(settings, services)}"
             f"Stop with Ctrl-C or, from another terminal, make stop.",
             flush=True,
         )
@@ -128,6 +130,17 @@ def run(settings: StackSettings, state_file: StateFile, log_dir: Path) -> int:
         state_file.clear()
         if processes:
             print("Stopped: " + ", ".join(p.spec.title for p in processes) + ".", flush=True)
+
+
+def _report_line(settings: StackSettings, services: dict[str, dict[str, Any]]) -> str:
+    """How to open the report page: its URL and where its token is (never the token itself: this is logged)."""
+    if "analytics" not in services:
+        return ""
+    if os.environ.get("REPORT_TOKEN", "").strip():
+        how = "the password is $REPORT_TOKEN"
+    else:
+        how = "the password is in var/secrets/REPORT_TOKEN"
+    return f"Analytics report:        {settings.report_url} (operators only: any user name, {how})\n"
 
 
 def stop(state_file: StateFile) -> int:

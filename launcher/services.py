@@ -1,4 +1,4 @@
-"""What `make run` starts: the four processes of the embedded stack, their ports, logs and health checks.
+"""What `make run` starts: the processes of the embedded stack, their ports, logs and health checks.
 
 Every address comes from the environment (or `.env`) with the embedded default, the same variables the
 processes read themselves (see .env.example), so `make run` with nothing set gives the stack
@@ -58,6 +58,7 @@ class StackSettings(ProcessSettings):
     actions_port: Port = Field(5055, env="ACTIONS_PORT")
     rasa_port: Port = Field(5005, env="RASA_PORT")
     webchat_port: Port = Field(8080, env="WEBCHAT_PORT")
+    analytics_port: Port = Field(8090, env="ANALYTICS_PORT")
     model: Path = Field(REPO / "models" / "larkspur.tar.gz", env="RASA_MODEL")
     endpoints: Path = Field(REPO / "endpoints.yml", env="RASA_ENDPOINTS")
     credentials: Path = Field(REPO / "credentials.yml", env="RASA_CREDENTIALS")
@@ -74,6 +75,21 @@ class StackSettings(ProcessSettings):
     @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def report_url(self) -> str:
+        return f"http://{self.host}:{self.analytics_port}/report"
+
+
+def sql_broker_db(endpoints: Path) -> str | None:
+    """The SQLite file of the endpoints' SQL event broker (what the analytics consumer reads), None for another
+    broker. A relative path is the repository's, where Rasa runs."""
+    config = yaml.safe_load(endpoints.read_text()) or {}
+    broker = config.get("event_broker") or {}
+    if str(broker.get("type", "")).lower() != "sql" or str(broker.get("dialect", "sqlite")) != "sqlite":
+        return None
+    db = Path(str(broker.get("db") or "events.db"))
+    return str(db if db.is_absolute() else REPO / db)
 
 
 def endpoints_for(settings: StackSettings, state_dir: Path) -> Path:
@@ -133,7 +149,7 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
     if settings.rasa_auth_token:
         rasa_args += ["--auth-token", settings.rasa_auth_token]
         status_path += "?" + urlencode({"token": settings.rasa_auth_token})  # Rasa 3.6 reads its token from ?token=
-    return [
+    plan = [
         ServiceSpec(
             "demoshop",
             "demo shop",
@@ -176,3 +192,22 @@ def stack_plan(settings: StackSettings, state_dir: Path) -> list[ServiceSpec]:
             startup_seconds=30,
         ),
     ]
+    events_db = sql_broker_db(settings.endpoints)
+    if events_db is not None:  # the consumer of the SQL broker, with the report page (docs/analytics.md)
+        plan.append(
+            ServiceSpec(
+                "analytics",
+                "analytics",
+                [python, "-m", "analytics", "consume", "--source", "sql", "--serve"],
+                {
+                    "ANALYTICS_HOST": settings.host,
+                    "ANALYTICS_PORT": str(settings.analytics_port),
+                    "ANALYTICS_EVENTS_DB": events_db,
+                    "REPORT_TOKEN": local_secret("REPORT_TOKEN"),
+                },
+                settings.analytics_port,
+                "/health",
+                startup_seconds=60,
+            )
+        )
+    return plan

@@ -38,9 +38,11 @@ COMPOSE_SECRETS = {
     "CONVERSATION_REF_SECRET",
     "AUDIT_DB_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
+    "ANALYTICS_DB_PASSWORD",
+    "REPORT_TOKEN",
 }
 # The Secrets the manifests reference; created in the namespace out of band, never rendered.
-REFERENCED_SECRETS = {"rasa-secrets", "actions-secrets", "demoshop-secrets"}
+REFERENCED_SECRETS = {"rasa-secrets", "actions-secrets", "demoshop-secrets", "analytics-secrets"}
 
 
 # --- tools --------------------------------------------------------------------------------------------------
@@ -112,6 +114,7 @@ def test_compose_config_validates_with_the_secrets_set(docker_compose):
         *("tracker-db", "shop-db", "audit-db", "redis", "rabbitmq"),
         "grafana",
         "prometheus",
+        *("analytics", "analytics-db"),
     }
     assert services["rasa"]["deploy"]["replicas"] == 3 and services["actions"]["deploy"]["replicas"] == 2
     rasa = services["rasa"]["environment"]
@@ -124,8 +127,11 @@ def test_compose_config_validates_with_the_secrets_set(docker_compose):
     assert services["webchat"]["environment"]["RASA_UPSTREAM"] == "rasa:5005"
     # Only the web chat is published (Grafana on the host's loopback only); the action servers share no network
     # with the web chat, and Grafana none with the assistant's services.
-    assert {name for name, service in services.items() if service.get("ports")} == {"webchat", "grafana"}
-    assert all(str(port).startswith("127.0.0.1:") for port in services["grafana"]["ports"]), services["grafana"]
+    assert {name for name, service in services.items() if service.get("ports")} == {"webchat", "grafana", "analytics"}
+    for loopback in ("grafana", "analytics"):  # the report page, like Grafana, on the host's loopback only
+        ports = services[loopback]["ports"]
+        assert all(str(p.get("host_ip") if isinstance(p, dict) else p).startswith("127.0.0.1") for p in ports), ports
+    assert set(services["analytics-db"]["networks"]) == {"analytics"}
     assert set(services["grafana"]["networks"]) == {"monitoring"}
     assert not set(services["webchat"]["networks"]) & set(services["actions"]["networks"])
     assert not set(services["rasa"]["networks"]) & set(services["demoshop"]["networks"])
@@ -236,7 +242,7 @@ def selected(match_labels: dict[str, str], objects: list[dict]) -> set[str]:
 
 def test_every_deployment_has_probes_resources_and_runs_locked_down(production):
     deployments = of_kind(production, "Deployment")
-    assert set(deployments) == {"rasa", "actions", "demoshop", "webchat"}
+    assert set(deployments) == {"rasa", "actions", "demoshop", "webchat", "analytics"}
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name

@@ -1,5 +1,6 @@
 """`make run` as a shopper and an operator meet it: the launcher starts the real stack, a second run says
-so, the widget and the REST webhook answer, every log line is JSON, and `make stop` leaves nothing behind."""
+so, the widget and the REST webhook answer, the analytics consumer counts the conversation and serves the
+report page to the operator's token only, every log line is JSON, and `make stop` leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.support.processes import REPO, free_port
 from tests.support.stack import MODEL, new_sender
 
 MAKE_RUN_SENDER, BROKER_SENDER = new_sender(), new_sender()
+REPORT_TOKEN = "make-run-report-token-0123456789"
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="needs a trained model: make test trains it first")
 
@@ -43,6 +45,7 @@ def running(tmp_path_factory):
         for name in (
             *("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ACTIONS_METRICS_PORT"),
             *("RASA_METRICS_PORT", "DEMOSHOP_METRICS_PORT", "WEBCHAT_METRICS_PORT"),  # metrics on free ports too
+            "ANALYTICS_PORT",
         )
     }
     endpoints = tmp / "endpoints.yml"
@@ -60,6 +63,9 @@ def running(tmp_path_factory):
         "RASA_ENDPOINTS": str(endpoints),
         "DEMOSHOP_DATABASE_URL": f"sqlite:///{tmp}/shop.sqlite",
         "RASA_TELEMETRY_ENABLED": "false",
+        "ANALYTICS_DATABASE_URL": f"sqlite:///{tmp}/analytics.sqlite",
+        "ANALYTICS_POLL_SECONDS": "0.5",
+        "REPORT_TOKEN": REPORT_TOKEN,
     }
     paths = ["--state-file", str(tmp / "run" / "stack.json"), "--log-dir", str(tmp / "logs")]
     out = open(tmp / "launcher.out", "w+")  # noqa: SIM115  (the launcher writes to it for the whole test)
@@ -90,7 +96,9 @@ def test_prints_the_urls_of_a_healthy_stack(running):
     ports = running["ports"]
     assert f"http://127.0.0.1:{ports['WEBCHAT_PORT']}" in printed
     assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in printed
-    assert set(running["state"]["services"]) == {"demoshop", "actions", "rasa", "webchat"}
+    assert set(running["state"]["services"]) == {"demoshop", "actions", "rasa", "webchat", "analytics"}
+    assert f"http://127.0.0.1:{ports['ANALYTICS_PORT']}/report" in printed and "$REPORT_TOKEN" in printed
+    assert REPORT_TOKEN not in printed
 
 
 def test_the_widget_and_a_conversation_answer(running):
@@ -130,6 +138,34 @@ def test_the_sql_event_broker_records_the_conversation(running):
     assert f"rest:{BROKER_SENDER}" in senders
 
 
+def test_the_analytics_consumer_runs_and_serves_the_report_to_the_operators_token_only(running):
+    ports, paths = running["ports"], running["paths"]
+    shown = launcher("status", *paths, env=running["env"])
+    assert "analytics" in shown.stdout and str(running["state"]["services"]["analytics"]["pid"]) in shown.stdout
+    sender = new_sender()
+    for text in ("hello", "do you offer free shipping"):
+        requests.post(
+            f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=60,
+        ).raise_for_status()
+    report = f"http://127.0.0.1:{ports['ANALYTICS_PORT']}/report"
+    assert requests.get(report, timeout=10).status_code == 401
+    assert requests.get(report, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    deadline = time.monotonic() + 60
+    while True:  # the consumer counts every half second; the page is cached for a few seconds
+        page = requests.get(report, auth=("operator", REPORT_TOKEN), timeout=30)
+        assert page.status_code == 200 and "Content-Security-Policy" in page.headers
+        with sqlite3.connect(running["tmp"] / "analytics.sqlite") as db:
+            turns = db.execute("select count(*) from analytics_turns where text = 'do you offer free shipping'")
+            counted = turns.fetchone()[0]
+        if counted and '<section id="overview">' in page.text:
+            break
+        assert time.monotonic() < deadline, "the analytics consumer did not count the conversation"
+        time.sleep(1)
+    assert '<section id="csat">' in page.text
+
+
 def test_a_second_run_says_it_is_already_running(running):
     second = launcher("run", *running["paths"], env=running["env"])
     assert second.returncode == 0, second.stderr
@@ -139,7 +175,7 @@ def test_a_second_run_says_it_is_already_running(running):
 
 def test_every_log_line_is_json(running):
     logs = sorted((running["tmp"] / "logs").glob("*.log"))
-    assert {p.stem for p in logs} == {"demoshop", "actions", "rasa", "webchat"}
+    assert {p.stem for p in logs} == {"demoshop", "actions", "rasa", "webchat", "analytics"}
     for path in logs:
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         assert lines, f"{path.name} is empty"
@@ -158,6 +194,7 @@ def test_a_busy_port_is_named_instead_of_a_crash(running, tmp_path):
             "RASA_PORT": str(free_port()),
             "DEMOSHOP_PORT": str(free_port()),
             "ACTIONS_PORT": str(free_port()),
+            "ANALYTICS_PORT": str(free_port()),
         }
         result = launcher("run", "--state-file", str(tmp_path / "stack.json"), "--log-dir", str(tmp_path), env=env)
     assert result.returncode == 2
@@ -170,7 +207,7 @@ def test_stop_ends_every_process_and_frees_the_ports(running):
     assert result.returncode == 0 and "Stopped" in result.stdout
     running["proc"].wait(60)
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
-    for name in ("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT"):
+    for name in ("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ANALYTICS_PORT"):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", running["ports"][name])) != 0, f"{name} still answers"
     assert not (running["tmp"] / "run" / "stack.json").exists()

@@ -241,3 +241,91 @@ def test_a_payload_that_is_not_an_event_is_skipped():
     assert parse_payload("not json") is None
     assert parse_payload("[1, 2]") is None
     assert parse_payload(b'{"event": "user"}') == {"event": "user"}
+
+
+def test_a_csat_rating_is_the_conversations_rating_and_a_redelivery_changes_nothing(store):
+    clock = Clock()
+    events = published(
+        SENDER,
+        [
+            clock.stamp(user("thanks, that's all", "thank")),
+            clock.stamp(bot("utter_ask_csat_rating")),
+            clock.stamp(SlotSet("csat_rating", 4)),
+            clock.stamp(SlotSet("csat_comment", "fast, my number is +31 6 12345678")),
+        ],
+    )
+    assert store.count(events) == 4
+    assert store.count(events) == 0 and store.count(events[2:3]) == 0  # redelivered: counted once
+    conversation, _ = only(store)
+    assert conversation.csat == 4
+    from analytics.summary import summarise
+
+    summary = summarise(store.conversations(), store.turns())
+    assert summary.csat_ratings == 1 and summary.csat_mean == 4
+    assert "12345678" not in repr(store.conversations()) + repr(store.turns())  # the comment is not stored
+
+
+@pytest.mark.parametrize(
+    "value, rating",
+    [(1, 1), (5, 5), (3.0, 3), ("2", 2), (0, None), (6, None), (2.5, None), ("great", None), (True, None)],
+)
+def test_only_a_whole_rating_from_one_to_five_counts(value, rating):
+    from analytics.mapping import csat_rating
+
+    assert csat_rating(value) == rating
+
+
+def test_a_later_rating_replaces_the_first_and_an_emptied_slot_keeps_it(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("bye", "goodbye")),
+        clock.stamp(SlotSet("csat_rating", 2)),
+        clock.stamp(SlotSet("csat_rating", 5)),
+        clock.stamp(SlotSet("csat_rating", None)),
+        clock.stamp(SlotSet("csat_rating", 11)),
+    ]
+    store.count(published(SENDER, events))
+    conversation, _ = only(store)
+    assert conversation.csat == 5
+
+
+def test_answering_the_csat_question_and_leaving_at_its_comment_keeps_the_conversation_resolved(store):
+    clock = Clock()
+    events = [
+        clock.stamp(user("where is my order 10007?", "check_order_status")),
+        clock.stamp(bot("utter_order_status")),
+        clock.stamp(user("thanks, bye", "goodbye")),
+        clock.stamp(ActionExecuted("action_csat_offer")),
+        clock.stamp(bot("utter_csat_question")),
+        clock.stamp(user("4", "nlu_fallback")),  # a typed rating NLU cannot place: an answer, not a miss
+        clock.stamp(ActionExecuted("action_csat_rate")),
+        clock.stamp(SlotSet("csat_rating", 4)),
+        clock.stamp(bot("utter_csat_rated_high")),
+        clock.stamp(ActionExecuted("csat_comment_form")),
+        clock.stamp(SlotSet("requested_slot", "csat_comment")),
+        clock.stamp(bot("utter_ask_csat_comment")),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert [turn.csat_answer for turn in turns] == [False, False, True]
+    assert conversation.csat == 4 and conversation.fallbacks == 0 and turns[-1].fallback is None
+    from analytics.summary import summarise
+
+    summary = summarise(store.conversations(), store.turns())
+    assert summary.resolved == 1 and summary.containment == 1.0 and summary.drop_off_steps == []
+
+
+def test_a_store_made_before_the_csat_answer_column_gets_it(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = AnalyticsStore(f"sqlite:///{path}", ref_secret=SECRET)
+    old.close()
+    with sqlite3.connect(path) as db:  # as an older release made it
+        db.execute("ALTER TABLE analytics_turns DROP COLUMN csat_answer")
+    reopened = AnalyticsStore(f"sqlite:///{path}", ref_secret=SECRET)
+    try:
+        reopened.count(published(SENDER, [Clock().stamp(user("hello", "greet"))]))
+        assert [turn.csat_answer for turn in reopened.turns()] == [False]
+    finally:
+        reopened.close()

@@ -68,7 +68,7 @@ def test_the_report_has_every_section_with_the_figures_of_the_database(store, tm
     text = text_of(html)
     assert "Conversations 3" in text and "Containment (resolved without a person) 33.3% (1)" in text
     assert "double_charge 1" in text and "utter_ask_login_email 1" in text
-    assert "Not collected yet" in text and "CSAT" in text
+    assert "No conversation has a rating yet" in text and "CSAT" in text
     for channel in ("rest", "slack", "whatsapp"):
         assert f" {channel} 1 1 " in text
     assert summary.handoff_reasons == [("double_charge", 1)]
@@ -91,3 +91,49 @@ def test_with_no_conversations_the_report_says_how_to_get_some(store, tmp_path):
     assert "No conversations yet: run make run and chat with the assistant" in text
     assert "Overview" not in text
     assert not (tmp_path / "no-broker-yet.sqlite").exists()  # reading a missing broker does not create it
+
+
+def rated_day(store: AnalyticsStore) -> None:
+    """The small day, with the answered conversation rated 5 and the handed-over one rated 2 (an invalid 9 too)."""
+    small_day(store)
+    start = 1_796_000_100.0
+    store.count(
+        [
+            stamped("rest:a", start, SlotSet("csat_rating", 5)),
+            stamped("rest:a", start + 0.1, SlotSet("csat_comment", "quick, thanks: anna@example.com")),
+            stamped("slack:T/C/U", start + 1, SlotSet("csat_rating", 2.0)),
+            stamped("whatsapp:+31612345678", start + 2, SlotSet("csat_rating", 9)),
+        ]
+    )
+
+
+def test_the_csat_section_shows_the_mean_the_count_the_distribution_and_by_day_and_channel(store, tmp_path):
+    rated_day(store)
+    out = tmp_path / "report.html"
+    summary = write_report(store, out)
+    assert summary.csat_ratings == 2 and summary.csat_mean == 3.5
+    assert summary.csat_distribution == [(1, 0), (2, 1), (3, 0), (4, 0), (5, 1)]
+    assert {row.key: (row.csat_ratings, row.csat) for row in summary.by_channel} == {
+        "rest": (1, 5),
+        "slack": (1, 2),
+        "whatsapp": (0, None),
+    }
+    html = out.read_text()
+    csat = text_of(html[html.index('<section id="csat">') :])
+    assert "Mean rating (1 to 5) 3.50" in csat and "Conversations rated 2" in csat
+    assert "rating conversations 1 0 2 1 3 0 4 0 5 1" in csat
+    assert "channel rated mean rating rest 1 5.00 slack 1 2.00" in csat and "whatsapp" not in csat
+    assert "day rated mean rating 2026-11-30 2 3.50" in csat
+    assert html[html.index('<section id="csat">') :].count("<svg") == 1  # the distribution as a chart
+    assert "anna@example.com" not in html and "quick, thanks" not in html  # the comment is not kept
+
+
+def test_the_served_page_draws_its_charts_as_png_data_with_no_inline_svg_styles(store):
+    from analytics.report import render
+    from analytics.summary import summarise
+
+    rated_day(store)
+    html = render(summarise(store.conversations(), store.turns()), source="test", chart_format="png")
+    assert "<svg" not in html and " style=" not in html
+    assert html.count('<img class="chart"') >= 6 and 'src="data:image/png;base64,' in html
+    assert not re.search(r"""<(?:link|script)\b|\bsrc=(?!"data:image/png;base64,)""", html)

@@ -28,6 +28,7 @@ def test_the_plan_starts_the_backends_first_the_replicas_then_nginx(tmp_path):
         "rasa-1",
         "rasa-2",
         "rasa-3",
+        "analytics",
         "nginx",
     ]
     assert [[m.name for m in wave] for wave in waves(members)][5:7] == [

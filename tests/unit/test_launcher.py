@@ -71,9 +71,10 @@ def test_an_endpoints_file_without_the_token_header_gets_one_rasa_expands(tmp_pa
     assert action.headers == {"Authorization": "Bearer the-token-rasa-sends-0123456789"}
 
 
-def test_the_plan_starts_four_services_with_the_widget_as_the_only_cors_origin(tmp_path):
+def test_the_plan_starts_five_services_with_the_widget_as_the_only_cors_origin(tmp_path):
     plan = stack_plan(StackSettings.from_env({"WEBCHAT_PORT": "8090", "RASA_AUTH_TOKEN": "s3cret"}), tmp_path)
-    assert [spec.name for spec in plan] == ["demoshop", "actions", "rasa", "webchat"]
+    assert [spec.name for spec in plan] == ["demoshop", "actions", "rasa", "webchat", "analytics"]
+    assert plan[4].env["ANALYTICS_EVENTS_DB"].endswith("var/rasa-events.sqlite") and plan[4].env["REPORT_TOKEN"]
     rasa = plan[2]
     assert rasa.command[rasa.command.index("--cors") + 1] == "http://127.0.0.1:8090"
     assert rasa.command[rasa.command.index("--auth-token") + 1] == "s3cret"
