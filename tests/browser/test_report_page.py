@@ -9,10 +9,8 @@ package, as tests/browser/test_webchat.py does: without them the test fails rath
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,7 +21,6 @@ from analytics.store import AnalyticsStore
 from analytics.summary import as_percent, summarise
 from tests.support.processes import Service, free_port
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 TOKEN = "browser-report-token-0123456789abcdef"
 REF_SECRET = "browser-report-conversation-ref-secret"
 HEADINGS = (
@@ -113,24 +110,6 @@ def report(tmp_path_factory):
         raise
     yield url, summary
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-            "(or `sudo make system-deps`); the browser tests need a real Chromium",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: run `make install` (requirements-dev.txt)", pytrace=False)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str, credentials: dict | None):

@@ -6,14 +6,12 @@ Python package. Without Chromium the test fails: CI installs it, so a skip would
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import threading
 from decimal import Decimal
 from html import escape as html_escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,34 +22,12 @@ from tests.conftest import ShopApi
 from tests.support.processes import REPO, Service, free_port
 from tests.support.stack import start_stack
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 SECRET = "browser-customer-token-secret-0123456789"
 CUSTOMER = "C1001"  # seeded: one returned order with an issued refund, one shipped, one delivered
 RESULTS = REPO / "results"
 ERROR_TEXT = "We can't reach the assistant right now. Please try again in a minute."
 BOT = ".lc-row-bot:not(.lc-error-row)"
 REPLY_TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-            "(or `sudo make system-deps`); the browser tests need a real Chromium",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "the playwright package is missing: run `make install` (it is pinned in requirements-dev.txt)",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
