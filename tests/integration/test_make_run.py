@@ -166,6 +166,44 @@ def test_the_analytics_consumer_runs_and_serves_the_report_to_the_operators_toke
     assert '<section id="csat">' in page.text
 
 
+def test_make_report_renders_the_session_s_conversations(running):
+    # As `make report` runs it over make run's SQL broker; a store of its own beside the running consumer's.
+    sender = new_sender()
+    requests.post(
+        f"http://127.0.0.1:{running['ports']['RASA_PORT']}/webhooks/rest/webhook",
+        json={"sender": sender, "message": "how long does delivery take?"},
+        timeout=60,
+    ).raise_for_status()
+    tmp = running["tmp"]
+    out = tmp / "report.html"
+    store = f"sqlite:///{tmp}/report-store.sqlite"
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics",
+            "--database-url",
+            store,
+            "report",
+            "--events-db",
+            f"{tmp}/events.sqlite",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=running["env"],
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    html = out.read_text()
+    assert '<section id="overview">' in html and "No conversations yet" not in html
+    with sqlite3.connect(tmp / "report-store.sqlite") as db:
+        (counted,) = db.execute("select count(*) from analytics_turns where text = 'how long does delivery take?'")
+    assert counted[0] >= 1 and "<svg" in html  # the charts are drawn into the one file
+
+
 def test_a_second_run_says_it_is_already_running(running):
     second = launcher("run", *running["paths"], env=running["env"])
     assert second.returncode == 0, second.stderr
