@@ -12,6 +12,9 @@ broker's copy and the tracker the store keeps in memory (conversation_stores/) a
   `[code]`; the `verification_code` slot's value too, except the form's own `verified` marker.
 - Any Luhn-valid card number, in any message either way, in slot values and in the bot's answers: `[card ending
   1234]` (foundation/redaction.py). Order numbers, amounts and postcodes stay as they are.
+- The credentials a channel passes in a message's metadata (the signed customer token, a session token), in the
+  message and in Rasa's `session_started_metadata` slot: `[token]`. The service form checks the token in the
+  turn of its own message, before the save; later turns send their own.
 
 Entity offsets (`start`, `end`) keep the positions of the text as typed. What Rasa's HTTP API writes straight
 to the tracker store (`/conversations/<id>/tracker/events`) is not masked.
@@ -33,6 +36,12 @@ from foundation import pii
 from foundation.redaction import CODE_MASK, mask_cards, mask_typed_code
 
 REQUESTED_SLOT = "requested_slot"
+SESSION_METADATA_SLOT = "session_started_metadata"  # Rasa's copy of a session's first message metadata
+# Credentials a channel passes in a message's metadata: the signed customer token the service form checks in
+# the turn of that very message (actions/service_form.py), and a web chat session token. Useless to the
+# conversation after that turn, and a replayable credential to whoever reads the store until it expires.
+TOKEN_KEYS = ("customer_token", "session_token")
+TOKEN_MASK = "[token]"
 CODE_SLOT = "verification_code"  # the form's slot and NLU's entity of the same name (domain.yml)
 VERIFIED = "verified"  # what the form sets the code slot to once the code matched (actions/service_form.py)
 
@@ -64,6 +73,8 @@ def mask_tracker(tracker: Any) -> None:
                 requested = event.value
             elif event.key == CODE_SLOT and event.value not in (None, VERIFIED):
                 event.value = CODE_MASK
+            elif event.key == SESSION_METADATA_SLOT:
+                event.value = without_tokens(event.value)
             elif isinstance(event.value, str):
                 event.value = mask_cards(event.value)
         elif isinstance(event, BotUttered) and event.text:
@@ -78,11 +89,21 @@ def _has_code_entity(event: Any) -> bool:
     return any(entity.get("entity") == CODE_SLOT for entity in event.entities or [])
 
 
+def without_tokens(metadata: Any) -> Any:
+    """A message's metadata with the channel's credentials (TOKEN_KEYS) masked: a new dict, the rest as it was."""
+    if not isinstance(metadata, dict) or not any(key in metadata for key in TOKEN_KEYS):
+        return metadata
+    return {key: TOKEN_MASK if key in TOKEN_KEYS and value else value for key, value in metadata.items()}
+
+
 def _mask_message(event: Any, *, typed_code: bool) -> None:
     mask: Callable[[str], str] = mask_typed_code if typed_code else mask_cards
     if event.text:
         event.text = mask(event.text)
+    event.metadata = without_tokens(event.metadata)
     parse_data = event.parse_data or {}
+    if "metadata" in parse_data:
+        parse_data["metadata"] = without_tokens(parse_data["metadata"])
     if isinstance(parse_data.get("text"), str):
         parse_data["text"] = mask(parse_data["text"])
     for entities in (event.entities or [], parse_data.get("entities") or []):

@@ -141,6 +141,21 @@ def test_card_numbers_are_masked_anywhere_and_order_numbers_and_other_digits_sta
     assert "4242 4242" not in stored and "482" not in stored
 
 
+def test_a_channels_credentials_in_metadata_are_masked_in_the_message_and_the_session_slot():
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJDMTAwMSJ9.c2lnbmF0dXJl"
+    metadata = {"customer_token": token, "correlation_id": "4f1c", "session_token": "s3ss10n"}
+    message = UserUttered("where is my refund?", {"name": "refund_status"}, [], {"metadata": dict(metadata)})
+    message.metadata = dict(metadata)
+    events = [SlotSet("session_started_metadata", dict(metadata)), ActionExecuted("action_listen"), message]
+    tracker = DialogueStateTracker.from_events("rest:shopper", events, DOMAIN.slots)
+    secret_masking.mask_tracker(tracker)
+    masked = {"customer_token": "[token]", "correlation_id": "4f1c", "session_token": "[token]"}
+    slot = next(event for event in tracker.events if isinstance(event, SlotSet))
+    assert users(tracker)[0].metadata == users(tracker)[0].parse_data["metadata"] == slot.value == masked
+    assert token not in str([event.as_dict() for event in tracker.events])
+    assert metadata["customer_token"] == token  # the channel's own dict is not changed under it
+
+
 def test_masking_twice_changes_nothing_more():
     tracker = conversation()
     secret_masking.mask_tracker(tracker)
