@@ -30,6 +30,18 @@ RASA_STAGES = 'stage=~"nlu|core"'
 FALLBACK_ACTION_STAGES = 'stage=~"decline|clarify|rephrase|offer_handoff"'
 FALLBACK_STEPS = [(0.1, ORANGE), (0.2, RED)]
 TOP_INTENTS = 10
+RATINGS = "assistant_csat_ratings_total"
+CSAT_STEPS = [(0, RED), (3.5, ORANGE), (4.2, "green")]
+
+
+def mean_rating() -> str:
+    """The mean CSAT rating over the range: each score's count times the score, over all ratings."""
+    terms = []
+    for score in range(1, 6):
+        matcher = 'rating="' + str(score) + '"'
+        count = q.increase(RATINGS, where=matcher)
+        terms.append(f"{score} * ({count} or vector(0))")  # a score nobody gave yet must not empty the sum
+    return f"({' + '.join(terms)}) / {q.increase(RATINGS)}"
 
 
 def build() -> Dashboard:
@@ -135,6 +147,42 @@ def build() -> Dashboard:
                 ),
                 HALF,
                 GRAPH_HEIGHT,
+            ),
+            (
+                stat(
+                    "CSAT: mean rating",
+                    "The shoppers' mean rating (1-5) of the conversations rated over the range, asked once after "
+                    "a request the assistant resolved itself. Red below 3.5, orange below 4.2.",
+                    "none",
+                    [Query(mean_rating(), "mean rating")],
+                    steps=CSAT_STEPS,
+                ),
+                QUARTER,
+                STAT_HEIGHT,
+            ),
+            (
+                stat(
+                    "CSAT: response rate",
+                    "Share of the rating questions asked over the range that a shopper answered with a score "
+                    "(the rest skipped or left).",
+                    SHARE,
+                    [Query(q.share(q.increase(RATINGS), q.increase("assistant_csat_asked_total")), "answered")],
+                ),
+                QUARTER,
+                STAT_HEIGHT,
+            ),
+            (
+                bar_gauge(
+                    "CSAT: ratings by score",
+                    "How many conversations got each score, 1 to 5, over the range; skipped: asked and declined.",
+                    COUNT,
+                    [
+                        Query(q.increase(RATINGS, by="rating"), "{{rating}}"),
+                        Query(q.increase("assistant_csat_skipped_total"), "skipped"),
+                    ],
+                ),
+                HALF,
+                STAT_HEIGHT,
             ),
             (
                 timeseries(

@@ -306,3 +306,30 @@ def test_grafana_provisioning_reads_the_committed_dashboards_and_the_prometheus_
     assert source["type"] == "prometheus" and source["url"] == "${PROMETHEUS_URL}"
     assert "PROMETHEUS_URL" in compose["environment"]
     assert all(board["templating"]["list"][0]["current"]["text"] == source["name"] for board in dashboards().values())
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) is not installed")
+@pytest.mark.parametrize(
+    ("per_minute", "mean"),
+    [({"4": 1, "5": 3}, 4.75), ({"1": 2}, 1), ({"2": 1, "3": 1, "5": 2}, 3.75)],
+)
+def test_the_mean_rating_panel_weighs_each_score_even_when_some_scores_were_never_given(tmp_path, per_minute, mean):
+    from dashboards.understanding import mean_rating
+
+    expression = mean_rating().replace("$__range", "10m")
+    (tmp_path / "rules.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "csat", "rules": [{"record": "csat:mean", "expr": expression}]}]})
+    )
+    series = [
+        {"series": f'assistant_csat_ratings_total{{rating="{score}"}}', "values": f"0+{count}x20"}
+        for score, count in per_minute.items()
+    ]
+    check = {"expr": "csat:mean", "eval_time": "15m", "exp_samples": [{"labels": "csat:mean", "value": mean}]}
+    test = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [check]}],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    done = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
