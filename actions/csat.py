@@ -1,7 +1,8 @@
 """CSAT: after a request the assistant resolved, the shopper is asked once for a rating and an optional comment.
 
 The rules live here, in one place: when the question may be asked (`should_ask`), what counts as a rating
-(`parse_rating`) and what skips the comment (`is_skip`). The moment is the shopper closing the chat: a goodbye,
+(`parse_rating`), what skips the comment (`is_skip`) and what, typed at the comment question, is a new request
+rather than a comment (`is_new_request`). The moment is the shopper closing the chat: a goodbye,
 or a "no" to "anything else?" after a thanks (data/rules/csat.yml), never mid-form, never with a question of
 the assistant's still open, never after a handoff and never twice. The rating is stored as the `csat_rating`
 slot, which the analytics consumer and the Rasa metrics read from the event stream; the comment as
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.correction import ActionCorrectOrder
@@ -71,6 +72,55 @@ RESOLVED_RESPONSES = frozenset(
 FAQ_ANSWER_PREFIX = "utter_faq/"  # a help-centre answer (data/responses/faq.yml)
 HANDOFF_ACTION = "action_handoff"
 GOAL_SLOT = "goal"
+
+COMMENT_FORM = "csat_comment_form"
+REQUESTED_SLOT = "requested_slot"
+# The intents of a request the assistant acts on: the shop's services, a person, a help-centre question and
+# "what can you do". A message at the comment question is a new request only with one of these, read with at
+# least REQUEST_CONFIDENCE, and phrased as a question or a request (`asks_for_something`): a complaint that
+# names an order, a refund or a delivery ("the tracking link didn't work") is the comment it looks like.
+REQUEST_INTENTS = frozenset(
+    {
+        "check_order_status",
+        "check_refund_status",
+        "request_refund",
+        "cancel_order",
+        "change_shipping_address",
+        "report_payment_issue",
+        "request_invoice",
+        "update_account",
+        "human_handoff",
+        "faq",
+        "help",
+    }
+)
+HANDOFF_INTENT = "human_handoff"
+INFORM_INTENT = "inform"
+# Well above the fallback threshold of config.yml: a guess between a request and a complaint stays a comment.
+REQUEST_CONFIDENCE = 0.7
+# "agent", "a real person please": a person asked for in so few words is a request, never a comment.
+BARE_HANDOFF_WORDS = 4
+# A message is read clause by clause: "the link was broken, can you send it again" asks in its second clause.
+CLAUSE_BREAK = re.compile(r"[,;:.!]+|\s-\s|\b(?:and|but|so|also|then)\b", re.I)
+LEAD_IN = re.compile(
+    r"^(?:(?:actually|oh|ok(?:ay)?|so|hey|hi|hello|btw|by the way|one more thing|sorry|um+|hm+|please|pls|plz"
+    r"|just|quick question|one question|now)\b\s*)+",
+    re.I,
+)
+# What a question or a request starts with. An auxiliary asks only when a subject follows it ("did my refund
+# go through" asks, "did not arrive" complains); a verb requests only when what it acts on follows it ("cancel
+# my order" requests, "refund took too long" complains).
+SUBJECT = r"(?:i|you|my|me|the|it|this|that|there|we|your|an?|order|\d+)\b"
+ASKING = re.compile(
+    r"(?:(?:where|when|what|which|who|whose|why|how)(?:'s|'re)?\b"
+    rf"|(?:can|could|would|will|is|are|was|were|do|does|did|has|have|may|might|should|shall)\s+{SUBJECT}"
+    r"|i(?:'d| would) like|id like|i want|i wanna|i need|i wish to|let me|help me|(?:talk|speak|chat) (?:to|with)"
+    r"|(?:give|get|send|show|tell|email|put|connect|transfer) me"
+    rf"|(?:cancel|change|update|send|resend|refund|return|track|check|start|find)\s+{SUBJECT})",
+    re.I,
+)
+# A message that is nothing but an order number ("10234", "order #10234") is one, as at the rating question.
+BARE_ORDER = re.compile(r"(?:order\s*)?(?:#|no\.?\s*|number\s*)?\d+", re.I)
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 # "3/5", "4 out of 5", "5 of 5": the scale is dropped before the rating is looked for.
@@ -201,6 +251,39 @@ def comment_of(text: str) -> str | None:
     return text[:MAX_COMMENT_CHARS]
 
 
+def asks_for_something(text: str) -> bool:
+    """Whether a message is phrased as a question or a request: a `?`, or a clause that opens like one."""
+    text = (text or "").replace("\u2019", "'").strip()
+    if "?" in text:
+        return True
+    for clause in CLAUSE_BREAK.split(text):
+        clause = LEAD_IN.sub("", clause.strip())
+        if ASKING.match(clause):
+            return True
+    return False
+
+
+def is_new_request(message: dict[str, Any]) -> bool:
+    """Whether the shopper's answer to the comment question is a new request to handle instead of a comment.
+
+    The comment question takes any text, so without this "actually, where is my order 10234?" would be thanked
+    for as feedback and never answered. Feedback is the common answer and often names what it is about, so a
+    message is a request only when NLU reads a request intent with confidence and the message asks for
+    something (or is a bare call for a person, or nothing but an order number); anything else is the comment.
+    """
+    intent = message.get("intent") or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    text = (message.get("text") or "").strip()
+    if name == INFORM_INTENT:
+        has_order = any(e.get("entity") == "order_id" for e in message.get("entities") or [])
+        return has_order and BARE_ORDER.fullmatch(text) is not None
+    if name not in REQUEST_INTENTS or confidence < REQUEST_CONFIDENCE:
+        return False
+    if name == HANDOFF_INTENT and len(text.split()) <= BARE_HANDOFF_WORDS:
+        return True
+    return asks_for_something(text)
+
+
 class ActionCsatOffer(Action):
     """Ask for the rating when the shopper closes the chat after a resolved request (`should_ask`)."""
 
@@ -249,10 +332,26 @@ class ActionCsatSkip(Action):
 
 
 class ValidateCsatCommentForm(FormValidationAction):
-    """The comment question: whatever the shopper answers is the comment, unless they skip it."""
+    """The comment question: whatever the shopper answers is the comment, unless they skip it or ask for something.
+
+    A new request (`is_new_request`) closes the CSAT question without a comment and rejects the form, so Rasa
+    predicts the next action for the message as if no question were open: the rules for its intent (the
+    service form, a help-centre answer, a person) handle it, and the comment question is never resumed.
+    """
 
     def name(self) -> str:
         return "validate_csat_comment_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
+        if tracker.get_slot(STAGE_SLOT) == "comment" and is_new_request(tracker.latest_message):
+            return [
+                SlotSet(COMMENT_SLOT, None),
+                SlotSet(STAGE_SLOT, None),
+                SlotSet(REQUESTED_SLOT, None),
+                ActiveLoop(None),
+                ActionExecutionRejected(COMMENT_FORM),
+            ]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         # Once answered (a comment or a skip), the question is closed even when no comment was stored.

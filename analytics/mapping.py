@@ -51,6 +51,9 @@ CSAT_QUESTIONS = frozenset(
     }
 )
 CSAT_COMMENT_SLOT = "csat_comment"  # the comment form's requested slot: not an open request of the shopper's
+# The comment form rejects a new request typed at its question (actions/csat.py `is_new_request`): that turn is
+# then a request again, counted by its intent like any other, its fallback included.
+CSAT_COMMENT_FORM = "csat_comment_form"
 
 
 def channel_of(sender_id: str) -> str:
@@ -107,6 +110,8 @@ def apply_event(
         _action(conversation, turn, str(event.get("name") or ""))
     elif kind == "slot":
         _slot(conversation, str(event.get("name") or ""), event.get("value"))
+    elif kind == "action_execution_rejected" and turn is not None:
+        _rejected(turn, str(event.get("name") or ""))
     elif kind == "pause" and conversation.handoff_running:
         reason = conversation.offered_reason or CUSTOMER_REQUEST
         conversation.handed_off, conversation.handoff_reason, conversation.handoff_running = True, reason, False
@@ -195,6 +200,16 @@ def _action(conversation: Conversation, turn: Turn | None, name: str) -> None:
     ):
         turn.fallback = "core"
         conversation.fallbacks += 1
+
+
+def _rejected(turn: Turn, name: str) -> None:
+    """A message the comment question rejected as a new request is no CSAT answer: it counts as a request.
+
+    Only a request intent is rejected (never `nlu_fallback`), so what follows (a core fallback, the resolution
+    of the conversation) is counted for the turn from here on.
+    """
+    if name == CSAT_COMMENT_FORM:
+        turn.csat_answer = False
 
 
 def _slot(conversation: Conversation, name: str, value: Any) -> None:

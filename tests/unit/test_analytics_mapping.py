@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionExecutionRejected,
     BotUttered,
     ConversationPaused,
     Event,
@@ -313,6 +314,49 @@ def test_answering_the_csat_question_and_leaving_at_its_comment_keeps_the_conver
 
     summary = summarise(store.conversations(), store.turns())
     assert summary.resolved == 1 and summary.containment == 1.0 and summary.drop_off_steps == []
+
+
+def _at_the_comment_question(clock: Clock) -> list[Event]:
+    return [
+        clock.stamp(user("where is my order 10007?", "check_order_status")),
+        clock.stamp(bot("utter_order_status")),
+        clock.stamp(user("thanks, bye", "goodbye")),
+        clock.stamp(bot("utter_csat_question")),
+        clock.stamp(user("4", "rate")),
+        clock.stamp(SlotSet("csat_rating", 4)),
+        clock.stamp(ActionExecuted("csat_comment_form")),
+        clock.stamp(bot("utter_ask_csat_comment")),
+    ]
+
+
+def test_a_request_the_comment_question_rejected_counts_as_a_request_with_its_fallback(store):
+    clock = Clock()
+    events = [
+        *_at_the_comment_question(clock),
+        clock.stamp(user("can you refund order 10007?", "request_refund")),
+        clock.stamp(ActionExecutionRejected("csat_comment_form")),
+        clock.stamp(ActionExecuted("action_fallback")),
+        clock.stamp(bot("utter_default")),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert [turn.csat_answer for turn in turns] == [False, False, True, False]
+    assert turns[-1].intent == "request_refund" and turns[-1].fallback == "core"
+    assert conversation.fallbacks == 1 and conversation.csat == 4
+
+
+def test_a_comment_the_form_took_stays_a_csat_answer_and_another_forms_rejection_changes_nothing(store):
+    clock = Clock()
+    events = [
+        *_at_the_comment_question(clock),
+        clock.stamp(user("the refund took too long", "nlu_fallback")),
+        clock.stamp(ActionExecutionRejected("service_form")),
+        clock.stamp(ActionExecuted("csat_comment_form")),
+        clock.stamp(bot("utter_csat_thanks")),
+    ]
+    store.count(published(SENDER, events))
+    conversation, turns = only(store)
+    assert turns[-1].csat_answer is True and turns[-1].fallback is None and conversation.fallbacks == 0
 
 
 def test_a_store_made_before_the_csat_answer_column_gets_it(tmp_path):

@@ -244,3 +244,111 @@ def test_an_order_number_read_as_a_rating_is_handled_as_an_order_number():
     messages, events = run(csat.ActionCsatRate(), tracker)
     assert [m["response"] for m in messages] == ["utter_what_to_do_with_order"]
     assert "csat_rating" not in slot_events(events) and slot_events(events)["order_id"] == "10234"
+
+
+# --- a new request at the comment question -------------------------------------------------------
+
+
+def message(text: str, intent: str, confidence: float = 0.99, entities: list | None = None) -> dict:
+    return {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": entities or []}
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("actually, where is my order 10234?", "check_order_status"),
+        ("can I return the shoes too?", "request_refund"),
+        ("where is my refund", "check_refund_status"),
+        ("has my order shipped yet", "check_order_status"),
+        ("oh and can you change my delivery address", "change_shipping_address"),
+        ("please cancel my order", "cancel_order"),
+        ("also, I want to return order 10003", "request_refund"),
+        ("I need an invoice for order 10234", "request_invoice"),
+        ("the link was broken, can you send me the invoice again", "request_invoice"),
+        ("I was charged twice so could you check it", "report_payment_issue"),
+        ("do you ship to Norway?", "faq"),
+        ("how long do returns take", "faq"),
+        ("what else can you do", "help"),
+        ("can I speak to a human", "human_handoff"),
+        ("agent", "human_handoff"),
+        ("a real person please", "human_handoff"),
+        ("I want to talk to someone", "human_handoff"),
+        ("change my email address", "update_account"),
+    ],
+)
+def test_a_question_or_request_with_a_request_intent_is_a_new_request(text, intent):
+    assert csat.is_new_request(message(text, intent))
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("the tracking link didn't work", "check_order_status"),
+        ("refund took too long", "check_refund_status"),
+        ("order 10234 arrived late", "check_order_status"),
+        ("the refund was slow and did not arrive on time", "check_refund_status"),
+        ("my payment failed", "report_payment_issue"),
+        ("I couldn't find where to change my address", "change_shipping_address"),
+        ("the invoice email never came", "request_invoice"),
+        ("it would be nice to see the refund date", "check_refund_status"),
+        ("please make the tracking link easier to find", "check_order_status"),
+        ("you should have let me talk to a person sooner", "human_handoff"),
+        ("cancelling was confusing", "cancel_order"),
+        ("return process was fine", "request_refund"),
+        ("hard to find the returns page", "faq"),
+        ("why do you care?", "out_of_scope"),
+        ("what a great bot", "nlu_fallback"),
+        ("is this thing even on?", "bot_challenge"),
+    ],
+)
+def test_feedback_even_about_an_order_or_a_refund_stays_the_comment(text, intent):
+    assert not csat.is_new_request(message(text, intent))
+
+
+def test_a_request_intent_read_without_confidence_stays_the_comment():
+    limit = csat.REQUEST_CONFIDENCE
+    assert csat.is_new_request(message("where is my refund?", "check_refund_status", limit))
+    assert not csat.is_new_request(message("where is my refund?", "check_refund_status", limit - 0.01))
+    assert not csat.is_new_request(message("agent", "human_handoff", limit - 0.01))
+
+
+def test_a_bare_order_number_is_an_order_number_and_a_number_in_words_is_a_comment():
+    for text in ("10234", "order #10234", "order 10234"):
+        assert csat.is_new_request(message(text, "inform", entities=[entity("order_id", "10234", text)]))
+    text = "10234 was late"
+    assert not csat.is_new_request(message(text, "inform", entities=[entity("order_id", "10234", text)]))
+    assert not csat.is_new_request(message("42", "inform"))  # no order number found in it
+
+
+def test_the_request_intents_are_the_domains():
+    assert set(DOMAIN["intents"]) >= csat.REQUEST_INTENTS
+
+
+def comment_question(text: str, intent: str, **kwargs) -> object:
+    tracker = make_tracker(
+        text,
+        intent,
+        slots={"csat_stage": "comment", "csat_comment": text, "requested_slot": "csat_comment", "csat_asked": True},
+        history=[bot("utter_ask_csat_comment")],
+        active_loop="csat_comment_form",
+        **kwargs,
+    )
+    tracker.events.append(slot("csat_comment", text))  # Rasa's from_text mapping, after the message
+    return tracker
+
+
+def test_a_new_request_closes_the_comment_question_and_rejects_the_form():
+    tracker = comment_question("actually, where is my order 10234?", "check_order_status")
+    messages, events = run(csat.ValidateCsatCommentForm(), tracker)
+    assert messages == []
+    assert slot_events(events) == {"csat_comment": None, "csat_stage": None, "requested_slot": None}
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert events[-1]["event"] == "action_execution_rejected" and events[-1]["name"] == "csat_comment_form"
+    assert "csat_asked" not in slot_events(events)  # the rating question is never asked again
+
+
+def test_feedback_at_the_comment_question_is_stored_and_the_form_is_not_rejected():
+    tracker = comment_question("the tracking link didn't work", "check_order_status")
+    _, events = run(csat.ValidateCsatCommentForm(), tracker)
+    assert slot_events(events)["csat_comment"] == "the tracking link didn't work"
+    assert not any(e["event"] in ("action_execution_rejected", "active_loop") for e in events)
