@@ -150,8 +150,8 @@ format: install ## apply ruff's fixes and its formatting to the repository
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint system-deps validate train ## lint, then run every test
-	$(PY) -m pytest
+test: install lint system-deps validate train ## lint, then run every test (the 15 slowest are listed at the end)
+	$(PY) -m pytest --durations=15
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory evaluate
 
