@@ -19,6 +19,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.clarification import OFFERABLE
 from actions.correction import ActionCorrectOrder
 from actions.fallback import ActionFallback
 from actions.service_form import order_ids
@@ -79,21 +80,7 @@ REQUESTED_SLOT = "requested_slot"
 # "what can you do". A message at the comment question is a new request only with one of these, read with at
 # least REQUEST_CONFIDENCE, and phrased as a question or a request (`asks_for_something`): a complaint that
 # names an order, a refund or a delivery ("the tracking link didn't work") is the comment it looks like.
-REQUEST_INTENTS = frozenset(
-    {
-        "check_order_status",
-        "check_refund_status",
-        "request_refund",
-        "cancel_order",
-        "change_shipping_address",
-        "report_payment_issue",
-        "request_invoice",
-        "update_account",
-        "human_handoff",
-        "faq",
-        "help",
-    }
-)
+REQUEST_INTENTS = OFFERABLE  # the shop's requests, a person, help and FAQ: what a clarifying question offers
 HANDOFF_INTENT = "human_handoff"
 INFORM_INTENT = "inform"
 # Well above the fallback threshold of config.yml: a guess between a request and a complaint stays a comment.
