@@ -7,7 +7,8 @@ print a second, plain copy line by line. Every record passes `RedactingFilter` f
 street addresses, postcodes, IBANs, one-time codes and card numbers are masked (foundation/pii.py, the one
 redaction layer, loaded only once a record holds something it could find) and conversation ids become their
 references (foundation/redaction.py); then `CorrelationFilter` adds the
-message's `correlation_id` (foundation/correlation.py), after the masking, which a valid id passes unchanged.
+message's `correlation_id` (foundation/correlation.py). A valid id in that field is never masked: it was checked
+where it entered, and the detectors would find a postcode or a phone number in a piece of a random id.
 
 `ChildOutput` brings what a child process writes outside Python logging (native libraries, a crash's last
 words) to the same shape, a Python traceback it prints as one record, so a log file stays JSON lines.
@@ -27,7 +28,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from foundation import redaction
+from foundation import correlation, redaction
 from foundation.correlation import CorrelationFilter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -108,6 +109,8 @@ class RedactingFilter(logging.Filter):
             if isinstance(record.msg, str):
                 record.msg, record.args = _redacted(record.getMessage()), ()
             for key, value in list(vars(record).items()):
+                if key == correlation.LOG_FIELD and correlation.valid(value):
+                    continue  # checked where it entered; the detectors would take a postcode out of `msg-7a51c9...`
                 if key not in RECORD_ATTRIBUTES:
                     setattr(record, key, _redacted(value))
             if record.exc_info:

@@ -171,6 +171,23 @@ def test_every_json_line_of_a_process_has_the_key_with_the_current_id():
     ]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "msg-7a51c90eaf234550bfd781f3ad36af2d",  # the postcode detector took `ad36af` out of it
+        "ddaf11df-a8a1-4a99-a911-720e41161e53",  # a UUID as clients send it: `af11df` read as a postcode
+    ],
+)
+def test_a_valid_id_in_a_records_own_field_is_written_as_it_is_and_its_text_still_masked(value):
+    from foundation.logging import RedactingFilter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "call me on +31 6 1234 5678", (), None)
+    record.correlation_id = value
+    assert RedactingFilter().filter(record)
+    assert record.correlation_id == value
+    assert "1234 5678" not in record.getMessage()
+
+
 # --- the ticket keeps it ---------------------------------------------------------------------------------------
 
 
