@@ -16,7 +16,14 @@ from typing import Any
 
 from analytics.models import Conversation, Turn
 from foundation.pii import redact
-from rasa_runtime.metrics import FALLBACK_ACTION, HANDOFF_REASON_SLOT, NLU_FALLBACK, OUT_OF_SCOPE
+from rasa_runtime.metrics import (
+    CSAT_RATING_SLOT,
+    FALLBACK_ACTION,
+    HANDOFF_REASON_SLOT,
+    NLU_FALLBACK,
+    OUT_OF_SCOPE,
+    csat_rating,
+)
 
 CHANNEL_PREFIXES = ("rest", "slack", "teams", "whatsapp")  # the namespaced conversation ids
 OTHER_CHANNEL = "other"
@@ -33,10 +40,8 @@ BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_session_start", "actio
 # core fallback.
 NOT_CORE = (NLU_FALLBACK, OUT_OF_SCOPE)
 RESETTING_EVENTS = frozenset({"session_started", "restart", "reset_slots"})
-# The CSAT question's slots (the CSAT helper): the rating is read into Conversation.csat; the free-text comment
-# is not stored at all (the store keeps the rating only, docs/analytics.md).
-CSAT_RATING_SLOT = "csat_rating"
-CSAT_SCALE = range(1, 6)
+# The CSAT rating (rasa_runtime.metrics.csat_rating) is read into Conversation.csat; the free-text comment is not
+# stored at all (docs/analytics.md).
 # The steps that leave a CSAT question open (domain.yml, data/rules/csat.yml): a shopper message after one of them
 # answers it. Such a turn is counted, but not as a request: no fallback, and the conversation's resolution is its
 # last turn before the question (analytics/summary.py), so a shopper leaving at the question drops nothing.
@@ -165,22 +170,6 @@ def _bot_message(conversation: Conversation, turn: Turn, event: Mapping[str, Any
     if response.startswith(CLARIFYING_PREFIX) and not turn.clarified:
         turn.clarified = True
         conversation.clarifications = conversation.clarifications + 1
-
-
-def csat_rating(value: Any) -> int | None:
-    """A `csat_rating` slot value as a rating 1-5; None for anything else (so a bad value never skews the mean).
-
-    The slot may arrive as an int, a float from a button payload (`4.0`) or a numeric string.
-    """
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not number.is_integer() or int(number) not in CSAT_SCALE:
-        return None
-    return int(number)
 
 
 def _action(conversation: Conversation, turn: Turn | None, name: str) -> None:

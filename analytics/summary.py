@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.mapping import CSAT_SCALE
 from analytics.models import Conversation, Turn
+from rasa_runtime.metrics import CSAT_SCALE
 
 
 def is_resolved(conversation: Conversation, last_turn: Turn | None) -> bool:

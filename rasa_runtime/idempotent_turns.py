@@ -96,34 +96,24 @@ def answer_from_the_store(original: Callable[..., Any]) -> Callable[..., Any]:
     return _handle_message_with_tracker
 
 
-def skip_extraction_when_replaying(original: Callable[..., Any]) -> Callable[..., Any]:
-    """`MessageProcessor.run_action_extract_slots`: nothing to extract for a turn answered from the store."""
+def skipped_when_replaying(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`MessageProcessor.run_action_extract_slots` or `_run_prediction_loop`: nothing to extract and no action to
+    run for a turn answered from the store. Both take `(output_channel, tracker)`; the first one's caller uses the
+    tracker it returns, the second one's ignores what it returns."""
 
-    async def run_action_extract_slots(self: Any, output_channel: Any, tracker: Any) -> Any:
+    async def skipped(self: Any, output_channel: Any, tracker: Any) -> Any:
         if replaying(tracker):
             return tracker
         return await original(self, output_channel, tracker)
 
-    run_action_extract_slots.__wrapped__ = original  # type: ignore[attr-defined]
-    return run_action_extract_slots
-
-
-def skip_prediction_when_replaying(original: Callable[..., Any]) -> Callable[..., Any]:
-    """`MessageProcessor._run_prediction_loop`: no action runs again for a turn answered from the store."""
-
-    async def _run_prediction_loop(self: Any, output_channel: Any, tracker: Any) -> None:
-        if replaying(tracker):
-            return None
-        return await original(self, output_channel, tracker)
-
-    _run_prediction_loop.__wrapped__ = original  # type: ignore[attr-defined]
-    return _run_prediction_loop
+    skipped.__wrapped__ = original  # type: ignore[attr-defined]
+    return skipped
 
 
 PATCHED = (
     ("_handle_message_with_tracker", answer_from_the_store),
-    ("run_action_extract_slots", skip_extraction_when_replaying),
-    ("_run_prediction_loop", skip_prediction_when_replaying),
+    ("run_action_extract_slots", skipped_when_replaying),
+    ("_run_prediction_loop", skipped_when_replaying),
 )
 
 

@@ -52,7 +52,7 @@ HANDOFF_REASON_SLOT = "handoff_reason"
 CSAT_ASKED_SLOT = "csat_asked"
 CSAT_RATING_SLOT = "csat_rating"
 CSAT_SKIP_ACTION = "action_csat_skip"
-CSAT_RATINGS = ("1", "2", "3", "4", "5")
+CSAT_SCALE = range(1, 6)  # the ratings a shopper can give
 
 # Rasa's metrics live in a registry of their own: the action server registers two of the same names
 # (assistant_fallbacks_total, assistant_handoffs_total) in the default one, and a process that imports both (the
@@ -144,14 +144,18 @@ class TurnOutcome:
     csat_skipped: bool = False
 
 
-def csat_rating_label(value: Any) -> str | None:
-    """The `rating` label of a `csat_rating` value: "1".."5", or None for anything else (never a free label)."""
+def csat_rating(value: Any) -> int | None:
+    """A `csat_rating` slot value as a rating 1-5; None for anything else, so a bad value is never a label or a
+    rating in the analytics. It may arrive as an int, a float from a button payload (`4.0`) or a numeric string."""
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    label = str(int(number)) if number.is_integer() else None
-    return label if label in CSAT_RATINGS else None
+    if not number.is_integer() or int(number) not in CSAT_SCALE:
+        return None
+    return int(number)
 
 
 def turn_outcome(events: Iterable[Any]) -> TurnOutcome:
@@ -175,7 +179,8 @@ def turn_outcome(events: Iterable[Any]) -> TurnOutcome:
         elif isinstance(event, SlotSet) and event.key == CSAT_ASKED_SLOT and event.value is True:
             outcome.csat_asked = True
         elif isinstance(event, SlotSet) and event.key == CSAT_RATING_SLOT and event.value is not None:
-            outcome.csat_rating = csat_rating_label(event.value) or outcome.csat_rating
+            rating = csat_rating(event.value)
+            outcome.csat_rating = str(rating) if rating is not None else outcome.csat_rating
     if outcome.intent == NLU_FALLBACK:
         outcome.fallbacks.append("nlu")
     elif fallback_ran and outcome.intent != OUT_OF_SCOPE:

@@ -129,19 +129,20 @@ def mask_secrets_before_saving() -> None:
 
     async def save_tracker(self: Any, tracker: Any) -> None:
         mask_tracker(tracker)
-        saving = _KNOWN.set((tracker.sender_id, known_values_of(tracker.events)))  # for the broker's copy
+        saving = _SAVING.set(tracker)  # the broker's copy reads its known values, if there is a broker
         try:
             await original(self, tracker)
         finally:
-            _KNOWN.reset(saving)
+            _SAVING.reset(saving)
 
     save_tracker.__wrapped__ = original  # type: ignore[attr-defined]
     MessageProcessor.save_tracker = save_tracker
     redact_what_the_broker_gets()
 
 
-# The known values of the conversation being saved, for the broker's copy of its new events (set by save_tracker).
-_KNOWN: contextvars.ContextVar[tuple[str, list[str]] | None] = contextvars.ContextVar("known_values", default=None)
+# The tracker being saved (set by save_tracker): the broker's copy of its new events takes its known values from
+# the whole conversation, and only when a broker is there to get them (no walk of the events otherwise).
+_SAVING: contextvars.ContextVar[Any] = contextvars.ContextVar("tracker_being_saved", default=None)
 
 
 def known_values_of(events: Iterable[Any]) -> list[str]:
@@ -151,11 +152,6 @@ def known_values_of(events: Iterable[Any]) -> list[str]:
     return pii.known_values(
         {"event": "slot", "name": event.key, "value": event.value} for event in events if isinstance(event, SlotSet)
     )
-
-
-def broker_copy(body: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
-    """What the event broker gets for one event: `body` redacted (a copy; the tracker store's event is unchanged)."""
-    return pii.redact_payload(body, known)
 
 
 def redact_what_the_broker_gets() -> None:
@@ -172,10 +168,10 @@ def redact_what_the_broker_gets() -> None:
         return
 
     async def _stream_new_events(self: Any, event_broker: Any, new_events: list[Any], sender_id: str) -> None:
-        saving = _KNOWN.get()
-        known = saving[1] if saving is not None and saving[0] == sender_id else known_values_of(new_events)
-        for event in new_events:
-            event_broker.publish(broker_copy({"sender_id": sender_id, **event.as_dict()}, known))
+        saving = _SAVING.get()
+        known = known_values_of(saving.events if saving is not None and saving.sender_id == sender_id else new_events)
+        for event in new_events:  # a redacted copy of each; the tracker store's events stay as they are
+            event_broker.publish(pii.redact_payload({"sender_id": sender_id, **event.as_dict()}, known))
 
     _stream_new_events.__wrapped__ = original  # type: ignore[attr-defined]
     TrackerStore._stream_new_events = _stream_new_events
