@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from analytics.rabbitmq_consumer import RabbitMQConsumer
 from analytics.settings import AnalyticsSettings
@@ -60,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             print(f"{consumer.consume_once()} new events counted")
             return 0
-        if args.serve:
-            return _serve(consumer, store, settings, args.source)
-        consumer.run(settings.poll_seconds)
-        return 0
+        if not args.serve:
+            _count_forever(consumer, args.source, settings.poll_seconds)
+        return _serve(consumer, store, settings, args.source)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -73,25 +73,31 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(
     consumer: SqlBrokerConsumer | RabbitMQConsumer, store: AnalyticsStore, settings: AnalyticsSettings, source: str
 ) -> int:
-    """The supervised process of make run, run-cluster, compose and Kubernetes: the report page in a thread, and
-    the consumer's loop, which logs a failed round (the broker restarting) and tries again instead of exiting."""
+    """The supervised process of make run, run-cluster, compose and Kubernetes: the report page in a thread beside
+    the counting loop."""
     from analytics.page import PageCache, store_page
     from analytics.server import ReportServer
 
     page = PageCache(store_page(store, f"the analytics store ({source} broker)"), settings.report_cache_seconds)
     server = ReportServer(settings.host, settings.port, page, settings.report_token).start()
     try:
-        while True:
-            try:
-                new = consumer.consume_once()
-            except Exception as problem:  # the broker or the store is away for a while: the next round retries
-                log.warning("counting broker events failed; trying again", extra={"error": type(problem).__name__})
-            else:
-                if new:
-                    log.info("counted broker events", extra={"events": new, "source": source})
-            time.sleep(settings.poll_seconds)
+        _count_forever(consumer, source, settings.poll_seconds)
     finally:
         server.stop()
+
+
+def _count_forever(consumer: SqlBrokerConsumer | RabbitMQConsumer, source: str, poll_seconds: float) -> NoReturn:
+    """Count the broker's new events every `poll_seconds` until interrupted; a failed round (the broker or the
+    store away for a while) is logged and the next one tries again, so the process outlives a broker restart."""
+    while True:
+        try:
+            new = consumer.consume_once()
+        except Exception as problem:
+            log.warning("counting broker events failed; trying again", extra={"error": type(problem).__name__})
+        else:
+            if new:
+                log.info("counted broker events", extra={"events": new, "source": source})
+        time.sleep(poll_seconds)
 
 
 def _consumer(args: argparse.Namespace, store: AnalyticsStore) -> SqlBrokerConsumer | RabbitMQConsumer | None:

@@ -10,8 +10,6 @@ again, and the store's event keys make the redelivery count once.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from typing import Any
 
 import aio_pika
@@ -20,8 +18,6 @@ from aio_pika.abc import AbstractIncomingMessage
 from analytics.mapping import parse_payload
 from analytics.settings import EVENT_QUEUE
 from analytics.store import AnalyticsStore
-
-log = logging.getLogger("analytics.rabbitmq_consumer")
 
 BATCH_SIZE = 500
 
@@ -59,11 +55,3 @@ class RabbitMQConsumer:
                 await last.ack(multiple=True)
         finally:
             await connection.close()
-
-    def run(self, poll_seconds: float) -> None:
-        """Count the queue's messages every `poll_seconds`, until interrupted."""
-        while True:
-            new = self.consume_once()
-            if new:
-                log.info("counted broker events", extra={"events": new, "source": "rabbitmq"})
-            time.sleep(poll_seconds)

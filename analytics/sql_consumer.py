@@ -8,8 +8,6 @@ counted, in batches, and counts each batch with its last id in one transaction (
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
 from pathlib import Path
 
 import sqlalchemy
@@ -17,8 +15,6 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from analytics.mapping import parse_payload
 from analytics.store import AnalyticsStore
-
-log = logging.getLogger("analytics.sql_consumer")
 
 BATCH_SIZE = 500
 _METADATA = MetaData()
@@ -74,11 +70,3 @@ class SqlBrokerConsumer:
                 new += self.store.count(events, source=self.source, position=position)
         finally:
             engine.dispose()
-
-    def run(self, poll_seconds: float) -> None:
-        """Count new rows every `poll_seconds`, until interrupted."""
-        while True:
-            new = self.consume_once()
-            if new:
-                log.info("counted broker events", extra={"events": new, "source": "sql"})
-            time.sleep(poll_seconds)

@@ -280,11 +280,7 @@ def redact_payload(event: Mapping[str, Any], known: Iterable[str] = (), *, code_
     """A copy of one event dict with every string a shopper or the bot wrote redacted (`redact`), the personal
     slots' values included; the event's structure (its type, intent, action and slot names, timestamps) stays.
     The event itself is not changed: the tracker store keeps it as it is."""
-    known = list(known)
-    return {
-        key: value if key in STRUCTURAL_KEYS else redact_value(value, known, code_expected)
-        for key, value in event.items()
-    }
+    return dict(redact_value(event, list(known), code_expected))
 
 
 def redact_value(value: Any, known: Iterable[str] = (), code_expected: bool = False) -> Any:

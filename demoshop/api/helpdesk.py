@@ -119,9 +119,7 @@ def add_message(ticket_id: int):
     body = parse_body(MessageRequest)
 
     def act(s):
-        ticket = _ticket(s, ticket_id, lock=True)
-        if ticket is None:
-            raise not_found("ticket", str(ticket_id))
+        ticket = _ticket_to_change(s, ticket_id)
         now = datetime.utcnow()
         message = TicketMessage(ticket_id=ticket.id, author=body.author, body=body.body, created_at=now)
         s.add(message)
@@ -138,9 +136,7 @@ def erase_ticket(ticket_id: int):
     body = parse_body(EmptyBody)
 
     def act(s):
-        ticket = _ticket(s, ticket_id, lock=True)
-        if ticket is None:
-            raise not_found("ticket", str(ticket_id))
+        ticket = _ticket_to_change(s, ticket_id)
         now = datetime.utcnow()
         ticket.subject, ticket.summary, ticket.transcript, ticket.meta = ERASED, ERASED, [], {}
         ticket.customer_id = ticket.conversation_id = None
@@ -167,6 +163,14 @@ def _erase_stored_answers(s, ticket: Ticket) -> None:
             record.response = erased
         elif record.scope == scopes[1] and answer.get("id") in messages:
             record.response = messages[answer["id"]]
+
+
+def _ticket_to_change(s, ticket_id: int) -> Ticket:
+    """The ticket, locked for this transaction's change; a 404 when there is none."""
+    ticket = _ticket(s, ticket_id, lock=True)
+    if ticket is None:
+        raise not_found("ticket", str(ticket_id))
+    return ticket
 
 
 def _ticket(s, ticket_id: int, *, lock: bool = False) -> Ticket | None:
