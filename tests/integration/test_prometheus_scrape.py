@@ -148,9 +148,17 @@ def test_the_rules_are_loaded_and_evaluated_on_what_is_scraped(scraped):
     groups = requests.get(f"{scraped.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {g["name"] for g in groups} == {"larkspur-records", "larkspur-alerts"}
 
-    def rasa_down_noticed():
+    def rasa_down_and_actions_quiet():
+        # One scrape of the action server that misses its 1 s timeout on a busy machine makes
+        # AssistantActionServerDown pending until the next good scrape, so the test waits for an evaluation
+        # that shows both: Rasa missing, the action server present.
         alerts = requests.get(f"{scraped.url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-        return alerts if any(a["labels"]["alertname"] == "AssistantRasaDown" for a in alerts) else None
+        names = {a["labels"]["alertname"] for a in alerts}
+        return alerts if "AssistantRasaDown" in names and "AssistantActionServerDown" not in names else None
 
-    alerts = wait_for(rasa_down_noticed, 30, "AssistantRasaDown pending: no Rasa replica is scraped here")
-    assert not [a for a in alerts if a["labels"]["alertname"] == "AssistantActionServerDown"]
+    alerts = wait_for(
+        rasa_down_and_actions_quiet,
+        60,
+        "AssistantRasaDown pending (no Rasa replica is scraped here) and AssistantActionServerDown quiet",
+    )
+    assert {a["state"] for a in alerts if a["labels"]["alertname"] == "AssistantRasaDown"} <= {"pending", "firing"}
