@@ -8,8 +8,8 @@ Options (environment, or the make variables of the same name): BENCH_LEVELS (1,8
 BENCH_CONVERSATIONS (conversations per level, at least 2 x the level; 48), BENCH_REPLICAS (the cores),
 BENCH_SKIP_STOCK=1, BENCH_SKIP_FLOOR=1, BENCH_WARMUP (conversations before measuring; 6),
 BENCH_STORE_IO_THREADS (the stores' `io_threads`; 0 waits on the event loop, as before issue 16),
-BENCH_PROFILE=<level> (py-spy samples Rasa replica 0 during that level: results/bench-serve-profile-*.txt,
-collapsed stacks, summarised by `python -m bench.profile`), BENCH_LONG_TURNS (the long-conversation case's
+BENCH_PROFILE=<level> (py-spy samples Rasa replica 0, the action server and the demo shop during that level:
+results/bench-serve-profile-*.txt, collapsed stacks, summarised by `python -m bench.profile`), BENCH_LONG_TURNS (the long-conversation case's
 turns, bench/long_conversation.py; 300, 0 skips it: results/bench-serve-long.png).
 """
 
@@ -106,6 +106,18 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen | None:
     )
 
 
+def profiled_processes(deployment: Deployment, assistant: str) -> dict[str, int]:
+    """The processes BENCH_PROFILE samples, by the name of their profile: the first Rasa replica as
+    `<assistant>`, and where the stack has them the action server and the demo shop as `<assistant>-actions` and
+    `<assistant>-demoshop` (a backend-calling turn waits on both)."""
+    named = {assistant: deployment.rasa_pids[0]}
+    for role in ("actions", "demoshop"):
+        pids = deployment.extra_pids.get(role)
+        if pids:
+            named[f"{assistant}-{role}"] = pids[0]
+    return named
+
+
 def stop_profiler(profiler: subprocess.Popen | None) -> None:
     if profiler and profiler.poll() is None:
         profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
@@ -145,16 +157,19 @@ def measure(
         plan = scripts.plan(library, count, seed=concurrency, prefix=f"{assistant}-{run_id}-c{concurrency}")
         scripts.attach_tokens(plan, issue)
         groups = {"rasa": deployment.rasa_pids, **deployment.extra_pids}
-        profiler = None
+        profilers = []
         if profile_level == concurrency:
-            target = profile_out.parent / f"{profile_out.stem}-profile-{assistant}.txt"
-            profiler = start_profiler(deployment.rasa_pids[0], target)
+            profilers = [
+                start_profiler(pid, profile_out.parent / f"{profile_out.stem}-profile-{name}.txt")
+                for name, pid in profiled_processes(deployment, assistant).items()
+            ]
         before = scrape(deployment.metrics_url)
         try:
             with Sampler(groups) as sampler:
                 result = run_level_sync(deployment.urls, plan, concurrency)
         finally:
-            stop_profiler(profiler)
+            for profiler in profilers:
+                stop_profiler(profiler)
         after = scrape(deployment.metrics_url)
         backend = backend_delta(before, after, result.messages) if deployment.metrics_url else None
         entry = report.level_entry(result, summarize_latencies(result.latencies_s), sampler.result(), backend)
