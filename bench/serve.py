@@ -8,9 +8,10 @@ Options (environment, or the make variables of the same name): BENCH_LEVELS (1,8
 BENCH_CONVERSATIONS (conversations per level, at least 2 x the level; 48), BENCH_REPLICAS (the cores),
 BENCH_SKIP_STOCK=1, BENCH_SKIP_FLOOR=1, BENCH_WARMUP (conversations before measuring; 6),
 BENCH_STORE_IO_THREADS (the stores' `io_threads`; 0 waits on the event loop, as before issue 16),
-BENCH_PROFILE=<level> (py-spy samples Rasa replica 0, the action server and the demo shop during that level:
-results/bench-serve-profile-*.txt, collapsed stacks, summarised by `python -m bench.profile`), BENCH_LONG_TURNS (the long-conversation case's
-turns, bench/long_conversation.py; 300, 0 skips it: results/bench-serve-long.png).
+BENCH_PROFILE=<level> (py-spy samples Rasa replica 0, the action server and the demo shop during that
+level: results/bench-serve-profile-*.txt, collapsed stacks, summarised by `python -m bench.profile`),
+BENCH_LONG_TURNS (the long-conversation case's turns, bench/long_conversation.py; 300, 0 skips it:
+results/bench-serve-long.png).
 """
 
 from __future__ import annotations

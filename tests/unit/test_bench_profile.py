@@ -42,7 +42,10 @@ def test_each_sample_counts_once_for_the_first_stage_of_its_process():
         "the actions' own code": 12.5,
         "backend calls (HTTP client, retries, breaker, parsing)": 12.5,
     }
-    assert profile.stages(SHOP, "demo shop") == {"database (SQLAlchemy and its driver)": 75.0, "the shop's own code": 25.0}
+    assert profile.stages(SHOP, "demo shop") == {
+        "database (SQLAlchemy and its driver)": 75.0,
+        "the shop's own code": 25.0,
+    }
 
 
 def test_a_profile_file_is_summarised_under_its_process(tmp_path, capsys):
