@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from analytics import metrics
 from analytics.rabbitmq_consumer import RabbitMQConsumer
 from analytics.settings import AnalyticsSettings
 from analytics.sql_consumer import SqlBrokerConsumer
@@ -45,6 +46,7 @@ def parser(settings: AnalyticsSettings) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status says whether it worked."""
     settings = AnalyticsSettings.from_env()
+    metrics.AnalyticsMetricsSettings.current()  # a bad ANALYTICS_METRICS_PORT stops the start, naming it
     args = parser(settings).parse_args(argv)
     configure_json_logging(quiet=("matplotlib",))
     store = AnalyticsStore(args.database_url)
@@ -88,16 +90,26 @@ def _serve(
 
 def _count_forever(consumer: SqlBrokerConsumer | RabbitMQConsumer, source: str, poll_seconds: float) -> NoReturn:
     """Count the broker's new events every `poll_seconds` until interrupted; a failed round (the broker or the
-    store away for a while) is logged and the next one tries again, so the process outlives a broker restart."""
+    store away for a while) is logged and the next one tries again, so the process outlives a broker restart.
+    Each round is in the metrics (analytics/metrics.py), served on ANALYTICS_METRICS_PORT."""
+    metrics.serve()
     while True:
-        try:
-            new = consumer.consume_once()
-        except Exception as problem:
-            log.warning("counting broker events failed; trying again", extra={"error": type(problem).__name__})
-        else:
-            if new:
-                log.info("counted broker events", extra={"events": new, "source": source})
+        count_round(consumer, source)
         time.sleep(poll_seconds)
+
+
+def count_round(consumer: SqlBrokerConsumer | RabbitMQConsumer, source: str) -> int | None:
+    """One counting round: the number of new events, or None when it failed (logged and counted, never raised)."""
+    try:
+        new = consumer.consume_once()
+    except Exception as problem:
+        log.warning("counting broker events failed; trying again", extra={"error": type(problem).__name__})
+        metrics.failed(source)
+        return None
+    metrics.counted(source, new)
+    if new:
+        log.info("counted broker events", extra={"events": new, "source": source})
+    return new
 
 
 def _consumer(args: argparse.Namespace, store: AnalyticsStore) -> SqlBrokerConsumer | RabbitMQConsumer | None:

@@ -183,6 +183,7 @@ def analytics_member(settings: ClusterSettings, secrets: dict[str, str]) -> Memb
             "ANALYTICS_DATABASE_URL": postgres_url(settings.internal("postgres"), "analytics"),
             "ANALYTICS_HOST": settings.host,
             "ANALYTICS_PORT": str(port),
+            "ANALYTICS_METRICS_PORT": str(settings.internal("analytics-metrics")),
             "REPORT_TOKEN": secrets["REPORT_TOKEN"],
         },
         url=f"http://127.0.0.1:{port}/report",

@@ -1,7 +1,7 @@
-"""The Prometheus scrape configuration of `make run-cluster`: one job per process kind that serves metrics (rasa,
-actions, demoshop: the jobs docker/prometheus/alerts.yml names), one target per member on the metrics port the
-plan gives it, and the project's rule files. `python -m cluster run` writes it to `var/cluster/prometheus.yml`
-(docs/operations.md#alerts says how to start Prometheus on it).
+"""The Prometheus scrape configuration of `make run-cluster`: one job per process kind that serves metrics
+(rasa, actions, demoshop, analytics: the jobs docker/prometheus/alerts.yml names), one target per member on the
+metrics port the plan gives it, and the project's rule files. `python -m cluster run` writes it to
+`var/cluster/prometheus.yml` (docs/operations.md#alerts says how to start Prometheus on it).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ METRICS_PORTS: Mapping[str, tuple[str, int]] = {
     "rasa": ("RASA_METRICS_PORT", 9106),
     "actions": ("ACTIONS_METRICS_PORT", 9105),
     "demoshop": ("DEMOSHOP_METRICS_PORT", 9107),
+    "analytics": ("ANALYTICS_METRICS_PORT", 9109),
 }
 SCRAPE_INTERVAL = "15s"
 

@@ -27,6 +27,7 @@ OFFSETS = {
     "rasa": 50,  # rasa-1 at +50, ...
     "rasa-metrics": 70,  # rasa-1's /metrics at +70, ...
     "analytics": 90,  # the analytics consumer's report page and /health
+    "analytics-metrics": 91,  # its /metrics
 }
 MAX_REPLICAS = 20
 

@@ -25,7 +25,7 @@ WORKDIR /app
 COPY foundation ./foundation
 COPY analytics ./analytics
 COPY rasa_runtime/__init__.py rasa_runtime/metrics.py ./rasa_runtime/
-# The report page on every interface of the container (ANALYTICS_PORT). No secret has a default: REPORT_TOKEN,
+# The report page and the metrics on every interface of the container (ANALYTICS_PORT, ANALYTICS_METRICS_PORT). No secret has a default: REPORT_TOKEN,
 # ANALYTICS_RABBITMQ_URL and ANALYTICS_DATABASE_URL come from the deployment; without REPORT_TOKEN the page
 # refuses every request. MPLCONFIGDIR: matplotlib's cache on the writable /tmp of a read-only container.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -33,9 +33,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
     ANALYTICS_HOST=0.0.0.0 \
-    ANALYTICS_PORT=8090
+    ANALYTICS_PORT=8090 \
+    ANALYTICS_METRICS_HOST=0.0.0.0 \
+    ANALYTICS_METRICS_PORT=9109
 USER 10001
-EXPOSE 8090
+EXPOSE 8090 9109
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/health' % os.environ['ANALYTICS_PORT'], timeout=4)"]
 CMD ["python", "-m", "analytics", "consume", "--source", "rabbitmq", "--serve"]

@@ -91,6 +91,7 @@ def report(tmp_path_factory):
         {
             "ANALYTICS_HOST": "127.0.0.1",
             "ANALYTICS_PORT": str(port),
+            "ANALYTICS_METRICS_PORT": "0",  # not scraped here
             "ANALYTICS_POLL_SECONDS": "0.5",
             "REPORT_TOKEN": TOKEN,
             "CONVERSATION_REF_SECRET": REF_SECRET,

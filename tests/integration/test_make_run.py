@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import REPO, free_port
 from tests.support.stack import MODEL, new_sender
@@ -45,6 +46,7 @@ def running(tmp_path_factory):
         for name in (
             *("DEMOSHOP_PORT", "ACTIONS_PORT", "RASA_PORT", "WEBCHAT_PORT", "ACTIONS_METRICS_PORT"),
             *("RASA_METRICS_PORT", "DEMOSHOP_METRICS_PORT", "WEBCHAT_METRICS_PORT"),  # metrics on free ports too
+            "ANALYTICS_METRICS_PORT",
             "ANALYTICS_PORT",
         )
     }
@@ -164,6 +166,16 @@ def test_the_analytics_consumer_runs_and_serves_the_report_to_the_operators_toke
         assert time.monotonic() < deadline, "the analytics consumer did not count the conversation"
         time.sleep(1)
     assert '<section id="csat">' in page.text
+    # Its own /metrics: the events it counted, and a round that succeeded within the last minute.
+    exported = requests.get(f"http://127.0.0.1:{ports['ANALYTICS_METRICS_PORT']}/metrics", timeout=10).text
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(exported)
+        for sample in family.samples
+        if sample.labels.get("source") == "sql"
+    }
+    assert samples["assistant_analytics_events_total"] > 0
+    assert time.time() - samples["assistant_analytics_last_round_timestamp_seconds"] < 60
 
 
 def test_make_report_renders_the_session_s_conversations(running):

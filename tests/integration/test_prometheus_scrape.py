@@ -1,8 +1,9 @@
 """A real Prometheus (Debian's /usr/bin/prometheus) on the scrape configuration `make run-cluster` writes
-(cluster/prometheus_config.py), pointed at a real demo shop and action server started here with their metrics
-ports: every target is up, the shop's request counter has the sample of a request made here, and the project's
-rules are loaded and evaluated (no Rasa is scraped here, so AssistantRasaDown goes pending; no action server is
-down, so AssistantActionServerDown stays quiet). Everything is stopped by PID."""
+(cluster/prometheus_config.py), pointed at a real demo shop, action server and analytics consumer started here
+with their metrics ports: every target is up, the shop's request counter has the sample of a request made here,
+the consumer's rounds are recent, and the project's rules are loaded and evaluated (no Rasa is scraped here, so
+AssistantRasaDown goes pending; no action server is down, so AssistantActionServerDown stays quiet). Everything
+is stopped by PID."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def member(name: str, role: str, env: dict[str, str]) -> Member:
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory) -> Iterator[Scraped]:
     tmp = tmp_path_factory.mktemp("prometheus")
-    ports = {"demoshop": free_port(), "actions": free_port()}
+    ports = {"demoshop": free_port(), "actions": free_port(), "analytics": free_port()}
     started: list[ChildProcess] = []
     try:
         shop, shop_url = start_demoshop(tmp, env={"DEMOSHOP_METRICS_PORT": str(ports["demoshop"])})
@@ -86,9 +87,23 @@ def scraped(tmp_path_factory) -> Iterator[Scraped]:
         )
         started.append(actions)
         actions.wait_http(f"http://127.0.0.1:{action_port}/health", timeout=90)
+        # The analytics consumer's counting loop on an SQL broker nobody has written to yet: rounds of 0 events.
+        analytics = ChildProcess(
+            "analytics",
+            [sys.executable, "-m", "analytics", "consume", "--source", "sql", "--db", str(tmp / "events.sqlite")],
+            {
+                "ANALYTICS_DATABASE_URL": f"sqlite:///{tmp / 'analytics.sqlite'}",
+                "ANALYTICS_METRICS_PORT": str(ports["analytics"]),
+                "ANALYTICS_POLL_SECONDS": "0.5",
+            },
+            tmp / "analytics.log",
+        )
+        started.append(analytics)
+        analytics.wait_http(f"http://127.0.0.1:{ports['analytics']}/metrics", timeout=60)
         plan = [
             member("demoshop", "demoshop", {"DEMOSHOP_METRICS_PORT": str(ports["demoshop"])}),
             member("actions-1", "actions", {"ACTIONS_METRICS_PORT": str(ports["actions"])}),
+            member("analytics", "analytics", {"ANALYTICS_METRICS_PORT": str(ports["analytics"])}),
         ]
         config = write_scrape_config(plan, tmp / "prometheus.yml")
         # Scrape and evaluate every second, so the test waits seconds, not the 15 s of the real configuration.
@@ -117,12 +132,13 @@ def test_every_target_is_up(scraped):
     def all_up():
         results = scraped.query("up")
         jobs = {r["metric"]["job"]: r["value"][1] for r in results}
-        return results if jobs == {"demoshop": "1", "actions": "1"} else None
+        return results if jobs == {"demoshop": "1", "actions": "1", "analytics": "1"} else None
 
-    results = wait_for(all_up, 60, "up == 1 for the demoshop and actions jobs")
+    results = wait_for(all_up, 60, "up == 1 for the demoshop, actions and analytics jobs")
     assert {(r["metric"]["member"], r["metric"]["instance"]) for r in results} == {
         ("demoshop", f"127.0.0.1:{scraped.ports['demoshop']}"),
         ("actions-1", f"127.0.0.1:{scraped.ports['actions']}"),
+        ("analytics", f"127.0.0.1:{scraped.ports['analytics']}"),
     }
     targets = requests.get(f"{scraped.url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
     assert {t["health"] for t in targets} == {"up"}, targets
@@ -142,6 +158,17 @@ def test_a_request_to_the_shop_is_counted_in_prometheus(scraped):
     wait_for(counted, 30, query)
     # The action server's own process metrics are there too (its assistant_* series appear with their first call).
     assert scraped.query('process_start_time_seconds{job="actions"}')
+
+
+def test_the_analytics_consumer_s_rounds_are_scraped(scraped):
+    query = 'time() - assistant_analytics_last_round_timestamp_seconds{job="analytics",source="sql"}'
+
+    def recent():
+        results = scraped.query(query)
+        return results if results and float(results[0]["value"][1]) < 30 else None
+
+    wait_for(recent, 30, f"{query} < 30 s: the consumer's rounds succeed and are scraped")
+    assert not scraped.query('assistant_analytics_failed_rounds_total{job="analytics"} > 0')
 
 
 def test_the_rules_are_loaded_and_evaluated_on_what_is_scraped(scraped):

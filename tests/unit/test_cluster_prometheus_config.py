@@ -1,6 +1,6 @@
 """The scrape configuration `make run-cluster` writes (cluster/prometheus_config.py): every Rasa replica, action
-server and the demo shop on the metrics port the plan gives it, under the job names the alert rules use, and a
-file promtool accepts with the project's rule files."""
+server, the demo shop and the analytics consumer on the metrics port the plan gives it, under the job names the
+alert rules use, and a file promtool accepts with the project's rule files."""
 
 from __future__ import annotations
 
@@ -36,17 +36,18 @@ def jobs_of(text: str) -> dict[str, dict[str, str]]:
     }
 
 
-def test_every_replica_and_the_shop_is_scraped_on_its_own_metrics_port(tmp_path):
+def test_every_replica_the_shop_and_the_analytics_consumer_are_scraped_on_their_own_metrics_ports(tmp_path):
     plan = cluster_plan(settings(CLUSTER_RASA_REPLICAS="3", CLUSTER_ACTION_SERVERS="2"), tmp_path)
     jobs = jobs_of(scrape_config(plan, environ={}))
-    assert set(jobs) == {"rasa", "actions", "demoshop"}
+    assert set(jobs) == {"rasa", "actions", "demoshop", "analytics"}
     assert list(jobs["rasa"]) == ["rasa-1", "rasa-2", "rasa-3"]
     assert list(jobs["actions"]) == ["actions-1", "actions-2"]
     for m in plan:
         if m.role == "actions":
             assert jobs["actions"][m.name] == f"127.0.0.1:{m.env['ACTIONS_METRICS_PORT']}"
     addresses = [address for job in jobs.values() for address in job.values()]
-    assert len(set(addresses)) == len(addresses) == 6
+    assert jobs["analytics"] == {"analytics": f"127.0.0.1:{settings().internal('analytics-metrics')}"}
+    assert len(set(addresses)) == len(addresses) == 7
     serving_ports = {m.port for m in plan}
     assert not {int(a.rsplit(":", 1)[1]) for a in addresses} & serving_ports  # metrics never on a serving port
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from actions.__main__ import ActionServerSettings
 from actions.backends.settings import BackendSettings
 from actions.customer_token import CustomerTokenSettings
+from analytics.metrics import AnalyticsMetricsSettings
 from bench.serve import ServeBenchSettings
 from channels.common import ChannelSettings
 from channels.sessions import SessionSettings
@@ -43,6 +44,7 @@ EVERY_PROCESS = (
     ConversationRefSettings,
     SessionSettings,
     StoreSettings,
+    AnalyticsMetricsSettings,
 )
 
 

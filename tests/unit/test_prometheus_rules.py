@@ -111,6 +111,7 @@ def test_the_alerts_cover_what_the_operators_asked_for():
     assert expressions["AssistantScrapeTargetDown"] == "up == 0"
     assert 'up{job="actions"}' in expressions["AssistantActionServerDown"]
     assert "absent(" in expressions["AssistantNoMessages"]
+    assert "assistant_analytics_last_round_timestamp_seconds" in expressions["AssistantAnalyticsStalled"]
 
 
 def test_every_alert_is_tested_firing_and_not_firing():
@@ -140,7 +141,12 @@ def test_the_compose_scrape_ports_are_the_ones_the_services_serve_metrics_on():
     """Each job of prometheus.yml reaches its compose service on the port that service's environment sets."""
     services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
     config = yaml.safe_load(COMPOSE_CONFIG.read_text())
-    variables = {"rasa": "RASA_METRICS_PORT", "actions": "ACTIONS_METRICS_PORT", "demoshop": "DEMOSHOP_METRICS_PORT"}
+    variables = {
+        "rasa": "RASA_METRICS_PORT",
+        "actions": "ACTIONS_METRICS_PORT",
+        "demoshop": "DEMOSHOP_METRICS_PORT",
+        "analytics": "ANALYTICS_METRICS_PORT",
+    }
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     for service, variable in variables.items():
         (discovery,) = jobs[service]["dns_sd_configs"]
