@@ -64,6 +64,13 @@ MESSAGES_RECEIVED = Counter(
     ["channel"],
     registry=REGISTRY,
 )
+MESSAGES_REPLAYED = Counter(
+    "assistant_messages_replayed_total",
+    "Retries of a message whose turn was already stored, answered from the store (rasa_runtime/idempotent_turns.py) "
+    "and not counted as received, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
 MESSAGES_SENT = Counter(
     "assistant_messages_sent_total",
     "Bot messages the Rasa server's turns sent, by channel.",
@@ -240,6 +247,8 @@ def export_metrics() -> None:
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
 
+    from rasa_runtime.idempotent_turns import watching_for_replays
+
     original = MessageProcessor.handle_message
     if hasattr(original, "__wrapped__"):
         return
@@ -267,23 +276,27 @@ def export_metrics() -> None:
             LOCK_WAIT_SECONDS.observe(started - requested)
             _LOCK_REQUESTED.set(None)  # a turn handled inside this one waited for no lock
         channel = channel_label(message.input_channel)
-        MESSAGES_RECEIVED.labels(channel).inc()
         turn = _Turn()
         token = _TURN.set(turn)
-        try:
-            return await original(self, message)
-        except Exception:
-            TURN_ERRORS.inc()
-            raise
-        finally:
-            _TURN.reset(token)
-            TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
-            if turn.tracker is not None:
-                try:
-                    outcome = turn_outcome(_events_since(turn.tracker, turn.first_event))
-                    count_turn(outcome, channel, self.domain.intents)
-                except Exception:  # counting must never change what the shopper got
-                    log.exception("could not count the turn's events")
+        with watching_for_replays() as replayed:
+            try:
+                return await original(self, message)
+            except Exception:
+                TURN_ERRORS.inc()
+                raise
+            finally:
+                _TURN.reset(token)
+                if replayed():  # a retry of a stored turn: no new message, nothing new to count
+                    MESSAGES_REPLAYED.labels(channel).inc()
+                else:
+                    MESSAGES_RECEIVED.labels(channel).inc()
+                    TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
+                    if turn.tracker is not None:
+                        try:
+                            outcome = turn_outcome(_events_since(turn.tracker, turn.first_event))
+                            count_turn(outcome, channel, self.domain.intents)
+                        except Exception:  # counting must never change what the shopper got
+                            log.exception("could not count the turn's events")
 
     handle_message.__wrapped__ = original  # type: ignore[attr-defined]
     log_message.__wrapped__ = original_log_message  # type: ignore[attr-defined]

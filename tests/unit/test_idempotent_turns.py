@@ -189,3 +189,41 @@ def test_switched_off_rasa_processes_the_retry_again_and_stores_it_twice(process
     say(processor, sender, "hi", "request-0301")
     say(processor, sender, "hi", "request-0301")
     assert user_texts(processor, sender) == [("hi", "request-0301"), ("hi", "request-0301")]
+
+
+@pytest.mark.slow  # loads the trained model
+def test_a_retry_is_counted_as_replayed_not_as_one_more_message_received(processor, patched):
+    from rasa.core.agent import Agent
+    from rasa.core.processor import MessageProcessor
+
+    from rasa_runtime import metrics
+
+    applied_here = not hasattr(MessageProcessor.handle_message, "__wrapped__")
+    metrics.export_metrics()
+    try:
+
+        def count(name: str) -> float:
+            return metrics.REGISTRY.get_sample_value(name, {"channel": "rest"}) or 0.0
+
+        def latencies() -> float:
+            return metrics.REGISTRY.get_sample_value("assistant_turn_seconds_count", {"channel": "rest"}) or 0.0
+
+        sender = "rest:idempotent-metrics"
+        received, replayed, timed = (
+            count("assistant_messages_received_total"),
+            count("assistant_messages_replayed_total"),
+            latencies(),
+        )
+        say(processor, sender, "hi", "request-0301")
+        assert count("assistant_messages_received_total") == received + 1
+        say(processor, sender, "hi", "request-0301")  # nginx's retry after the first replica died
+        assert count("assistant_messages_received_total") == received + 1
+        assert count("assistant_messages_replayed_total") == replayed + 1
+        assert latencies() == timed + 1  # the retry's quick answer is not a turn's latency
+        say(processor, sender, "thanks", "request-0302")
+        assert count("assistant_messages_received_total") == received + 2
+        assert count("assistant_messages_replayed_total") == replayed + 1
+    finally:
+        wrapped = ((MessageProcessor, "handle_message"), (MessageProcessor, "log_message"), (Agent, "handle_message"))
+        for owner, name in wrapped if applied_here else ():  # Rasa's own methods again, as the other tests expect
+            setattr(owner, name, getattr(owner, name).__wrapped__)
