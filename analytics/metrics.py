@@ -1,10 +1,10 @@
 """Prometheus metrics of the analytics consumer: events counted, rounds that failed, when it last kept up.
 
-`_count_forever` (analytics/__main__.py) reports each round here (`counted`, `failed`); `serve()` starts the
-`/metrics` endpoint on `ANALYTICS_METRICS_HOST:ANALYTICS_METRICS_PORT` (default 127.0.0.1:9109, 0: off) beside the
-report page. The last successful round's time is what AssistantAnalyticsStalled (docker/prometheus/alerts.yml)
-watches: a consumer that stays up but cannot read the broker or write its store leaves the report going stale,
-and nothing else would show it.
+`count_round` (analytics/__main__.py) reports each round of the counting loop here (`counted`, `failed`);
+`serve()` starts the `/metrics` endpoint on `ANALYTICS_METRICS_HOST:ANALYTICS_METRICS_PORT` (default
+127.0.0.1:9109, 0: off) beside the report page. The last successful round's time is what
+AssistantAnalyticsStalled (docker/prometheus/alerts.yml) watches: a consumer that stays up but cannot read the
+broker or write its store leaves the report going stale, and nothing else would show it.
 """
 
 from __future__ import annotations

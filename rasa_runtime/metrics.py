@@ -242,6 +242,18 @@ def _last_user_message_index(tracker: Any) -> int:
     return len(tracker.events)
 
 
+def _count_handled(turn: _Turn, channel: str, seconds: float, known_intents: Iterable[str]) -> None:
+    """A message handled (not a replay): one more received, its latency, and what its turn did."""
+    MESSAGES_RECEIVED.labels(channel).inc()
+    TURN_SECONDS.labels(channel).observe(seconds)
+    if turn.tracker is None:
+        return
+    try:
+        count_turn(turn_outcome(_events_since(turn.tracker, turn.first_event)), channel, known_intents)
+    except Exception:  # counting must never change what the shopper got
+        log.exception("could not count the turn's events")
+
+
 def export_metrics() -> None:
     """Count every turn, message, intent, fallback, clarification, handoff reason, CSAT answer and lock wait."""
     from rasa.core.agent import Agent
@@ -289,14 +301,7 @@ def export_metrics() -> None:
                 if replayed():  # a retry of a stored turn: no new message, nothing new to count
                     MESSAGES_REPLAYED.labels(channel).inc()
                 else:
-                    MESSAGES_RECEIVED.labels(channel).inc()
-                    TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
-                    if turn.tracker is not None:
-                        try:
-                            outcome = turn_outcome(_events_since(turn.tracker, turn.first_event))
-                            count_turn(outcome, channel, self.domain.intents)
-                        except Exception:  # counting must never change what the shopper got
-                            log.exception("could not count the turn's events")
+                    _count_handled(turn, channel, time.perf_counter() - started, self.domain.intents)
 
     handle_message.__wrapped__ = original  # type: ignore[attr-defined]
     log_message.__wrapped__ = original_log_message  # type: ignore[attr-defined]
