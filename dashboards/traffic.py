@@ -112,9 +112,11 @@ def build() -> Dashboard:
             ),
             (
                 timeseries(
-                    "Failed turns and undelivered replies",
-                    "Per minute: turns that raised in the Rasa server, and replies a messaging platform never "
-                    "accepted after every retry (channels/delivery.py), by channel. Red from one a minute.",
+                    "Failed turns, undelivered replies, retried turns",
+                    "Per minute: turns that raised in the Rasa server, replies a messaging platform never "
+                    "accepted after every retry (channels/delivery.py), by channel, and retries of a turn already "
+                    "stored, answered from the store (a replica died between saving and answering: nginx sent "
+                    "the message again). Red from one a minute.",
                     PER_MINUTE,
                     [
                         Query(q.per_minute(q.rate("assistant_turn_errors_total")), "failed turns"),
@@ -122,6 +124,7 @@ def build() -> Dashboard:
                             q.per_minute(q.rate("assistant_channel_delivery_failures_total", by="channel")),
                             "undelivered {{channel}}",
                         ),
+                        Query(q.per_minute(q.rate("assistant_messages_replayed_total")), "retried, from the store"),
                     ],
                     steps=[(1, RED)],
                 ),
