@@ -24,10 +24,10 @@ COPY --from=venv /opt/venv /opt/venv
 WORKDIR /app
 COPY foundation ./foundation
 COPY analytics ./analytics
-COPY rasa_runtime/__init__.py rasa_runtime/metrics.py rasa_runtime/idempotent_turns.py ./rasa_runtime/
-# The report page and the metrics on every interface of the container (ANALYTICS_PORT, ANALYTICS_METRICS_PORT). No secret has a default: REPORT_TOKEN,
-# ANALYTICS_RABBITMQ_URL and ANALYTICS_DATABASE_URL come from the deployment; without REPORT_TOKEN the page
-# refuses every request. MPLCONFIGDIR: matplotlib's cache on the writable /tmp of a read-only container.
+COPY rasa_runtime/__init__.py rasa_runtime/metrics.py ./rasa_runtime/
+# The report page and the metrics on every interface of the container (ANALYTICS_PORT, ANALYTICS_METRICS_PORT).
+# No secret has a default: REPORT_TOKEN, ANALYTICS_RABBITMQ_URL and ANALYTICS_DATABASE_URL come from the
+# deployment; without REPORT_TOKEN the page refuses every request. MPLCONFIGDIR: matplotlib's cache on the writable /tmp of a read-only container.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -22,38 +22,23 @@ conversation's lock and after the tracker is fetched:
 Only the last user event counts: a retry comes right after its first attempt, so a client that reuses an id later
 for another text, or the same id with another text, is processed as usual. Every other message is Rasa's.
 
-`watching_for_replays` tells whoever handles the message (the metrics, rasa_runtime/metrics.py) whether it was
-answered from the store, so a retry is not counted as one more message received.
+A turn answered from the store is reported to the metrics (`rasa_runtime.metrics.answered_from_the_store`), so a
+retry is not counted as one more message received.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 from foundation.conversation_ref import conversation_ref
 from foundation.redaction import mask_cards, mask_typed_code
+from rasa_runtime import metrics
 
 log = logging.getLogger("rasa_runtime.idempotent_turns")
 
 REPLAYED = "_idempotent_turns_replayed"  # on a tracker: (message id, event count) of the turn answered from the store
-# Set by `watching_for_replays` around one message's handling; the patch marks it when it answers from the store.
-_ANSWERED_FROM_THE_STORE: ContextVar[list[bool] | None] = ContextVar("answered_from_the_store", default=None)
-
-
-@contextlib.contextmanager
-def watching_for_replays() -> Iterator[Callable[[], bool]]:
-    """Around the handling of one message: yields a function that says whether it was answered from the store (a
-    retry of a stored turn). Always False with the patch off."""
-    seen = [False]
-    token = _ANSWERED_FROM_THE_STORE.set(seen)
-    try:
-        yield lambda: seen[0]
-    finally:
-        _ANSWERED_FROM_THE_STORE.reset(token)
 
 
 def same_text(stored: str | None, incoming: str | None) -> bool:
@@ -99,9 +84,7 @@ def answer_from_the_store(original: Callable[..., Any]) -> Callable[..., Any]:
             tracker.__dict__.pop(REPLAYED, None)
             return await original(self, message, tracker)
         tracker.__dict__[REPLAYED] = (message.message_id, len(tracker.events))
-        watched = _ANSWERED_FROM_THE_STORE.get()
-        if watched is not None:
-            watched[0] = True
+        metrics.answered_from_the_store()
         log.info(
             "message already answered: its turn is stored, sending the stored answers again",
             extra={

@@ -220,10 +220,19 @@ class _Turn:
 
     tracker: Any = None
     first_event: int = 0
+    replayed: bool = False  # answered from the store: a retry of a stored turn (rasa_runtime/idempotent_turns.py)
 
 
 _TURN: ContextVar[_Turn | None] = ContextVar("larkspur_turn", default=None)
 _LOCK_REQUESTED: ContextVar[float | None] = ContextVar("larkspur_lock_requested", default=None)
+
+
+def answered_from_the_store() -> None:
+    """The message being handled is a retry of a turn already stored, answered from the store: it is counted as a
+    replay, not as one more message received (does nothing outside a counted turn)."""
+    turn = _TURN.get()
+    if turn is not None:
+        turn.replayed = True
 
 
 def _events_since(tracker: Any, first: int) -> list[Any]:
@@ -259,8 +268,6 @@ def export_metrics() -> None:
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
 
-    from rasa_runtime.idempotent_turns import watching_for_replays
-
     original = MessageProcessor.handle_message
     if hasattr(original, "__wrapped__"):
         return
@@ -290,18 +297,17 @@ def export_metrics() -> None:
         channel = channel_label(message.input_channel)
         turn = _Turn()
         token = _TURN.set(turn)
-        with watching_for_replays() as replayed:
-            try:
-                return await original(self, message)
-            except Exception:
-                TURN_ERRORS.inc()
-                raise
-            finally:
-                _TURN.reset(token)
-                if replayed():  # a retry of a stored turn: no new message, nothing new to count
-                    MESSAGES_REPLAYED.labels(channel).inc()
-                else:
-                    _count_handled(turn, channel, time.perf_counter() - started, self.domain.intents)
+        try:
+            return await original(self, message)
+        except Exception:
+            TURN_ERRORS.inc()
+            raise
+        finally:
+            _TURN.reset(token)
+            if turn.replayed:  # a retry of a stored turn: no new message, nothing new to count
+                MESSAGES_REPLAYED.labels(channel).inc()
+            else:
+                _count_handled(turn, channel, time.perf_counter() - started, self.domain.intents)
 
     handle_message.__wrapped__ = original  # type: ignore[attr-defined]
     log_message.__wrapped__ = original_log_message  # type: ignore[attr-defined]
