@@ -137,7 +137,8 @@ def test_card_numbers_are_masked_anywhere_and_order_numbers_and_other_digits_sta
     assert [e.value for e in tracker.events if isinstance(e, SlotSet) and e.key == "new_contact"] == [
         "card [card ending 4242]"
     ]
-    stored = str([event.as_dict() for event in tracker.events])
+    # Every stored field but the timestamps, whose digits may hold any three in a row ("482" in 1796241210.7614825).
+    stored = str([{k: v for k, v in event.as_dict().items() if k != "timestamp"} for event in tracker.events])
     assert "4242 4242" not in stored and "482" not in stored
 
 
